@@ -1,0 +1,129 @@
+import * as grpc from "@grpc/grpc-js";
+import { ReflectionService } from "@grpc/reflection";
+import { HealthImplementation } from "grpc-health-check";
+import {
+  MAX_MESSAGE_BYTES,
+  formatListenAddress,
+  loadLogtallyGrpc,
+  loadReflectedDefinition,
+} from "@logtally/proto";
+import type { Logger } from "pino";
+import type { AggregatorConfig } from "./config";
+import { HttpServer } from "./http-server";
+import { IngestService } from "./ingest-service";
+import { AggregatorMetrics } from "./metrics";
+import { QueryService } from "./query-service";
+import { CountStore } from "./store";
+
+/** Where a running aggregator listens (ports resolved when configured as 0). */
+export interface AggregatorAddresses {
+  readonly grpcPort: number;
+  readonly metricsPort: number;
+}
+
+type Lifecycle =
+  | { readonly state: "idle" }
+  | { readonly state: "starting" }
+  | { readonly state: "running" }
+  | { readonly state: "draining"; readonly stopped: Promise<void> }
+  | { readonly state: "stopped" };
+
+const HEALTH_SERVICES = ["", "logtally.v1.Ingest", "logtally.v1.Query"] as const;
+
+/**
+ * The aggregator process: durable store, gRPC server (Ingest, Query, Health,
+ * reflection) and HTTP server (metrics, probes), started and stopped together.
+ */
+export class Aggregator {
+  private lifecycle: Lifecycle = { state: "idle" };
+  private readonly store: CountStore;
+  private readonly metrics: AggregatorMetrics;
+  private readonly ingest: IngestService;
+  private readonly health = new HealthImplementation();
+  private readonly grpcServer: grpc.Server;
+  private readonly httpServer: HttpServer;
+
+  /** Opens the state (throws StateError if it is unusable); listens only in start(). */
+  constructor(
+    private readonly config: AggregatorConfig,
+    private readonly log: Logger,
+  ) {
+    this.store = CountStore.open(config.stateDir);
+    this.metrics = new AggregatorMetrics(this.store);
+    this.ingest = new IngestService(this.store, this.metrics, log.child({ component: "ingest" }));
+    const query = new QueryService(this.store, () => this.ingest.connectedBySource());
+    const logtally = loadLogtallyGrpc().logtally.v1;
+    this.grpcServer = new grpc.Server({
+      "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+      "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+    });
+    this.grpcServer.addService(logtally.Ingest.service, this.ingest.handlers());
+    this.grpcServer.addService(logtally.Query.service, query.handlers());
+    this.health.addToServer(this.grpcServer);
+    new ReflectionService(loadReflectedDefinition()).addToServer(this.grpcServer);
+    this.setHealth("NOT_SERVING");
+    this.httpServer = new HttpServer(
+      { renderMetrics: () => this.metrics.render(), isReady: () => this.lifecycle.state === "running" },
+      log.child({ component: "http" }),
+    );
+  }
+
+  /** Binds both servers and starts serving. */
+  async start(): Promise<AggregatorAddresses> {
+    if (this.lifecycle.state !== "idle") throw new Error(`cannot start an aggregator that is ${this.lifecycle.state}`);
+    this.lifecycle = { state: "starting" };
+    const metricsPort = await this.httpServer.start(this.config.metricsListen);
+    const grpcPort = await new Promise<number>((resolve, reject) => {
+      this.grpcServer.bindAsync(
+        formatListenAddress(this.config.grpcListen),
+        grpc.ServerCredentials.createInsecure(),
+        (error, port) => (error ? reject(error) : resolve(port)),
+      );
+    });
+    this.lifecycle = { state: "running" };
+    this.setHealth("SERVING");
+    const { host } = this.config.grpcListen;
+    this.log.info({ grpcAddress: formatListenAddress({ host, port: grpcPort }), grpcPort, metricsPort, database: this.store.databasePath }, "aggregator started");
+    return { grpcPort, metricsPort };
+  }
+
+  /**
+   * Graceful stop: report NOT_SERVING, end ingest streams (sidecars will
+   * reconnect and resume from the committed offsets), let open calls finish
+   * within the grace period, then close the database. Every batch is committed
+   * synchronously before its acknowledgement, so no transaction is ever left
+   * half-done. Idempotent.
+   */
+  async stop(): Promise<void> {
+    if (this.lifecycle.state === "draining") return this.lifecycle.stopped;
+    if (this.lifecycle.state === "stopped") return;
+    const stopped = this.drain();
+    this.lifecycle = { state: "draining", stopped };
+    await stopped;
+    this.lifecycle = { state: "stopped" };
+  }
+
+  private async drain(): Promise<void> {
+    this.log.info({ graceMs: this.config.shutdownGraceMs }, "aggregator stopping");
+    this.setHealth("NOT_SERVING");
+    this.ingest.closeAll("aggregator is shutting down");
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        this.grpcServer.forceShutdown();
+        resolve();
+      }, this.config.shutdownGraceMs);
+      force.unref();
+      this.grpcServer.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+    await this.httpServer.stop();
+    this.store.close();
+    this.log.info("aggregator stopped");
+  }
+
+  private setHealth(status: "SERVING" | "NOT_SERVING"): void {
+    for (const service of HEALTH_SERVICES) this.health.setStatus(service, status);
+  }
+}

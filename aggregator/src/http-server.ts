@@ -1,0 +1,81 @@
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import type { ListenAddress } from "@logtally/proto";
+import type { Logger } from "pino";
+
+/** What the HTTP endpoints read. */
+export interface HttpEndpoints {
+  /** Prometheus text exposition. */
+  renderMetrics(): Promise<string>;
+  /** True once the aggregator serves ingest and until it starts draining. */
+  isReady(): boolean;
+}
+
+const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/**
+ * The aggregator's HTTP side: `/metrics` for Prometheus, `/healthz` (the
+ * process answers) and `/readyz` (it accepts sidecars).
+ */
+export class HttpServer {
+  private readonly server: http.Server;
+
+  constructor(
+    private readonly endpoints: HttpEndpoints,
+    private readonly log: Logger,
+  ) {
+    this.server = http.createServer((request, response) => {
+      this.route(request, response).catch((error: unknown) => {
+        this.log.error({ err: error, url: request.url }, "http request failed");
+        if (!response.headersSent) response.writeHead(500, { "content-type": "text/plain" });
+        response.end("internal error\n");
+      });
+    });
+    this.server.keepAliveTimeout = 65_000;
+  }
+
+  /** Listens; resolves with the bound port (useful with port 0). */
+  async start(address: ListenAddress): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(address.port, address.host, () => {
+        this.server.off("error", reject);
+        resolve();
+      });
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** Stops listening and closes every connection; idempotent. */
+  async stop(): Promise<void> {
+    if (!this.server.listening) return;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  private async route(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
+    const path = (request.url ?? "/").split("?", 1)[0];
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      response.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain" }).end("method not allowed\n");
+      return;
+    }
+    switch (path) {
+      case "/metrics": {
+        const body = await this.endpoints.renderMetrics();
+        response.writeHead(200, { "content-type": PROMETHEUS_CONTENT_TYPE }).end(body);
+        return;
+      }
+      case "/healthz":
+        response.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+        return;
+      case "/readyz": {
+        const ready = this.endpoints.isReady();
+        response.writeHead(ready ? 200 : 503, { "content-type": "text/plain" }).end(ready ? "ready\n" : "not ready\n");
+        return;
+      }
+      default:
+        response.writeHead(404, { "content-type": "text/plain" }).end("not found: try /metrics, /healthz or /readyz\n");
+    }
+  }
+}

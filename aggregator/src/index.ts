@@ -1,0 +1,7 @@
+/** The logtally aggregator as a library: used by main.ts and by tests. */
+export { Aggregator, type AggregatorAddresses } from "./aggregator";
+export { parseAggregatorConfig, type AggregatorConfig } from "./config";
+export { CountStore, DATABASE_FILE } from "./store";
+export { decideBatch, validateBatch, generationId, parseGenerationId, type BatchDecision } from "./ledger";
+export { COUNT_METRIC_NAME, COUNT_METRIC_HELP } from "./metrics";
+export { IngestError, StateError } from "./errors";

@@ -1,0 +1,212 @@
+import { status, type ServerDuplexStream } from "@grpc/grpc-js";
+import type {
+  DeltaBatch__Output,
+  Hello__Output,
+  IngestHandlers,
+  ShipRequest__Output,
+  ShipResponse,
+  Welcome,
+} from "@logtally/proto";
+import type { Logger } from "pino";
+import { IngestError, toServiceError } from "./errors";
+import { checkIdentifier, decideBatch, generationId, parseGenerationId, validateBatch } from "./ledger";
+import type { AggregatorMetrics } from "./metrics";
+import type { CountStore } from "./store";
+
+type ShipCall = ServerDuplexStream<ShipRequest__Output, ShipResponse>;
+
+/** Where one ingest stream stands. */
+type StreamState =
+  | { readonly state: "awaiting_hello" }
+  | { readonly state: "open"; readonly sourceId: string; sidecarId: string }
+  | { readonly state: "closed" };
+
+/**
+ * The Ingest service: one bidirectional stream per sidecar. Each message is
+ * handled to completion before the next (SQLite commits are synchronous), so
+ * acknowledgements leave in the order batches arrived, and each is sent only
+ * after its transaction committed.
+ */
+export class IngestService {
+  private readonly calls = new Map<ShipCall, StreamState>();
+
+  constructor(
+    private readonly store: CountStore,
+    private readonly metrics: AggregatorMetrics,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** grpc-js handlers for `logtally.v1.Ingest`. */
+  handlers(): IngestHandlers {
+    return { Ship: (call: ShipCall) => this.serve(call) };
+  }
+
+  /** Open streams, per source id (streams still awaiting their Hello are not counted). */
+  connectedBySource(): Map<string, number> {
+    const bySource = new Map<string, number>();
+    for (const stream of this.calls.values()) {
+      if (stream.state === "open") bySource.set(stream.sourceId, (bySource.get(stream.sourceId) ?? 0) + 1);
+    }
+    return bySource;
+  }
+
+  /** Ends every open stream with UNAVAILABLE, so sidecars reconnect once the aggregator is back. */
+  closeAll(reason: string): void {
+    for (const call of [...this.calls.keys()]) this.fail(call, new IngestError(status.UNAVAILABLE, reason));
+  }
+
+  private serve(call: ShipCall): void {
+    this.calls.set(call, { state: "awaiting_hello" });
+    this.metrics.connectedSidecars.set(this.calls.size);
+    call.on("data", (request: ShipRequest__Output) => {
+      try {
+        this.handle(call, request);
+      } catch (error) {
+        this.fail(call, error);
+      }
+    });
+    call.on("end", () => {
+      if (this.forget(call)) call.end();
+    });
+    call.on("cancelled", () => this.forget(call));
+    call.on("error", () => this.forget(call));
+  }
+
+  private handle(call: ShipCall, request: ShipRequest__Output): void {
+    const stream = this.calls.get(call);
+    if (!stream || stream.state === "closed") return;
+    if (request.hello) return this.hello(call, stream, request.hello);
+    if (request.batch) return this.batch(call, stream, request.batch);
+    throw new IngestError(status.INVALID_ARGUMENT, "ShipRequest carries neither hello nor batch");
+  }
+
+  private hello(call: ShipCall, stream: StreamState, hello: Hello__Output): void {
+    const problem =
+      checkIdentifier("source_id", hello.sourceId, { required: true }) ??
+      checkIdentifier("file_id", hello.fileId, { required: true }) ??
+      checkIdentifier("sidecar_id", hello.sidecarId, { required: false }) ??
+      checkIdentifier("supersede_generation", hello.supersedeGeneration, { required: false });
+    if (problem) throw new IngestError(status.INVALID_ARGUMENT, problem);
+    if (hello.fileId.includes("#")) throw new IngestError(status.INVALID_ARGUMENT, "file_id must not contain '#'");
+    if (stream.state === "open" && stream.sourceId !== hello.sourceId) {
+      throw new IngestError(
+        status.INVALID_ARGUMENT,
+        `stream belongs to source ${stream.sourceId}; open another stream for ${hello.sourceId}`,
+      );
+    }
+    if (stream.state === "awaiting_hello") {
+      this.calls.set(call, { state: "open", sourceId: hello.sourceId, sidecarId: hello.sidecarId });
+      this.log.info({ sourceId: hello.sourceId, sidecarId: hello.sidecarId, peer: call.getPeer() }, "sidecar connected");
+    }
+    const welcome = this.welcome(hello);
+    this.log.info(
+      { sourceId: hello.sourceId, generation: welcome.generation, committedOffset: welcome.committedOffset, known: welcome.known },
+      "file generation announced",
+    );
+    call.write({ welcome });
+  }
+
+  /**
+   * Picks the generation a sidecar must ship for a file: the file's latest
+   * epoch, or the next one when the sidecar reports the latest rewritten in
+   * place. The next epoch is not stored until its first batch (at offset 0)
+   * is applied, so two sidecars reporting the same rewrite agree on it.
+   */
+  private welcome(hello: Hello__Output): Welcome {
+    const { sourceId, fileId } = hello;
+    const latestEpoch = this.store.latestEpoch(sourceId, fileId);
+    const latest = latestEpoch > 0 ? generationId(fileId, latestEpoch) : undefined;
+    if (latest === undefined || hello.supersedeGeneration === latest) {
+      const generation = generationId(fileId, latestEpoch + 1);
+      return { sourceId, fileId, generation, committedOffset: 0, anchor: "", known: false };
+    }
+    const state = this.store.generation(sourceId, latest);
+    return {
+      sourceId,
+      fileId,
+      generation: latest,
+      committedOffset: state?.committedOffset ?? 0,
+      anchor: state?.anchor ?? "",
+      known: true,
+    };
+  }
+
+  private batch(call: ShipCall, stream: StreamState, batch: DeltaBatch__Output): void {
+    if (stream.state !== "open") throw new IngestError(status.FAILED_PRECONDITION, "send a hello before any batch");
+    const problem = validateBatch(batch);
+    if (problem) throw new IngestError(status.INVALID_ARGUMENT, `batch ${batch.sequence}: ${problem}`);
+    const parsed = parseGenerationId(batch.generation);
+    if (!parsed) throw new IngestError(status.INVALID_ARGUMENT, `generation ${JSON.stringify(batch.generation)} is malformed`);
+    const { sourceId } = stream;
+    const nowMs = this.now();
+    const committed = this.store.generation(sourceId, batch.generation);
+    // A generation becomes known through its first batch, which must be the
+    // epoch right after the file's latest (see welcome()).
+    if (!committed && parsed.epoch !== this.store.latestEpoch(sourceId, parsed.fileId) + 1) {
+      throw new IngestError(status.FAILED_PRECONDITION, `unknown generation ${batch.generation} of source ${sourceId}`);
+    }
+    const committedOffset = committed?.committedOffset ?? 0;
+    const decision = decideBatch(committedOffset, batch.startOffset, batch.endOffset);
+    if (decision === "apply") {
+      const stopTimer = this.metrics.commitSeconds.startTimer();
+      this.store.apply({
+        sourceId,
+        generation: batch.generation,
+        fileId: parsed.fileId,
+        epoch: parsed.epoch,
+        endOffset: batch.endOffset,
+        anchor: batch.anchor,
+        sidecarId: stream.sidecarId,
+        deltas: batch.deltas,
+        rejected: batch.rejected,
+        nowMs,
+      });
+      stopTimer();
+      this.metrics.batches.inc({ outcome: "applied" });
+      call.write({
+        ack: { sequence: batch.sequence, generation: batch.generation, outcome: "APPLIED", committedOffset: batch.endOffset },
+      });
+      return;
+    }
+    this.store.touchSource(sourceId, stream.sidecarId, nowMs);
+    this.metrics.batches.inc({ outcome: decision });
+    if (decision === "out_of_order") {
+      this.log.info(
+        { sourceId, generation: batch.generation, startOffset: batch.startOffset, committedOffset },
+        "batch out of order: sidecar will re-read from the committed offset",
+      );
+    }
+    call.write({
+      ack: {
+        sequence: batch.sequence,
+        generation: batch.generation,
+        outcome: decision === "duplicate" ? "DUPLICATE" : "OUT_OF_ORDER",
+        committedOffset,
+      },
+    });
+  }
+
+  private fail(call: ShipCall, error: unknown): void {
+    const stream = this.calls.get(call);
+    if (!stream || stream.state === "closed") return;
+    const serviceError = toServiceError(error);
+    const fields = { code: status[serviceError.code], details: serviceError.details, peer: call.getPeer() };
+    if (serviceError.code === status.INTERNAL) this.log.error({ ...fields, err: error }, "ingest stream failed");
+    else if (serviceError.code !== status.UNAVAILABLE) this.log.warn(fields, "ingest stream refused");
+    this.metrics.ingestErrors.inc({ code: status[serviceError.code] ?? String(serviceError.code) });
+    this.calls.set(call, { state: "closed" });
+    call.emit("error", serviceError);
+    this.forget(call);
+  }
+
+  /** Removes a stream from the open set; true if it was still open. */
+  private forget(call: ShipCall): boolean {
+    const stream = this.calls.get(call);
+    if (!stream) return false;
+    this.calls.delete(call);
+    this.metrics.connectedSidecars.set(this.calls.size);
+    if (stream.state === "open") this.log.info({ sourceId: stream.sourceId, sidecarId: stream.sidecarId }, "sidecar disconnected");
+    return true;
+  }
+}

@@ -1,0 +1,108 @@
+import {
+  MAX_BATCH_RANGE_BYTES,
+  MAX_DELTAS_PER_BATCH,
+  MAX_ID_LENGTH,
+  checkLabel,
+} from "@logtally/proto";
+import type { DeltaBatch__Output } from "@logtally/proto";
+
+/**
+ * The exactly-once rules, free of gRPC and SQLite so they can be tested and
+ * read on their own.
+ *
+ * A file generation has one committed offset: every complete line before it is
+ * counted, none after it. A batch is the count of the lines in
+ * [start, end). The aggregator applies a batch only when it starts exactly at
+ * the committed offset, so each byte range is counted once however often and
+ * by however many sidecars it is shipped.
+ */
+
+/** What to do with a well-formed batch, given its generation's committed offset. */
+export type BatchDecision =
+  /** start == committed: count it and move the offset to end. */
+  | "apply"
+  /** end <= committed: already counted (a resend after a lost ack, or a second sidecar on the same file). */
+  | "duplicate"
+  /** Anything else (a gap, or an overlap): change nothing; the sender re-reads from committed. */
+  | "out_of_order";
+
+/** Decides a batch against the committed offset of its generation. */
+export function decideBatch(committedOffset: number, startOffset: number, endOffset: number): BatchDecision {
+  if (endOffset <= committedOffset) return "duplicate";
+  if (startOffset === committedOffset) return "apply";
+  return "out_of_order";
+}
+
+/** Separates a file id from the epoch in a generation id (`<file_id>#<epoch>`). */
+const EPOCH_SEPARATOR = "#";
+
+/** Formats the generation id of a file's epoch: `<file_id>#<epoch>`. */
+export function generationId(fileId: string, epoch: number): string {
+  return `${fileId}${EPOCH_SEPARATOR}${epoch}`;
+}
+
+/** Parses `<file_id>#<epoch>`; undefined when the id is not of that form. */
+export function parseGenerationId(generation: string): { fileId: string; epoch: number } | undefined {
+  const at = generation.lastIndexOf(EPOCH_SEPARATOR);
+  if (at <= 0) return undefined;
+  const epochText = generation.slice(at + 1);
+  if (!/^[1-9][0-9]{0,8}$/.test(epochText)) return undefined;
+  return { fileId: generation.slice(0, at), epoch: Number(epochText) };
+}
+
+/** Checks an identifier sent by a sidecar (source, file, sidecar). */
+export function checkIdentifier(name: string, value: string, { required }: { required: boolean }): string | undefined {
+  if (value.length === 0) return required ? `${name} is required` : undefined;
+  if (value.length > MAX_ID_LENGTH) return `${name} is longer than ${MAX_ID_LENGTH} characters`;
+  if (/[\u0000-\u001f\u007f\ufffd]/.test(value)) return `${name} contains control characters or invalid UTF-8`;
+  return undefined;
+}
+
+const ANCHOR_PATTERN = /^[0-9a-f]{0,64}$/;
+
+/**
+ * Validates the shape of a batch; returns a message for the sender when it is
+ * malformed. A malformed batch changes nothing: no honest sidecar sends one.
+ */
+export function validateBatch(batch: DeltaBatch__Output): string | undefined {
+  const { startOffset, endOffset, rows } = batch;
+  if (!Number.isSafeInteger(startOffset) || startOffset < 0) return `start_offset ${startOffset} is not a valid offset`;
+  if (!Number.isSafeInteger(endOffset) || endOffset <= startOffset) {
+    return `end_offset ${endOffset} must be greater than start_offset ${startOffset}`;
+  }
+  if (endOffset - startOffset > MAX_BATCH_RANGE_BYTES) {
+    return `range of ${endOffset - startOffset} bytes exceeds the limit of ${MAX_BATCH_RANGE_BYTES}`;
+  }
+  if (batch.deltas.length > MAX_DELTAS_PER_BATCH) {
+    return `${batch.deltas.length} deltas exceed the limit of ${MAX_DELTAS_PER_BATCH}`;
+  }
+  if (!ANCHOR_PATTERN.test(batch.anchor)) return "anchor must be at most 64 lowercase hex digits";
+  let counted = 0;
+  const seen = new Set<string>();
+  for (const delta of batch.deltas) {
+    if (!Number.isSafeInteger(delta.count) || delta.count <= 0) return `delta count ${delta.count} must be positive`;
+    const problem = checkLabel(delta.host) ?? checkLabel(delta.jobName);
+    if (problem !== undefined) return `delta label rejected: ${problem}`;
+    const key = pairKey(delta.host, delta.jobName);
+    if (seen.has(key)) return "a (host, job_name) pair appears twice in one batch";
+    seen.add(key);
+    counted += delta.count;
+  }
+  if (!Number.isSafeInteger(rows) || rows !== counted) return `rows ${rows} does not equal the sum of delta counts ${counted}`;
+  let rejected = 0;
+  for (const entry of batch.rejected) {
+    if (!Number.isSafeInteger(entry.count) || entry.count <= 0) return `rejected count ${entry.count} must be positive`;
+    if (entry.reason.length === 0 || entry.reason.length > 64) return "rejected reason must be 1 to 64 characters";
+    rejected += entry.count;
+  }
+  // Every line, counted or rejected, takes at least its newline byte.
+  if (counted + rejected > endOffset - startOffset) {
+    return `${counted + rejected} rows cannot fit in ${endOffset - startOffset} bytes`;
+  }
+  return undefined;
+}
+
+/** Key of a (host, job_name) pair in maps; NUL cannot occur in a valid label. */
+export function pairKey(host: string, jobName: string): string {
+  return `${host}\u0000${jobName}`;
+}

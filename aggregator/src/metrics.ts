@@ -1,0 +1,115 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { CountStore } from "./store";
+
+/** Metric name and help kept from the exporter logtally replaces, so existing queries keep working. */
+export const COUNT_METRIC_NAME = "log_host_job_count";
+export const COUNT_METRIC_HELP = "Count of occurrences of host and job name in log";
+
+/** Outcomes a batch can have, as counted by `logtally_batches_total`. */
+export type BatchOutcomeLabel = "applied" | "duplicate" | "out_of_order";
+
+/**
+ * The aggregator's metrics in their own registry. Values held by the store
+ * (counts, offsets) are read at scrape time in `collect()`, so a scrape always
+ * shows committed state and nothing is pushed from timers.
+ */
+export class AggregatorMetrics {
+  readonly registry = new Registry();
+  readonly batches: Counter<"outcome">;
+  readonly ingestErrors: Counter<"code">;
+  readonly commitSeconds: Histogram<never>;
+  readonly connectedSidecars: Gauge<never>;
+
+  constructor(store: CountStore) {
+    const registers = [this.registry];
+    new Gauge({
+      name: COUNT_METRIC_NAME,
+      help: COUNT_METRIC_HELP,
+      labelNames: ["host", "job_name"],
+      registers,
+      collect() {
+        this.reset();
+        for (const pair of store.allCounts().values()) this.set({ host: pair.host, job_name: pair.jobName }, pair.count);
+      },
+    });
+    new Counter({
+      name: "logtally_rows_counted_total",
+      help: "Rows counted into log_host_job_count since the state directory was created.",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(store.totalCounted());
+      },
+    });
+    new Counter({
+      name: "logtally_rows_rejected_total",
+      help: "Rows the sidecars read but did not count, by reason, since the state directory was created.",
+      labelNames: ["reason"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [reason, count] of store.rejectedByReason()) this.inc({ reason }, count);
+      },
+    });
+    new Gauge({
+      name: "logtally_series",
+      help: "Distinct (host, job_name) pairs in log_host_job_count.",
+      registers,
+      collect() {
+        this.set(store.allCounts().size);
+      },
+    });
+    new Gauge({
+      name: "logtally_source_committed_offset_bytes",
+      help: "Committed byte offset of the most recently advanced file generation of each source.",
+      labelNames: ["source_id"],
+      registers,
+      collect() {
+        this.reset();
+        for (const source of store.allSources().values()) {
+          const generation = store.generation(source.sourceId, source.latestGeneration);
+          if (generation) this.set({ source_id: source.sourceId }, generation.committedOffset);
+        }
+      },
+    });
+    new Gauge({
+      name: "logtally_source_last_seen_timestamp_seconds",
+      help: "Unix time a batch of each source was last received.",
+      labelNames: ["source_id"],
+      registers,
+      collect() {
+        this.reset();
+        for (const source of store.allSources().values()) this.set({ source_id: source.sourceId }, source.lastSeenMs / 1000);
+      },
+    });
+    this.batches = new Counter({
+      name: "logtally_batches_total",
+      help: "Delta batches received since start, by outcome: applied, duplicate (already counted), out_of_order (refused).",
+      labelNames: ["outcome"],
+      registers,
+    });
+    for (const outcome of ["applied", "duplicate", "out_of_order"] satisfies BatchOutcomeLabel[]) this.batches.inc({ outcome }, 0);
+    this.ingestErrors = new Counter({
+      name: "logtally_ingest_errors_total",
+      help: "Ingest streams ended with an error status, by gRPC status code name.",
+      labelNames: ["code"],
+      registers,
+    });
+    this.commitSeconds = new Histogram({
+      name: "logtally_batch_commit_seconds",
+      help: "Time to commit one applied batch durably.",
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.connectedSidecars = new Gauge({
+      name: "logtally_connected_sidecars",
+      help: "Ingest streams open now.",
+      registers,
+    });
+  }
+
+  /** Renders the Prometheus text exposition. */
+  async render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}

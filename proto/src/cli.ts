@@ -1,0 +1,102 @@
+import { parseArgs } from "node:util";
+
+/**
+ * Command-line flags shared by logtally's programs: each flag has an
+ * environment variable and a default, resolved flags > environment > default.
+ */
+
+/** One flag of a program. */
+export interface FlagSpec {
+  /** Long name without dashes, e.g. `grpc-listen`. */
+  readonly name: string;
+  /** Environment variable read when the flag is absent. */
+  readonly env: string;
+  /** Used when neither flag nor variable is set; undefined means "unset". */
+  readonly default?: string;
+  readonly description: string;
+}
+
+/** A flag or variable with a bad value; the message names it. Programs print it and exit 2. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Result of {@link parseFlags}. */
+export type ParsedFlags<Name extends string> =
+  | { readonly help: true }
+  | { readonly help: false; readonly values: Readonly<Record<Name, string | undefined>>; readonly positionals: string[] };
+
+/** Parses argv against the specs; unknown flags are a ConfigError. */
+export function parseFlags<Name extends string>(
+  specs: ReadonlyArray<FlagSpec & { name: Name }>,
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  { allowPositionals = false }: { allowPositionals?: boolean } = {},
+): ParsedFlags<Name> {
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = { help: { type: "boolean", short: "h" } };
+  for (const spec of specs) options[spec.name] = { type: "string" };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals, strict: true });
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  if (parsed.values.help === true) return { help: true };
+  const values = {} as Record<Name, string | undefined>;
+  for (const spec of specs) {
+    const fromFlag = parsed.values[spec.name];
+    const fromEnv = env[spec.env];
+    values[spec.name] = typeof fromFlag === "string" ? fromFlag : fromEnv !== undefined && fromEnv !== "" ? fromEnv : spec.default;
+  }
+  return { help: false, values, positionals: parsed.positionals };
+}
+
+/** Formats `--help` text: usage, summary, then one entry per flag. */
+export function formatHelp(usage: string, summary: string, specs: ReadonlyArray<FlagSpec>): string {
+  const lines = [`Usage: ${usage}`, "", summary, "", "Options (each flag can also be set by its environment variable):"];
+  for (const spec of specs) {
+    lines.push(`  --${spec.name} <value>   [${spec.env}]${spec.default !== undefined ? ` (default: ${spec.default})` : ""}`);
+    lines.push(`      ${spec.description}`);
+  }
+  lines.push("  -h, --help", "      Show this help.");
+  return lines.join("\n") + "\n";
+}
+
+/** A `host:port` listen address. */
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** Parses `host:port` or `[ipv6]:port`; port 0 asks the OS for a free port. */
+export function parseListenAddress(flag: string, value: string): ListenAddress {
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) throw new ConfigError(`--${flag}: expected host:port, got ${JSON.stringify(value)}`);
+  return { host: (match[1] ?? match[2])!, port };
+}
+
+/** Formats a listen address back to `host:port` (brackets for IPv6). */
+export function formatListenAddress({ host, port }: ListenAddress): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Parses a whole number within [min, max]. */
+export function parseIntegerFlag(flag: string, value: string, min: number, max: number): number {
+  const parsed = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
+    throw new ConfigError(`--${flag}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return parsed;
+}
+
+/** Log levels the programs accept. */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
+
+/** Parses a log level name. */
+export function parseLogLevel(flag: string, value: string): (typeof LOG_LEVELS)[number] {
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) {
+    throw new ConfigError(`--${flag}: expected one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(value)}`);
+  }
+  return value as (typeof LOG_LEVELS)[number];
+}

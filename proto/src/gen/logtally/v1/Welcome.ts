@@ -1,0 +1,49 @@
+// Original file: logtally/v1/ingest.proto
+
+import type { Long } from '@grpc/proto-loader';
+
+export interface Welcome {
+  'sourceId'?: (string);
+  'fileId'?: (string);
+  /**
+   * The generation batches for this file must name.
+   */
+  'generation'?: (string);
+  /**
+   * Byte offset up to which the file is counted; the sidecar resumes here.
+   */
+  'committedOffset'?: (number | string | Long);
+  /**
+   * Checksum of the bytes just before committed_offset, as the sidecar that
+   * shipped them reported; empty at offset 0. A mismatch means the file was
+   * rewritten in place.
+   */
+  'anchor'?: (string);
+  /**
+   * False when the aggregator has never applied a batch of this generation.
+   */
+  'known'?: (boolean);
+}
+
+export interface Welcome__Output {
+  'sourceId': (string);
+  'fileId': (string);
+  /**
+   * The generation batches for this file must name.
+   */
+  'generation': (string);
+  /**
+   * Byte offset up to which the file is counted; the sidecar resumes here.
+   */
+  'committedOffset': (number);
+  /**
+   * Checksum of the bytes just before committed_offset, as the sidecar that
+   * shipped them reported; empty at offset 0. A mismatch means the file was
+   * rewritten in place.
+   */
+  'anchor': (string);
+  /**
+   * False when the aggregator has never applied a batch of this generation.
+   */
+  'known': (boolean);
+}

@@ -1,0 +1,19 @@
+/**
+ * Bounds shared by both ends of the protocol. The sidecar never produces a
+ * message outside them; the aggregator refuses one that is.
+ */
+
+/** Longest host or job_name value, in UTF-8 bytes. */
+export const MAX_LABEL_BYTES = 1024;
+
+/** Widest byte range one batch may cover. */
+export const MAX_BATCH_RANGE_BYTES = 64 * 1024 * 1024;
+
+/** Most distinct (host, job_name) pairs one batch may carry. */
+export const MAX_DELTAS_PER_BATCH = 20_000;
+
+/** Largest gRPC message either end accepts, in bytes. */
+export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+
+/** Longest source_id, file_id, generation or sidecar_id, in characters. */
+export const MAX_ID_LENGTH = 512;
