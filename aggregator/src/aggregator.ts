@@ -6,10 +6,11 @@ import {
   formatListenAddress,
   loadLogtallyGrpc,
   loadReflectedDefinition,
+  HttpServer,
 } from "@logtally/proto";
-import type { Logger } from "pino";
+import type { Logger } from "@logtally/proto";
 import type { AggregatorConfig } from "./config";
-import { HttpServer } from "./http-server";
+
 import { IngestService } from "./ingest-service";
 import { AggregatorMetrics } from "./metrics";
 import { QueryService } from "./query-service";

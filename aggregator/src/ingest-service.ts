@@ -7,7 +7,7 @@ import type {
   ShipResponse,
   Welcome,
 } from "@logtally/proto";
-import type { Logger } from "pino";
+import type { Logger } from "@logtally/proto";
 import { IngestError, toServiceError } from "./errors";
 import { checkIdentifier, decideBatch, generationId, parseGenerationId, validateBatch } from "./ledger";
 import type { AggregatorMetrics } from "./metrics";

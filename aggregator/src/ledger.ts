@@ -1,6 +1,6 @@
 import {
-  MAX_BATCH_RANGE_BYTES,
   MAX_DELTAS_PER_BATCH,
+  MAX_FILE_OFFSET_BYTES,
   MAX_ID_LENGTH,
   checkLabel,
 } from "@logtally/proto";
@@ -70,9 +70,7 @@ export function validateBatch(batch: DeltaBatch__Output): string | undefined {
   if (!Number.isSafeInteger(endOffset) || endOffset <= startOffset) {
     return `end_offset ${endOffset} must be greater than start_offset ${startOffset}`;
   }
-  if (endOffset - startOffset > MAX_BATCH_RANGE_BYTES) {
-    return `range of ${endOffset - startOffset} bytes exceeds the limit of ${MAX_BATCH_RANGE_BYTES}`;
-  }
+  if (endOffset > MAX_FILE_OFFSET_BYTES) return `end_offset ${endOffset} is beyond the largest file offset ${MAX_FILE_OFFSET_BYTES}`;
   if (batch.deltas.length > MAX_DELTAS_PER_BATCH) {
     return `${batch.deltas.length} deltas exceed the limit of ${MAX_DELTAS_PER_BATCH}`;
   }

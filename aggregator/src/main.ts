@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { ConfigError } from "@logtally/proto";
-import { createLogger } from "./logger";
+import { ConfigError, createLogger } from "@logtally/proto";
+
 import { AGGREGATOR_HELP, parseAggregatorConfig } from "./config";
 import { Aggregator } from "./aggregator";
 import { StateError } from "./errors";

@@ -6,8 +6,11 @@
 /** Longest host or job_name value, in UTF-8 bytes. */
 export const MAX_LABEL_BYTES = 1024;
 
-/** Widest byte range one batch may cover. */
-export const MAX_BATCH_RANGE_BYTES = 64 * 1024 * 1024;
+/**
+ * Largest file offset either end accepts (1 PiB). A batch's range has no
+ * other bound: one rejected line may legitimately be a gigabyte long.
+ */
+export const MAX_FILE_OFFSET_BYTES = 2 ** 50;
 
 /** Most distinct (host, job_name) pairs one batch may carry. */
 export const MAX_DELTAS_PER_BATCH = 20_000;

@@ -1,21 +1,21 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { ListenAddress } from "@logtally/proto";
+import type { ListenAddress } from "./cli";
 import type { Logger } from "pino";
 
 /** What the HTTP endpoints read. */
 export interface HttpEndpoints {
   /** Prometheus text exposition. */
   renderMetrics(): Promise<string>;
-  /** True once the aggregator serves ingest and until it starts draining. */
+  /** True while the process does its job: serving for the aggregator, shipping for a sidecar. */
   isReady(): boolean;
 }
 
 const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 /**
- * The aggregator's HTTP side: `/metrics` for Prometheus, `/healthz` (the
- * process answers) and `/readyz` (it accepts sidecars).
+ * The HTTP side of a logtally process: `/metrics` for Prometheus, `/healthz`
+ * (the process answers) and `/readyz` (it does its job).
  */
 export class HttpServer {
   private readonly server: http.Server;

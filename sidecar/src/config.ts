@@ -1,0 +1,154 @@
+import * as os from "node:os";
+import {
+  ConfigError,
+  formatHelp,
+  parseFlags,
+  parseIntegerFlag,
+  parseListenAddress,
+  parseLogLevel,
+  type FlagSpec,
+  type ListenAddress,
+  type LOG_LEVELS,
+} from "@logtally/proto";
+
+const FLAGS = [
+  { name: "file", env: "LOGTALLY_FILE", default: "/var/log/app/log.csv", description: "The CSV log file to tail (rows host,job_name)." },
+  {
+    name: "aggregator",
+    env: "LOGTALLY_AGGREGATOR",
+    default: "logtally-aggregator:50051",
+    description: "host:port of the aggregator's gRPC server.",
+  },
+  {
+    name: "source-id",
+    env: "LOGTALLY_SOURCE_ID",
+    description:
+      "What is counted once. Default: <POD_NAMESPACE>/<POD_NAME>:<file>, or <hostname>:<file> outside Kubernetes. " +
+      "Sidecars reading one shared file must all be given the same source id.",
+  },
+  {
+    name: "sidecar-id",
+    env: "LOGTALLY_SIDECAR_ID",
+    description: "Names this process in the aggregator's source list. Default: POD_NAME, or the hostname.",
+  },
+  {
+    name: "metrics-listen",
+    env: "LOGTALLY_METRICS_LISTEN",
+    description: "host:port for the sidecar's own /metrics, /healthz and /readyz. Off unless set.",
+  },
+  {
+    name: "max-line-bytes",
+    env: "LOGTALLY_MAX_LINE_BYTES",
+    default: "65536",
+    description: "Longer lines are not counted (rejected as line_too_long); also the memory held for a partial line.",
+  },
+  {
+    name: "batch-max-bytes",
+    env: "LOGTALLY_BATCH_MAX_BYTES",
+    default: "8388608",
+    description: "A batch is shipped once it covers this many bytes of the file (or the reader caught up).",
+  },
+  {
+    name: "read-buffer-bytes",
+    env: "LOGTALLY_READ_BUFFER_BYTES",
+    default: "1048576",
+    description: "Bytes read from the file at a time.",
+  },
+  {
+    name: "poll-interval-ms",
+    env: "LOGTALLY_POLL_INTERVAL_MS",
+    default: "250",
+    description: "How often the file is checked for growth when no change notification arrives (network filesystems send none).",
+  },
+  {
+    name: "rotate-grace-ms",
+    env: "LOGTALLY_ROTATE_GRACE_MS",
+    default: "1000",
+    description: "After the file is renamed away, how long late writes to the old file are still read before moving on.",
+  },
+  {
+    name: "max-rotated-files",
+    env: "LOGTALLY_MAX_ROTATED_FILES",
+    default: "5",
+    description: "Rotated files (<file>.1 ... <file>.N) checked for rows not yet shipped.",
+  },
+  {
+    name: "ack-timeout-ms",
+    env: "LOGTALLY_ACK_TIMEOUT_MS",
+    default: "30000",
+    description: "How long to wait for the aggregator's answer before reconnecting.",
+  },
+  {
+    name: "drain-timeout-ms",
+    env: "LOGTALLY_DRAIN_TIMEOUT_MS",
+    default: "25000",
+    description: "On SIGTERM, how long to keep shipping up to the end of the file before exiting anyway.",
+  },
+  {
+    name: "log-level",
+    env: "LOGTALLY_LOG_LEVEL",
+    default: "info",
+    description: "One of fatal, error, warn, info, debug, trace. Logs are JSON lines on stderr.",
+  },
+] as const satisfies ReadonlyArray<FlagSpec>;
+
+type FlagName = (typeof FLAGS)[number]["name"];
+
+/** The sidecar's configuration, parsed once at start-up. */
+export interface SidecarConfig {
+  readonly file: string;
+  readonly aggregator: string;
+  readonly sourceId: string;
+  readonly sidecarId: string;
+  readonly metricsListen: ListenAddress | undefined;
+  readonly maxLineBytes: number;
+  readonly batchMaxBytes: number;
+  readonly readBufferBytes: number;
+  readonly pollIntervalMs: number;
+  readonly rotateGraceMs: number;
+  readonly maxRotatedFiles: number;
+  readonly ackTimeoutMs: number;
+  readonly drainTimeoutMs: number;
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+}
+
+/** `--help` text. */
+export const SIDECAR_HELP = formatHelp(
+  "logtally-sidecar [options]",
+  "Tails one CSV log file and ships per-(host, job_name) row deltas to the logtally aggregator,\n" +
+    "resuming from the aggregator's committed offset. It exposes no counts itself.",
+  FLAGS,
+);
+
+/**
+ * Parses flags > environment > defaults into a frozen config; "help" when
+ * --help was asked for. Throws ConfigError naming a bad flag.
+ */
+export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): SidecarConfig | "help" {
+  const parsed = parseFlags(FLAGS, argv, env);
+  if (parsed.help) return "help";
+  const values = parsed.values as Record<FlagName, string | undefined>;
+  const required = (name: FlagName): string => values[name]!;
+  const integer = (name: FlagName, min: number, max: number): number => parseIntegerFlag(name, required(name), min, max);
+  const file = required("file");
+  if (file.length === 0) throw new ConfigError("--file: must not be empty");
+  const podName = env.POD_NAME;
+  const sourceId =
+    values["source-id"] ?? (podName ? `${env.POD_NAMESPACE ?? "default"}/${podName}:${file}` : `${os.hostname()}:${file}`);
+  return Object.freeze({
+    file,
+    aggregator: required("aggregator"),
+    sourceId,
+    sidecarId: values["sidecar-id"] ?? podName ?? os.hostname(),
+    metricsListen: values["metrics-listen"] ? parseListenAddress("metrics-listen", values["metrics-listen"]) : undefined,
+    maxLineBytes: integer("max-line-bytes", 256, 16 * 1024 * 1024),
+    batchMaxBytes: integer("batch-max-bytes", 4096, 256 * 1024 * 1024),
+    readBufferBytes: integer("read-buffer-bytes", 4096, 64 * 1024 * 1024),
+    pollIntervalMs: integer("poll-interval-ms", 10, 60_000),
+    rotateGraceMs: integer("rotate-grace-ms", 0, 60_000),
+    maxRotatedFiles: integer("max-rotated-files", 0, 100),
+    ackTimeoutMs: integer("ack-timeout-ms", 100, 600_000),
+    drainTimeoutMs: integer("drain-timeout-ms", 0, 3_600_000),
+    logLevel: parseLogLevel("log-level", required("log-level")),
+  });
+}

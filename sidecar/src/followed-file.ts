@@ -1,0 +1,88 @@
+import { createHash } from "node:crypto";
+import * as fs from "node:fs/promises";
+
+/** Bytes before an offset that its anchor checksums. */
+export const ANCHOR_WINDOW_BYTES = 64;
+
+/** Longest first line used for a file's identity. */
+export const IDENTITY_HEAD_BYTES = 4096;
+
+/** Checksum of a file's bytes just before an offset: how a rewrite in place is noticed. */
+export function anchorOf(bytes: Uint8Array): string {
+  return bytes.length === 0 ? "" : createHash("sha256").update(bytes).digest("hex").slice(0, 32);
+}
+
+/**
+ * One log file held open by descriptor and read by byte offset. Holding the
+ * descriptor is what lets a rotated file (renamed, even deleted) be drained to
+ * its end before the sidecar moves on.
+ */
+export class FollowedFile {
+  private closed = false;
+
+  private constructor(
+    private readonly handle: fs.FileHandle,
+    /** Path the file had when opened; it may have been renamed since. */
+    readonly openedAs: string,
+    /** Inode number: the file's identity while it exists. */
+    readonly ino: number,
+  ) {}
+
+  /** Opens `path` read-only; undefined when it does not exist. */
+  static async open(path: string): Promise<FollowedFile | undefined> {
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(path, "r");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw error;
+    }
+    try {
+      const stat = await handle.stat({ bigint: false });
+      return new FollowedFile(handle, path, stat.ino);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+  }
+
+  /**
+   * The file's id for the protocol: `<inode>-<checksum of its first line>`,
+   * which two sidecars reading one shared file compute alike. Undefined until
+   * the first line is complete (or {@link IDENTITY_HEAD_BYTES} long).
+   */
+  async fileId(): Promise<string | undefined> {
+    const head = Buffer.alloc(IDENTITY_HEAD_BYTES);
+    const bytes = await this.readAt(head, 0);
+    const newline = head.subarray(0, bytes).indexOf(10);
+    if (newline < 0 && bytes < IDENTITY_HEAD_BYTES) return undefined;
+    const firstLine = head.subarray(0, newline < 0 ? bytes : newline + 1);
+    return `${this.ino}-${createHash("sha256").update(firstLine).digest("hex").slice(0, 16)}`;
+  }
+
+  /** Reads into `buffer` from byte `offset`; returns the bytes read (0 at end of file). */
+  async readAt(buffer: Buffer, offset: number): Promise<number> {
+    const { bytesRead } = await this.handle.read(buffer, 0, buffer.length, offset);
+    return bytesRead;
+  }
+
+  /** Anchor of the bytes just before `offset`; undefined if the file is now shorter than `offset`. */
+  async anchorAt(offset: number): Promise<string | undefined> {
+    const start = Math.max(0, offset - ANCHOR_WINDOW_BYTES);
+    const window = Buffer.alloc(offset - start);
+    const bytes = window.length === 0 ? 0 : await this.readAt(window, start);
+    return bytes === window.length ? anchorOf(window) : undefined;
+  }
+
+  /** Current size in bytes. */
+  async size(): Promise<number> {
+    return (await this.handle.stat()).size;
+  }
+
+  /** Closes the descriptor; idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.handle.close();
+  }
+}

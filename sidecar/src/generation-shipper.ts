@@ -1,0 +1,188 @@
+import type { Logger } from "@logtally/proto";
+import type { ChangeNotifier } from "./change-notifier";
+import { DeltaBatcher, type SealedBatch } from "./delta-batcher";
+import { ANCHOR_WINDOW_BYTES, type FollowedFile } from "./followed-file";
+import type { IngestConnection } from "./ingest-connection";
+import { LineSplitter } from "./line-splitter";
+import type { SidecarMetrics } from "./metrics";
+import { inodeOf } from "./rotation";
+
+/** How shipping one file generation ended. */
+export type GenerationEnd =
+  /** The file was truncated or rewritten in place: its next generation starts at 0. */
+  | "rewritten"
+  /** The path now names another file and this one was drained. */
+  | "rotated"
+  /** Draining was asked for and every complete line is acknowledged. */
+  | "drained";
+
+/** What a {@link GenerationShipper} needs around it. */
+export interface ShipperContext {
+  readonly path: string;
+  readonly maxLineBytes: number;
+  readonly batchMaxBytes: number;
+  readonly rotateGraceMs: number;
+  readonly readBuffer: Buffer;
+  readonly notifier: ChangeNotifier;
+  readonly metrics: SidecarMetrics;
+  readonly log: Logger;
+  /** True once the sidecar should stop at the end of the file. */
+  readonly draining: () => boolean;
+  /** Aborts waiting when the sidecar stops. */
+  readonly signal: AbortSignal;
+  /** Monotonic sequence for batches, shared by all streams of the process. */
+  nextSequence(): number;
+}
+
+/**
+ * Ships one generation of one file from the aggregator's committed offset:
+ * read a chunk, split it into lines, fold the lines into delta batches, ship
+ * each batch and wait for its acknowledgement, and repeat, until the file is
+ * rotated away, rewritten, or drained.
+ *
+ * The read position only matters until the next acknowledgement: on any
+ * refusal the shipper re-reads from the offset the aggregator returns.
+ */
+export class GenerationShipper {
+  private readOffset: number;
+  private committedOffset: number;
+  /** The last bytes read before readOffset, to notice a rewrite in place. */
+  private window: Buffer = Buffer.alloc(0);
+  private splitter: LineSplitter;
+  private readonly batcher: DeltaBatcher;
+  private rotationSeenAtMs: number | undefined;
+
+  constructor(
+    private readonly context: ShipperContext,
+    private readonly connection: IngestConnection,
+    private readonly file: FollowedFile,
+    private readonly generation: string,
+    startOffset: number,
+  ) {
+    this.readOffset = startOffset;
+    this.committedOffset = startOffset;
+    this.splitter = new LineSplitter({ maxLineBytes: context.maxLineBytes }, startOffset);
+    this.batcher = new DeltaBatcher(context.batchMaxBytes, context.metrics.tally);
+  }
+
+  /** Runs until the generation ends; throws ConnectionLost when the stream breaks. */
+  async run(): Promise<GenerationEnd> {
+    const { metrics, readBuffer, signal } = this.context;
+    metrics.committedOffset.set(this.committedOffset);
+    await this.reposition(this.committedOffset);
+    while (!signal.aborted) {
+      const bytesRead = await this.file.readAt(readBuffer, this.readOffset);
+      if (bytesRead > 0) {
+        if (!(await this.windowIntact())) return this.rewritten("content before the read position changed");
+        const chunk = readBuffer.subarray(0, bytesRead);
+        this.splitter.push(chunk, this.batcher, this.readOffset);
+        this.advanceWindow(chunk);
+        this.readOffset += bytesRead;
+        metrics.bytesRead.inc(bytesRead);
+        // A short read means the reader caught up: ship now rather than wait for a full batch.
+        if (bytesRead < readBuffer.length) this.batcher.seal();
+        await this.shipSealed();
+        continue;
+      }
+      this.batcher.seal();
+      await this.shipSealed();
+      const end = await this.atEndOfFile();
+      if (end) return end;
+      await this.context.notifier.wait(signal);
+    }
+    return "drained";
+  }
+
+  /** Checks, at the end of the file, whether this generation is over. */
+  private async atEndOfFile(): Promise<GenerationEnd | undefined> {
+    const size = await this.file.size();
+    this.context.metrics.fileSize.set(size);
+    if (size < this.readOffset) return this.rewritten(`file shrank from ${this.readOffset} to ${size} bytes`);
+    if (!(await this.windowIntact())) return this.rewritten("content before the read position changed");
+    const ino = await inodeOf(this.context.path);
+    if (ino !== this.file.ino) {
+      // Renamed away or deleted. Keep reading it for a grace period: a writer
+      // may still hold it open for its last lines.
+      const now = Date.now();
+      this.rotationSeenAtMs ??= now;
+      if (now - this.rotationSeenAtMs >= this.context.rotateGraceMs) {
+        this.context.log.info(
+          { file: this.file.openedAs, generation: this.generation, committedOffset: this.committedOffset, unshippedBytes: this.readOffset - this.committedOffset },
+          "rotated file drained",
+        );
+        return "rotated";
+      }
+      return undefined;
+    }
+    if (this.context.draining()) return "drained";
+    return undefined;
+  }
+
+  private async shipSealed(): Promise<void> {
+    for (const batch of this.batcher.takeSealed()) {
+      const moved = await this.ship(batch);
+      if (moved) return;
+    }
+  }
+
+  /** Ships one batch; true when the read position moved and later batches were dropped. */
+  private async ship(batch: SealedBatch): Promise<boolean> {
+    const anchor = (await this.file.anchorAt(batch.endOffset)) ?? "";
+    const ack = await this.connection.ship({
+      sequence: this.context.nextSequence(),
+      generation: this.generation,
+      startOffset: batch.startOffset,
+      endOffset: batch.endOffset,
+      deltas: batch.deltas,
+      rows: batch.rows,
+      rejected: batch.rejected,
+      anchor,
+    });
+    const { metrics, log } = this.context;
+    metrics.batches.inc({ outcome: ack.outcome.toLowerCase() });
+    const committed = Number(ack.committedOffset);
+    this.committedOffset = committed;
+    metrics.committedOffset.set(committed);
+    if (ack.outcome === "APPLIED" || (ack.outcome === "DUPLICATE" && committed <= batch.endOffset)) return false;
+    // Another sidecar on the same file is ahead (DUPLICATE past our batch), or
+    // our range did not start at the committed offset (OUT_OF_ORDER): read
+    // again from where the aggregator stands.
+    log.debug({ generation: this.generation, outcome: ack.outcome, committedOffset: committed }, "re-reading from the committed offset");
+    await this.reposition(committed);
+    return true;
+  }
+
+  private async reposition(offset: number): Promise<void> {
+    this.readOffset = offset;
+    this.splitter.reset(offset);
+    this.batcher.discard();
+    const start = Math.max(0, offset - ANCHOR_WINDOW_BYTES);
+    const window = Buffer.alloc(offset - start);
+    const bytes = window.length === 0 ? 0 : await this.file.readAt(window, start);
+    this.window = window.subarray(0, bytes);
+  }
+
+  /** True when the bytes just before the read position are still those that were read there. */
+  private async windowIntact(): Promise<boolean> {
+    if (this.window.length === 0) return true;
+    const current = Buffer.alloc(this.window.length);
+    const bytes = await this.file.readAt(current, this.readOffset - this.window.length);
+    return bytes === current.length && current.equals(this.window);
+  }
+
+  private advanceWindow(chunk: Buffer): void {
+    if (chunk.length >= ANCHOR_WINDOW_BYTES) {
+      this.window = Buffer.from(chunk.subarray(chunk.length - ANCHOR_WINDOW_BYTES));
+    } else {
+      this.window = Buffer.concat([this.window, chunk]).subarray(-ANCHOR_WINDOW_BYTES);
+    }
+  }
+
+  private rewritten(why: string): GenerationEnd {
+    this.context.log.warn(
+      { file: this.file.openedAs, generation: this.generation, committedOffset: this.committedOffset, why },
+      "file rewritten in place: starting its next generation",
+    );
+    return "rewritten";
+  }
+}

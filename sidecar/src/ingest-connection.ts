@@ -1,0 +1,132 @@
+import * as grpc from "@grpc/grpc-js";
+import {
+  MAX_MESSAGE_BYTES,
+  loadLogtallyGrpc,
+  type BatchAck__Output,
+  type DeltaBatch,
+  type Hello,
+  type IngestClient,
+  type ShipRequest,
+  type ShipResponse__Output,
+  type Welcome__Output,
+} from "@logtally/proto";
+
+/** The stream to the aggregator broke, or an answer did not come in time: reconnect and resume. */
+export class ConnectionLost extends Error {
+  override readonly name = "ConnectionLost";
+  constructor(
+    message: string,
+    readonly code?: grpc.status,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** Creates the gRPC client for the aggregator at `address` (host:port). */
+export function createIngestClient(address: string): IngestClient {
+  const { Ingest } = loadLogtallyGrpc().logtally.v1;
+  return new Ingest(address, grpc.credentials.createInsecure(), {
+    "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+    "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+    "grpc.keepalive_time_ms": 60_000,
+    "grpc.keepalive_timeout_ms": 20_000,
+    // Fail fast when the aggregator is down; the sidecar owns the retry policy.
+    "grpc.enable_retries": 0,
+  });
+}
+
+interface Pending {
+  readonly expects: "welcome" | "ack";
+  readonly sequence?: number;
+  resolve(response: ShipResponse__Output): void;
+  reject(error: Error): void;
+}
+
+/**
+ * One Ingest stream, used as request/response: a Hello gets a Welcome, a
+ * batch gets its acknowledgement. One request is outstanding at a time, so a
+ * sidecar holds at most one batch beyond what the aggregator has committed.
+ */
+export class IngestConnection {
+  private readonly call: grpc.ClientDuplexStream<ShipRequest, ShipResponse__Output>;
+  private pending: Pending | undefined;
+  private failure: ConnectionLost | undefined;
+
+  constructor(
+    client: IngestClient,
+    private readonly responseTimeoutMs: number,
+  ) {
+    this.call = client.Ship();
+    this.call.on("data", (response: ShipResponse__Output) => this.receive(response));
+    this.call.on("error", (error: grpc.ServiceError) => {
+      this.fail(new ConnectionLost(`ingest stream failed: ${grpc.status[error.code] ?? error.code} ${error.details}`, error.code, { cause: error }));
+    });
+    this.call.on("end", () => this.fail(new ConnectionLost("ingest stream ended by the aggregator")));
+  }
+
+  /** Announces a file; resolves with the aggregator's view of its generation. */
+  async hello(hello: Hello): Promise<Welcome__Output> {
+    const response = await this.request({ hello }, { expects: "welcome" });
+    return response.welcome!;
+  }
+
+  /** Ships a batch; resolves once the aggregator acknowledged it durably. */
+  async ship(batch: DeltaBatch & { sequence: number }): Promise<BatchAck__Output> {
+    const response = await this.request({ batch }, { expects: "ack", sequence: batch.sequence });
+    return response.ack!;
+  }
+
+  /** Ends the stream; pending requests fail with ConnectionLost. Idempotent. */
+  close(): void {
+    this.fail(new ConnectionLost("connection closed"));
+    this.call.cancel();
+  }
+
+  private request(message: ShipRequest, expected: Pick<Pending, "expects" | "sequence">): Promise<ShipResponse__Output> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.pending) return Promise.reject(new Error("a request is already outstanding on this stream"));
+    return new Promise<ShipResponse__Output>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.fail(new ConnectionLost(`no answer from the aggregator within ${this.responseTimeoutMs} ms`));
+        this.call.cancel();
+      }, this.responseTimeoutMs);
+      timer.unref();
+      this.pending = {
+        ...expected,
+        resolve: (response) => {
+          clearTimeout(timer);
+          resolve(response);
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      this.call.write(message);
+    });
+  }
+
+  private receive(response: ShipResponse__Output): void {
+    const pending = this.pending;
+    this.pending = undefined;
+    const matches =
+      pending &&
+      ((pending.expects === "welcome" && response.welcome) ||
+        (pending.expects === "ack" && response.ack && Number(response.ack.sequence) === pending.sequence));
+    if (!pending || !matches) {
+      this.fail(new ConnectionLost("unexpected message from the aggregator"));
+      this.call.cancel();
+      pending?.reject(this.failure!);
+      return;
+    }
+    pending.resolve(response);
+  }
+
+  private fail(error: ConnectionLost): void {
+    this.failure ??= error;
+    const pending = this.pending;
+    this.pending = undefined;
+    pending?.reject(this.failure);
+  }
+}

@@ -1,0 +1,49 @@
+import * as fs from "node:fs/promises";
+
+/** A file of a rotation chain: `log.csv.2`, `log.csv.1`, `log.csv`. */
+export interface ChainLink {
+  readonly path: string;
+  readonly ino: number;
+}
+
+/**
+ * Lists the rename-rotation chain of `path`, oldest first: `path.N` … `path.1`,
+ * then `path` itself, for the files that exist (compressed files are not
+ * followed: rows in them were shipped before they were compressed, or are
+ * history from before logtally).
+ */
+export async function listRotationChain(path: string, maxRotated: number): Promise<ChainLink[]> {
+  const chain: ChainLink[] = [];
+  for (let n = maxRotated; n >= 0; n--) {
+    const candidate = n === 0 ? path : `${path}.${n}`;
+    try {
+      const stat = await fs.stat(candidate);
+      if (stat.isFile()) chain.push({ path: candidate, ino: stat.ino });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    }
+  }
+  return chain;
+}
+
+/** Inode `path` names now; undefined when it does not exist. */
+export async function inodeOf(path: string): Promise<number | undefined> {
+  try {
+    return (await fs.stat(path)).ino;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+/**
+ * The file to read after the one with inode `ino` was rotated away: the next
+ * newer link of the chain; the oldest link when `ino` has left the chain
+ * (rotated past the links followed, or deleted). Reading a link that was
+ * already shipped costs only a seek: the aggregator's committed offset for it
+ * is its end.
+ */
+export function nextInChain(chain: readonly ChainLink[], ino: number): ChainLink | undefined {
+  const at = chain.findIndex((link) => link.ino === ino);
+  return at < 0 ? chain[0] : chain[at + 1];
+}

@@ -1,0 +1,264 @@
+import type { IngestClient, Logger, Welcome__Output } from "@logtally/proto";
+import { Backoff, sleep } from "./backoff";
+import { ChangeNotifier } from "./change-notifier";
+import type { SidecarConfig } from "./config";
+import { FollowedFile } from "./followed-file";
+import { GenerationShipper, type ShipperContext } from "./generation-shipper";
+import { ConnectionLost, IngestConnection, createIngestClient } from "./ingest-connection";
+import type { SidecarMetrics } from "./metrics";
+import { listRotationChain, nextInChain } from "./rotation";
+
+type Lifecycle =
+  | { readonly state: "idle" }
+  | { readonly state: "running"; readonly done: Promise<void> }
+  | { readonly state: "draining"; readonly done: Promise<void> }
+  | { readonly state: "stopped" };
+
+/** The file being shipped and, after a rewrite in place, the generation it superseded. */
+interface Position {
+  readonly file: FollowedFile;
+  supersede: string;
+}
+
+const MAX_SUPERSEDE_ROUNDS = 10;
+
+/**
+ * The sidecar: follows one log file (and its rotations) and ships its rows to
+ * the aggregator, always resuming from the aggregator's committed offset.
+ *
+ * Lifecycle: start() begins shipping; drain() (SIGTERM) ships up to the end of
+ * the file and waits for the acknowledgements, bounded by drainTimeoutMs;
+ * stop() aborts at once. Nothing is acknowledged by the sidecar itself, so an
+ * abort loses nothing: the next sidecar resumes from the committed offset.
+ */
+export class Sidecar {
+  private lifecycle: Lifecycle = { state: "idle" };
+  private readonly abort = new AbortController();
+  private readonly notifier: ChangeNotifier;
+  private readonly backoff = new Backoff(200, 10_000);
+  private readonly client: IngestClient;
+  private readonly shipperContext: ShipperContext;
+  private position: Position | undefined;
+  private sequence = 0;
+  private connected = false;
+
+  constructor(
+    private readonly config: SidecarConfig,
+    private readonly metrics: SidecarMetrics,
+    private readonly log: Logger,
+  ) {
+    this.notifier = new ChangeNotifier(config.file, config.pollIntervalMs);
+    this.client = createIngestClient(config.aggregator);
+    this.shipperContext = {
+      path: config.file,
+      maxLineBytes: config.maxLineBytes,
+      batchMaxBytes: config.batchMaxBytes,
+      rotateGraceMs: config.rotateGraceMs,
+      readBuffer: Buffer.allocUnsafe(config.readBufferBytes),
+      notifier: this.notifier,
+      metrics,
+      log,
+      draining: () => this.lifecycle.state === "draining",
+      signal: this.abort.signal,
+      nextSequence: () => ++this.sequence,
+    };
+  }
+
+  /** True while a stream to the aggregator is open and answered. */
+  isConnected(): boolean {
+    return this.connected;
+  }
+
+  /** Starts shipping in the background. */
+  start(): void {
+    if (this.lifecycle.state !== "idle") throw new Error(`cannot start a sidecar that is ${this.lifecycle.state}`);
+    this.notifier.start();
+    this.log.info({ file: this.config.file, aggregator: this.config.aggregator, sourceId: this.config.sourceId }, "sidecar started");
+    this.lifecycle = { state: "running", done: this.run() };
+  }
+
+  /**
+   * Ships every complete line up to the end of the file, waits for the
+   * acknowledgements, then stops. Gives up after drainTimeoutMs. Idempotent.
+   */
+  async drain(): Promise<void> {
+    if (this.lifecycle.state !== "running") return this.stop();
+    const { done } = this.lifecycle;
+    this.lifecycle = { state: "draining", done };
+    this.log.info({ timeoutMs: this.config.drainTimeoutMs }, "draining to the end of the file");
+    this.notifier.stop();
+    const timer = setTimeout(() => {
+      this.log.warn({ timeoutMs: this.config.drainTimeoutMs }, "drain timed out: stopping with rows unshipped");
+      this.abort.abort();
+    }, this.config.drainTimeoutMs);
+    timer.unref();
+    await done;
+    clearTimeout(timer);
+    await this.stop();
+  }
+
+  /** Stops at once; resolves when everything is closed. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.lifecycle.state === "stopped") return;
+    const done = this.lifecycle.state === "idle" ? Promise.resolve() : this.lifecycle.done;
+    this.lifecycle = { state: "stopped" };
+    this.abort.abort();
+    this.notifier.stop();
+    await done;
+    await this.position?.file.close();
+    this.position = undefined;
+    this.client.close();
+    this.log.info("sidecar stopped");
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    while (!signal.aborted) {
+      const connection = new IngestConnection(this.client, this.config.ackTimeoutMs);
+      try {
+        const finished = await this.session(connection);
+        if (finished) return;
+      } catch (error) {
+        this.connected = false;
+        this.metrics.connected.set(0);
+        if (signal.aborted) return;
+        const delayMs = this.backoff.next();
+        if (error instanceof ConnectionLost) {
+          this.metrics.reconnects.inc();
+          this.log.warn({ err: error.message, retryInMs: delayMs }, "aggregator unreachable: will resume from its committed offset");
+        } else {
+          this.log.error({ err: error, retryInMs: delayMs }, "shipping failed");
+        }
+        await sleep(delayMs, signal);
+      } finally {
+        connection.close();
+      }
+    }
+  }
+
+  /** Ships over one connection; true when the sidecar is done (drained or stopped). */
+  private async session(connection: IngestConnection): Promise<boolean> {
+    const signal = this.abort.signal;
+    this.position ??= await this.chooseStartFile(connection);
+    if (!this.position) return true;
+    while (!signal.aborted) {
+      const position: Position = this.position;
+      const welcome = await this.announce(connection, position);
+      if (!welcome) return true;
+      this.connected = true;
+      this.metrics.connected.set(1);
+      this.backoff.reset();
+      const shipper = new GenerationShipper(this.shipperContext, connection, position.file, welcome.generation, Number(welcome.committedOffset));
+      const end = await shipper.run();
+      if (end === "drained") return true;
+      if (end === "rewritten") {
+        position.supersede = welcome.generation;
+        this.metrics.generations.inc({ reason: "rewritten" });
+        continue;
+      }
+      const next = await this.nextFile(position.file);
+      if (!next) return true;
+      await position.file.close();
+      this.position = { file: next, supersede: "" };
+      this.metrics.generations.inc({ reason: "rotated" });
+    }
+    return true;
+  }
+
+  /**
+   * Announces a file and returns its generation to ship, checking that the
+   * bytes before the committed offset are those the aggregator counted: if
+   * not, the file was rewritten in place and its next generation starts at 0.
+   * Undefined when stopped before the file could be identified.
+   */
+  private async announce(connection: IngestConnection, position: Position): Promise<Welcome__Output | undefined> {
+    const fileId = await this.waitForFileId(position.file);
+    if (fileId === undefined) return undefined;
+    for (let round = 0; round < MAX_SUPERSEDE_ROUNDS; round++) {
+      const welcome = await connection.hello({
+        sourceId: this.config.sourceId,
+        fileId,
+        sidecarId: this.config.sidecarId,
+        supersedeGeneration: position.supersede,
+      });
+      const committed = Number(welcome.committedOffset);
+      if (committed === 0 || (await position.file.anchorAt(committed)) === welcome.anchor) {
+        this.log.info({ file: position.file.openedAs, generation: welcome.generation, committedOffset: committed }, "resuming from the committed offset");
+        return welcome;
+      }
+      this.log.warn({ file: position.file.openedAs, generation: welcome.generation, committedOffset: committed }, "file no longer matches what was counted: starting its next generation");
+      position.supersede = welcome.generation;
+    }
+    throw new Error(`file ${position.file.openedAs} kept changing while its generation was being agreed`);
+  }
+
+  /**
+   * Picks the first file to read: the newest file of the rotation chain the
+   * aggregator already knows (so rows written while no sidecar ran, even
+   * across rotations, are shipped), else the live file from its start.
+   */
+  private async chooseStartFile(connection: IngestConnection): Promise<Position | undefined> {
+    const chain = await listRotationChain(this.config.file, this.config.maxRotatedFiles);
+    for (const link of [...chain].reverse()) {
+      const file = await FollowedFile.open(link.path);
+      if (!file) continue;
+      const fileId = await file.fileId();
+      if (fileId !== undefined) {
+        const welcome = await connection.hello({ sourceId: this.config.sourceId, fileId, sidecarId: this.config.sidecarId, supersedeGeneration: "" });
+        if (welcome.known) {
+          this.metrics.generations.inc({ reason: "start" });
+          return { file, supersede: "" };
+        }
+      }
+      await file.close();
+    }
+    const live = await this.waitForFile(this.config.file);
+    if (live) this.metrics.generations.inc({ reason: "start" });
+    return live && { file: live, supersede: "" };
+  }
+
+  /** The file after `current` in the rotation chain, waiting for one to exist. */
+  private async nextFile(current: FollowedFile): Promise<FollowedFile | undefined> {
+    const signal = this.abort.signal;
+    while (!signal.aborted) {
+      const chain = await listRotationChain(this.config.file, this.config.maxRotatedFiles);
+      const link = nextInChain(chain, current.ino);
+      if (link) {
+        const file = await FollowedFile.open(link.path);
+        // The chain may have rotated again between listing and opening.
+        if (file && file.ino === link.ino) {
+          this.log.info({ from: current.openedAs, to: link.path }, "following rotation");
+          return file;
+        }
+        await file?.close();
+        continue;
+      }
+      if (this.lifecycle.state === "draining") return undefined;
+      await this.notifier.wait(signal);
+    }
+    return undefined;
+  }
+
+  private async waitForFile(path: string): Promise<FollowedFile | undefined> {
+    let logged = false;
+    while (!this.abort.signal.aborted) {
+      const file = await FollowedFile.open(path);
+      if (file) return file;
+      if (this.lifecycle.state === "draining") return undefined;
+      if (!logged) this.log.info({ file: path }, "waiting for the file to appear");
+      logged = true;
+      await this.notifier.wait(this.abort.signal);
+    }
+    return undefined;
+  }
+
+  private async waitForFileId(file: FollowedFile): Promise<string | undefined> {
+    while (!this.abort.signal.aborted) {
+      const fileId = await file.fileId();
+      if (fileId !== undefined) return fileId;
+      if (this.lifecycle.state === "draining") return undefined;
+      await this.notifier.wait(this.abort.signal);
+    }
+    return undefined;
+  }
+}
