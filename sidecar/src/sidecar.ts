@@ -41,6 +41,8 @@ export class Sidecar {
   private position: Position | undefined;
   private sequence = 0;
   private connected = false;
+  /** Holds the process open while the sidecar runs: its own waits are unref()ed timers. */
+  private keepAlive: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly config: SidecarConfig,
@@ -73,6 +75,7 @@ export class Sidecar {
   start(): void {
     if (this.lifecycle.state !== "idle") throw new Error(`cannot start a sidecar that is ${this.lifecycle.state}`);
     this.notifier.start();
+    this.keepAlive = setInterval(() => undefined, 1 << 30);
     this.log.info({ file: this.config.file, aggregator: this.config.aggregator, sourceId: this.config.sourceId }, "sidecar started");
     this.lifecycle = { state: "running", done: this.run() };
   }
@@ -108,6 +111,7 @@ export class Sidecar {
     await this.position?.file.close();
     this.position = undefined;
     this.client.close();
+    clearInterval(this.keepAlive);
     this.log.info("sidecar stopped");
   }
 
