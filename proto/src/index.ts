@@ -5,6 +5,7 @@
  * every process needs (flags, JSON logs, the metrics and probe endpoint).
  */
 export * from "./load";
+export * from "./reflection";
 export * from "./labels";
 export * from "./limits";
 export * from "./cli";

@@ -1,7 +1,6 @@
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
-import { protoPath as healthProtoPath } from "grpc-health-check";
 import type { ProtoGrpcType as IngestGrpcType } from "./gen/ingest";
 import type { ProtoGrpcType as QueryGrpcType } from "./gen/query";
 
@@ -40,13 +39,4 @@ export function loadLogtallyDefinition(): protoLoader.PackageDefinition {
 /** The logtally.v1 services and message types as grpc-js objects. */
 export function loadLogtallyGrpc(): LogtallyGrpc {
   return grpc.loadPackageDefinition(loadLogtallyDefinition()) as unknown as LogtallyGrpc;
-}
-
-/**
- * Every service the aggregator serves (logtally.v1 and grpc.health.v1), for
- * server reflection: one definition, so reflection lists all of them.
- */
-export function loadReflectedDefinition(): protoLoader.PackageDefinition {
-  const health = protoLoader.loadSync(healthProtoPath, LOADER_OPTIONS);
-  return { ...health, ...loadLogtallyDefinition() };
 }
