@@ -1,0 +1,127 @@
+import { after, before, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { LogWriter } from "./harness/log-writer";
+import { startAggregator, startSidecar, type AggregatorProcess, type RunningProcess } from "./harness/processes";
+import { aggregatorCounts, QueryProbe, sorted, waitUntilSettled } from "./harness/query";
+import { waitFor } from "./harness/wait";
+
+/**
+ * What happens to a log file in real life (rotation, truncation, a sidecar
+ * stopped for a pod scale-down) with one sidecar and one aggregator. Each case
+ * ends with the aggregator's counts equal to what was written.
+ */
+describe("file changes", () => {
+  let dir: string;
+  let aggregator: AggregatorProcess;
+  const sidecars = new Set<RunningProcess>();
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-files-"));
+    aggregator = await startAggregator(path.join(dir, "state"));
+  });
+
+  after(async () => {
+    await Promise.all([...sidecars].map((sidecar) => sidecar.stop("SIGKILL")));
+    await aggregator?.stop("SIGKILL");
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  function sidecar(name: string, file: string, sourceId: string): RunningProcess {
+    const running = startSidecar(name, { file, aggregator: aggregator.grpcAddress, sourceId });
+    sidecars.add(running);
+    return running;
+  }
+
+  async function countsOfSource(sourcePrefix: string): Promise<Map<string, number>> {
+    // Each case uses its own hosts, so its counts can be told apart.
+    const counts = await aggregatorCounts(aggregator.metricsUrl);
+    return new Map([...counts].filter(([key]) => key.startsWith(sourcePrefix)));
+  }
+
+  it("follows rename rotation, twice in quick succession, draining the old file first", async () => {
+    const file = path.join(dir, "rotate.csv");
+    const writer = new LogWriter(file, 21, ["rot-a", "rot-b"]);
+    writer.append(300, { header: true });
+    sidecar("rotate", file, "rotate");
+    await waitUntilSettled(aggregator.grpcAddress, { rotate: file });
+    writer.append(300);
+    writer.rotate();
+    writer.append(300);
+    writer.rotate();
+    writer.append(300);
+    await waitUntilSettled(aggregator.grpcAddress, { rotate: file });
+    assert.deepEqual(sorted(await countsOfSource("rot-")), sorted(writer.truth));
+  });
+
+  it("ships rows rotated away while the sidecar was down", async () => {
+    const file = path.join(dir, "down.csv");
+    const writer = new LogWriter(file, 22, ["down-a", "down-b"]);
+    writer.append(200);
+    const first = sidecar("down-1", file, "down");
+    await waitUntilSettled(aggregator.grpcAddress, { down: file });
+    await first.stop("SIGKILL");
+    writer.append(200);
+    writer.rotate();
+    writer.append(200);
+    writer.rotate();
+    writer.append(200);
+    sidecar("down-2", file, "down");
+    await waitUntilSettled(aggregator.grpcAddress, { down: file });
+    assert.deepEqual(sorted(await countsOfSource("down-")), sorted(writer.truth));
+  });
+
+  it("starts a new generation when the file is truncated, even when it regrows past the old size at once", async () => {
+    const file = path.join(dir, "trunc.csv");
+    const writer = new LogWriter(file, 23, ["trunc-a", "trunc-b"]);
+    writer.write("host,job_name\n");
+    writer.append(200);
+    sidecar("trunc", file, "trunc");
+    await waitUntilSettled(aggregator.grpcAddress, { trunc: file });
+    const sizeBefore = fs.statSync(file).size;
+    // Truncate to zero, then at once write more than before, starting with
+    // the same first line: only the bytes before the offset tell.
+    fs.truncateSync(file, 0);
+    writer.write("host,job_name\n");
+    writer.append(400, { junkRatio: 0 });
+    assert.ok(fs.statSync(file).size > sizeBefore);
+    await waitUntilSettled(aggregator.grpcAddress, { trunc: file });
+    assert.deepEqual(sorted(await countsOfSource("trunc-")), sorted(writer.truth));
+    // And a plain truncation to zero followed by fewer bytes.
+    fs.truncateSync(file, 0);
+    writer.append(5, { junkRatio: 0 });
+    await waitUntilSettled(aggregator.grpcAddress, { trunc: file });
+    assert.deepEqual(sorted(await countsOfSource("trunc-")), sorted(writer.truth));
+    const probe = new QueryProbe(aggregator.grpcAddress);
+    try {
+      const source = (await probe.listSources()).find((candidate) => candidate.sourceId === "trunc")!;
+      assert.ok(Number(source.generations) >= 3, `expected 3 generations, got ${source.generations}`);
+    } finally {
+      probe.close();
+    }
+  });
+
+  it("drains to the end of the file on SIGTERM before exiting", async () => {
+    const file = path.join(dir, "drain.csv");
+    const writer = new LogWriter(file, 24, ["drain-a", "drain-b"]);
+    const running = sidecar("drain", file, "drain");
+    writer.append(100);
+    await waitFor(() => (running.logs.some((line) => line.msg === "resuming from the committed offset") ? true : undefined));
+    // Rows written right before the pod is told to stop.
+    writer.append(20_000);
+    writer.write("partial-host,partial-job");
+    const exit = await running.stop("SIGTERM");
+    assert.equal(exit.code, 0, running.dump());
+    const probe = new QueryProbe(aggregator.grpcAddress);
+    try {
+      const source = (await probe.listSources()).find((candidate) => candidate.sourceId === "drain")!;
+      // Everything up to the last newline is counted; the partial line is not.
+      assert.equal(Number(source.committedOffset), fs.statSync(file).size - "partial-host,partial-job".length);
+    } finally {
+      probe.close();
+    }
+    assert.deepEqual(sorted(await countsOfSource("drain-")), sorted(writer.truth));
+  });
+});
