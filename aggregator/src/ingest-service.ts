@@ -9,7 +9,7 @@ import type {
 } from "@logtally/proto";
 import type { Logger } from "@logtally/proto";
 import { IngestError, toServiceError } from "./errors";
-import { checkIdentifier, decideBatch, generationId, parseGenerationId, validateBatch } from "./ledger";
+import { checkFileId, checkIdentifier, decideBatch, generationId, parseGenerationId, validateBatch } from "./ledger";
 import type { AggregatorMetrics } from "./metrics";
 import type { CountStore } from "./store";
 
@@ -84,11 +84,10 @@ export class IngestService {
   private hello(call: ShipCall, stream: StreamState, hello: Hello__Output): void {
     const problem =
       checkIdentifier("source_id", hello.sourceId, { required: true }) ??
-      checkIdentifier("file_id", hello.fileId, { required: true }) ??
+      checkFileId(hello.fileId) ??
       checkIdentifier("sidecar_id", hello.sidecarId, { required: false }) ??
       checkIdentifier("supersede_generation", hello.supersedeGeneration, { required: false });
     if (problem) throw new IngestError(status.INVALID_ARGUMENT, problem);
-    if (hello.fileId.includes("#")) throw new IngestError(status.INVALID_ARGUMENT, "file_id must not contain '#'");
     if (stream.state === "open" && stream.sourceId !== hello.sourceId) {
       throw new IngestError(
         status.INVALID_ARGUMENT,
@@ -137,7 +136,9 @@ export class IngestService {
     const problem = validateBatch(batch);
     if (problem) throw new IngestError(status.INVALID_ARGUMENT, `batch ${batch.sequence}: ${problem}`);
     const parsed = parseGenerationId(batch.generation);
-    if (!parsed) throw new IngestError(status.INVALID_ARGUMENT, `generation ${JSON.stringify(batch.generation)} is malformed`);
+    if (!parsed || checkFileId(parsed.fileId)) {
+      throw new IngestError(status.INVALID_ARGUMENT, `generation ${JSON.stringify(batch.generation.slice(0, 100))} is malformed`);
+    }
     const { sourceId } = stream;
     const nowMs = this.now();
     const committed = this.store.generation(sourceId, batch.generation);

@@ -58,6 +58,11 @@ export function checkIdentifier(name: string, value: string, { required }: { req
   return undefined;
 }
 
+/** Checks a file id: an identifier that cannot be confused with a generation id. */
+export function checkFileId(fileId: string): string | undefined {
+  return checkIdentifier("file_id", fileId, { required: true }) ?? (fileId.includes(EPOCH_SEPARATOR) ? "file_id must not contain '#'" : undefined);
+}
+
 const ANCHOR_PATTERN = /^[0-9a-f]{0,64}$/;
 
 /**
@@ -67,9 +72,8 @@ const ANCHOR_PATTERN = /^[0-9a-f]{0,64}$/;
 export function validateBatch(batch: DeltaBatch__Output): string | undefined {
   const { startOffset, endOffset, rows } = batch;
   if (!Number.isSafeInteger(startOffset) || startOffset < 0) return `start_offset ${startOffset} is not a valid offset`;
-  if (!Number.isSafeInteger(endOffset) || endOffset <= startOffset) {
-    return `end_offset ${endOffset} must be greater than start_offset ${startOffset}`;
-  }
+  if (!Number.isSafeInteger(endOffset)) return `end_offset ${endOffset} is not a valid offset`;
+  if (endOffset <= startOffset) return `end_offset ${endOffset} must be greater than start_offset ${startOffset}`;
   if (endOffset > MAX_FILE_OFFSET_BYTES) return `end_offset ${endOffset} is beyond the largest file offset ${MAX_FILE_OFFSET_BYTES}`;
   if (batch.deltas.length > MAX_DELTAS_PER_BATCH) {
     return `${batch.deltas.length} deltas exceed the limit of ${MAX_DELTAS_PER_BATCH}`;

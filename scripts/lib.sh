@@ -1,0 +1,30 @@
+# Shared steps of scripts/test.sh and scripts/demo.sh. Source it from the repository root.
+
+export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1 TURBO_NO_UPDATE_NOTIFIER=1 NPM_CONFIG_UPDATE_NOTIFIER=false
+
+run_as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Debian packages the end-to-end tests use: a real Prometheus and promtool,
+# and a strict reflection client built on Debian's grpcio and protobuf.
+ensure_debian_packages() {
+  local missing=()
+  { [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ]; } || missing+=(prometheus)
+  /usr/bin/python3 -c 'import grpc, google.protobuf' >/dev/null 2>&1 || missing+=(python3-grpcio python3-protobuf)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "Installing Debian packages: ${missing[*]}" >&2
+  run_as_root apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive run_as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_node_modules() {
+  if [ ! -d node_modules/.bin ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    echo "Installing npm dependencies" >&2
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+}
+
+build() {
+  npx --no-install turbo run build --output-logs=errors-only >/dev/null
+}
