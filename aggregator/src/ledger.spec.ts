@@ -405,4 +405,5 @@ test("checkFileId refuses what checkIdentifier refuses, and '#'", () => {
   assert.equal(checkFileId(""), "file_id is required");
   assert.equal(checkFileId("12#3"), "file_id must not contain '#'");
   assert.equal(checkFileId("bad\u0001"), "file_id contains control characters or invalid UTF-8");
+  assert.equal(checkFileId("next\u0085line"), "file_id contains control characters or invalid UTF-8");
 });

@@ -54,7 +54,7 @@ export function parseGenerationId(generation: string): { fileId: string; epoch: 
 export function checkIdentifier(name: string, value: string, { required }: { required: boolean }): string | undefined {
   if (value.length === 0) return required ? `${name} is required` : undefined;
   if (value.length > MAX_ID_LENGTH) return `${name} is longer than ${MAX_ID_LENGTH} characters`;
-  if (/[\u0000-\u001f\u007f\ufffd]/.test(value)) return `${name} contains control characters or invalid UTF-8`;
+  if (/[\u0000-\u001f\u007f-\u009f\ufffd]/.test(value)) return `${name} contains control characters or invalid UTF-8`;
   return undefined;
 }
 
