@@ -1,0 +1,407 @@
+import { after, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { loadLogtallyGrpc, type DeltaBatch, type ShipResponse__Output, type Welcome__Output } from "@logtally/proto";
+import { AGGREGATOR_MAIN, RunningProcess, SIDECAR_MAIN, startAggregator } from "./harness/processes";
+import { aggregatorCounts, sorted } from "./harness/query";
+import { waitFor } from "./harness/wait";
+
+/** Generous bound for a process to start, answer or exit; never a measurement. */
+const PROCESS_TIMEOUT_MS = 15_000;
+
+/** One flag as `--help` must document it. */
+interface DocumentedFlag {
+  readonly flag: string;
+  readonly env: string;
+  /** Undefined when the flag has no default (unset unless given). */
+  readonly default?: string;
+}
+
+const AGGREGATOR_FLAGS: readonly DocumentedFlag[] = [
+  { flag: "grpc-listen", env: "LOGTALLY_GRPC_LISTEN", default: "0.0.0.0:50051" },
+  { flag: "metrics-listen", env: "LOGTALLY_METRICS_LISTEN", default: "0.0.0.0:9464" },
+  { flag: "state-dir", env: "LOGTALLY_STATE_DIR", default: "./logtally-data" },
+  { flag: "shutdown-grace-ms", env: "LOGTALLY_SHUTDOWN_GRACE_MS", default: "5000" },
+  { flag: "log-level", env: "LOGTALLY_LOG_LEVEL", default: "info" },
+];
+
+const SIDECAR_FLAGS: readonly DocumentedFlag[] = [
+  { flag: "file", env: "LOGTALLY_FILE", default: "/var/log/app/log.csv" },
+  { flag: "aggregator", env: "LOGTALLY_AGGREGATOR", default: "logtally-aggregator:50051" },
+  { flag: "source-id", env: "LOGTALLY_SOURCE_ID" },
+  { flag: "sidecar-id", env: "LOGTALLY_SIDECAR_ID" },
+  { flag: "metrics-listen", env: "LOGTALLY_METRICS_LISTEN" },
+  { flag: "max-line-bytes", env: "LOGTALLY_MAX_LINE_BYTES", default: "65536" },
+  { flag: "batch-max-bytes", env: "LOGTALLY_BATCH_MAX_BYTES", default: "8388608" },
+  { flag: "read-buffer-bytes", env: "LOGTALLY_READ_BUFFER_BYTES", default: "1048576" },
+  { flag: "poll-interval-ms", env: "LOGTALLY_POLL_INTERVAL_MS", default: "250" },
+  { flag: "rotate-grace-ms", env: "LOGTALLY_ROTATE_GRACE_MS", default: "1000" },
+  { flag: "max-rotated-files", env: "LOGTALLY_MAX_ROTATED_FILES", default: "5" },
+  { flag: "ack-timeout-ms", env: "LOGTALLY_ACK_TIMEOUT_MS", default: "30000" },
+  { flag: "drain-timeout-ms", env: "LOGTALLY_DRAIN_TIMEOUT_MS", default: "25000" },
+  { flag: "log-level", env: "LOGTALLY_LOG_LEVEL", default: "info" },
+];
+
+/** The test's environment without any LOGTALLY_ variable, plus `extra`. */
+function programEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const inherited = Object.entries(process.env).filter(([name]) => !name.startsWith("LOGTALLY_"));
+  return { ...Object.fromEntries(inherited), ...extra };
+}
+
+/** How a program that ran to completion ended. */
+interface Completed {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a program to its exit; kills it and rejects if it outlives PROCESS_TIMEOUT_MS. */
+function runToExit(main: string, args: string[], env: NodeJS.ProcessEnv = programEnv()): Promise<Completed> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [main, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${path.basename(path.dirname(path.dirname(main)))} ${args.join(" ")} still running after ${PROCESS_TIMEOUT_MS} ms\n${stderr}`));
+    }, PROCESS_TIMEOUT_MS);
+    child.once("error", reject);
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Starts a program as a long-running process with its JSON log collected. */
+function startProgram(name: string, main: string, args: string[], env: NodeJS.ProcessEnv): RunningProcess {
+  return new RunningProcess(name, spawn(process.execPath, [main, ...args], { stdio: ["ignore", "ignore", "pipe"], env }));
+}
+
+/** Resolves with `promise`, or rejects once `timeoutMs` passed (a bound against hanging, not a measurement). */
+async function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** A loopback port nothing listens on (it was free a moment ago). */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Entries of a directory, sorted. */
+function listing(dir: string): string[] {
+  return fs.readdirSync(dir).sort();
+}
+
+/**
+ * Acts as a sidecar: Hello for `sourceId`, then, when `batch` is given, ships
+ * it in the welcomed generation. Returns the Welcome and the acknowledgement.
+ */
+async function shipAsSidecar(
+  address: string,
+  sourceId: string,
+  batch?: Omit<DeltaBatch, "generation">,
+): Promise<{ welcome: Welcome__Output; ack?: ShipResponse__Output["ack"] }> {
+  const { Ingest } = loadLogtallyGrpc().logtally.v1;
+  const client = new Ingest(address, grpc.credentials.createInsecure());
+  const call = client.Ship({ deadline: Date.now() + PROCESS_TIMEOUT_MS });
+  const responses = call[Symbol.asyncIterator]() as AsyncIterator<ShipResponse__Output>;
+  const next = async (expected: "welcome" | "ack"): Promise<ShipResponse__Output> => {
+    const { value, done } = await responses.next();
+    assert.ok(!done && value[expected], `expected a ${expected} on the Ingest stream, got ${done ? "its end" : JSON.stringify(value)}`);
+    return value;
+  };
+  try {
+    call.write({ hello: { sourceId, fileId: "1-cli", sidecarId: "cli-test", supersedeGeneration: "" } });
+    const welcome = (await next("welcome")).welcome!;
+    if (!batch) return { welcome };
+    call.write({ batch: { ...batch, generation: welcome.generation } });
+    return { welcome, ack: (await next("ack")).ack };
+  } finally {
+    call.cancel();
+    client.close();
+  }
+}
+
+/** The log line a program wrote at level fatal (pino level 60), if any. */
+function fatalLine(running: RunningProcess): Record<string, unknown> | undefined {
+  return running.logs.find((line) => line.level === 60);
+}
+
+describe("command lines and start-up", () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-cli-"));
+  const processes = new Set<RunningProcess>();
+  let dirCount = 0;
+  const freshDir = (label: string): string => path.join(root, `${++dirCount}-${label}`);
+  const track = <P extends RunningProcess>(running: P): P => {
+    processes.add(running);
+    return running;
+  };
+
+  after(async () => {
+    await Promise.all([...processes].map((running) => running.stop("SIGKILL")));
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  describe("--help documents every flag with its environment variable and default", () => {
+    for (const [program, main, flags] of [
+      ["aggregator", AGGREGATOR_MAIN, AGGREGATOR_FLAGS],
+      ["sidecar", SIDECAR_MAIN, SIDECAR_FLAGS],
+    ] as const) {
+      it(program, async () => {
+        const { code, stdout, stderr } = await runToExit(main, ["--help"]);
+        assert.equal(code, 0, stderr);
+        assert.equal(stderr, "");
+        const lines = stdout.split("\n");
+        for (const { flag, env, default: defaultValue } of flags) {
+          const entry = new RegExp(
+            `^  --${flag} <value>\\s+\\[${env}\\]${defaultValue === undefined ? "" : ` \\(default: ${escapeRegExp(defaultValue)}\\)`}$`,
+          );
+          const at = lines.findIndex((line) => entry.test(line));
+          assert.ok(at >= 0, `--help has no line matching ${entry}:\n${stdout}`);
+          assert.match(lines[at + 1] ?? "", /^ {6}\S/, `--${flag} has no description`);
+        }
+        const documented = lines.flatMap((line) => /^  --([a-z-]+) <value>/.exec(line)?.[1] ?? []).sort();
+        assert.deepEqual(documented, flags.map(({ flag }) => flag).sort(), "flags documented by --help");
+      });
+    }
+  });
+
+  describe("a bad flag or variable exits 2 naming it, without a stack trace", () => {
+    const cases: ReadonlyArray<{ program: "aggregator" | "sidecar"; args: string[]; env?: Record<string, string>; names: RegExp }> = [
+      { program: "aggregator", args: ["--grpc-listen", "nonsense"], names: /--grpc-listen/ },
+      { program: "aggregator", args: ["--metrics-listen", "127.0.0.1:99999"], names: /--metrics-listen/ },
+      { program: "aggregator", args: ["--shutdown-grace-ms", "soon"], names: /--shutdown-grace-ms/ },
+      { program: "aggregator", args: ["--log-level", "loud"], names: /--log-level/ },
+      { program: "aggregator", args: ["--no-such-flag", "x"], names: /--no-such-flag/ },
+      { program: "aggregator", args: ["--state-dir"], names: /--state-dir/ },
+      { program: "aggregator", args: [], env: { LOGTALLY_GRPC_LISTEN: "nonsense" }, names: /grpc-listen/i },
+      { program: "sidecar", args: ["--max-line-bytes", "abc"], names: /--max-line-bytes/ },
+      { program: "sidecar", args: ["--max-line-bytes", "100"], names: /--max-line-bytes/ },
+      { program: "sidecar", args: ["--file", ""], names: /--file/ },
+      { program: "sidecar", args: ["--aggregator-address", "x:1"], names: /--aggregator-address/ },
+      { program: "sidecar", args: [], env: { LOGTALLY_DRAIN_TIMEOUT_MS: "-1" }, names: /drain-timeout-ms/i },
+    ];
+    for (const { program, args, env = {}, names } of cases) {
+      const described = [...Object.entries(env).map(([name, value]) => `${name}=${value}`), program, ...args].join(" ");
+      it(described, async () => {
+        const { code, stdout, stderr } = await runToExit(program === "aggregator" ? AGGREGATOR_MAIN : SIDECAR_MAIN, args, programEnv(env));
+        assert.equal(code, 2, `exit code\n${stderr}`);
+        assert.match(stderr, names);
+        assert.match(stderr, /Try --help/);
+        assert.doesNotMatch(stderr, /^\s+at /m, "stack trace printed");
+        assert.doesNotMatch(stderr, /: fatal:/, "reported as a crash");
+        assert.equal(stdout, "");
+      });
+    }
+  });
+
+  describe("environment variables", () => {
+    it("configure an aggregator started without flags", async () => {
+      const stateDir = freshDir("env-only");
+      const aggregator = track(
+        startProgram(
+          "aggregator-env",
+          AGGREGATOR_MAIN,
+          [],
+          programEnv({
+            LOGTALLY_GRPC_LISTEN: "127.0.0.1:0",
+            LOGTALLY_METRICS_LISTEN: "127.0.0.1:0",
+            LOGTALLY_STATE_DIR: stateDir,
+          }),
+        ),
+      );
+      const started = await aggregator.waitForLog("aggregator started", PROCESS_TIMEOUT_MS);
+      assert.equal(started.database, path.join(stateDir, "logtally.db"));
+      assert.ok(fs.statSync(path.join(stateDir, "logtally.db")).isFile(), "logtally.db not created in LOGTALLY_STATE_DIR");
+      assert.match(String(started.grpcAddress), /^127\.0\.0\.1:[1-9]\d*$/);
+      assert.deepEqual(await aggregatorCounts(`http://127.0.0.1:${String(started.metricsPort)}/metrics`), new Map());
+      assert.equal((await aggregator.stop("SIGTERM")).code, 0, aggregator.dump());
+    });
+
+    it("are overridden by flags", async () => {
+      const fromEnv = freshDir("from-env");
+      const fromFlag = freshDir("from-flag");
+      const aggregator = track(
+        startProgram(
+          "aggregator-flags",
+          AGGREGATOR_MAIN,
+          ["--state-dir", fromFlag, "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"],
+          // A bad value in a variable whose flag is given is never looked at.
+          programEnv({ LOGTALLY_STATE_DIR: fromEnv, LOGTALLY_GRPC_LISTEN: "nonsense", LOGTALLY_METRICS_LISTEN: "nonsense" }),
+        ),
+      );
+      const started = await aggregator.waitForLog("aggregator started", PROCESS_TIMEOUT_MS);
+      assert.equal(started.database, path.join(fromFlag, "logtally.db"));
+      assert.ok(fs.existsSync(path.join(fromFlag, "logtally.db")));
+      assert.equal(fs.existsSync(fromEnv), false, "LOGTALLY_STATE_DIR was used although --state-dir was given");
+      assert.equal((await aggregator.stop("SIGTERM")).code, 0, aggregator.dump());
+    });
+  });
+
+  describe("state that cannot be used stops the aggregator from starting", () => {
+    /** Starts an aggregator on `stateDir` and waits for it to give up. */
+    const refusedStart = async (name: string, stateDir: string): Promise<RunningProcess> => {
+      const aggregator = track(
+        startProgram(
+          name,
+          AGGREGATOR_MAIN,
+          ["--state-dir", stateDir, "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"],
+          programEnv(),
+        ),
+      );
+      const { code, signal } = await within(aggregator.exited, PROCESS_TIMEOUT_MS, `${name} exiting`);
+      assert.equal(signal, null);
+      assert.notEqual(code, 0, `exited 0 on unusable state\n${aggregator.dump()}`);
+      assert.ok(!aggregator.logs.some((line) => line.msg === "aggregator started"), `started anyway\n${aggregator.dump()}`);
+      return aggregator;
+    };
+
+    it("a database file holding random bytes is refused and left as it was", async () => {
+      const stateDir = freshDir("garbage");
+      fs.mkdirSync(stateDir);
+      const database = path.join(stateDir, "logtally.db");
+      const garbage = randomBytes(8 * 1024);
+      fs.writeFileSync(database, garbage);
+
+      const aggregator = await refusedStart("aggregator-garbage", stateDir);
+      const fatal = fatalLine(aggregator);
+      assert.ok(fatal, `no fatal log line\n${aggregator.dump()}`);
+      assert.ok(String(fatal.msg).includes(database), `the fatal message does not name ${database}: ${String(fatal.msg)}`);
+      assert.equal(fatal.path, database);
+      assert.match(String(fatal.msg), /restore it from a backup|move it aside/i);
+      assert.ok(fs.readFileSync(database).equals(garbage), "the unusable database was modified");
+      assert.deepEqual(listing(stateDir), ["logtally.db"]);
+    });
+
+    it("a database of a newer schema is refused and left as it was", async () => {
+      const stateDir = freshDir("newer-schema");
+      const aggregator = track(await startAggregator(stateDir, { name: "aggregator-schema-v1" }));
+      assert.equal((await aggregator.stop("SIGTERM")).code, 0, aggregator.dump());
+      const database = path.join(stateDir, "logtally.db");
+      const bytes = fs.readFileSync(database);
+      // PRAGMA user_version lives at offset 60 of the SQLite header, big-endian.
+      assert.equal(bytes.readUInt32BE(60), 1, "schema version the aggregator wrote");
+      bytes.writeUInt32BE(2, 60);
+      fs.writeFileSync(database, bytes);
+      const before = listing(stateDir);
+
+      const refused = await refusedStart("aggregator-schema-v2", stateDir);
+      const fatal = fatalLine(refused);
+      assert.ok(fatal, `no fatal log line\n${refused.dump()}`);
+      assert.ok(String(fatal.msg).includes(database), String(fatal.msg));
+      assert.match(String(fatal.msg), /schema version 2 is newer/);
+      assert.ok(fs.readFileSync(database).equals(bytes), "the refused database was modified");
+      assert.deepEqual(listing(stateDir), before);
+    });
+
+    it("a state directory that is a regular file is refused and left as it was", async () => {
+      const notADirectory = freshDir("regular-file");
+      fs.writeFileSync(notADirectory, "not a directory\n");
+
+      const aggregator = await refusedStart("aggregator-file-state", notADirectory);
+      const fatal = fatalLine(aggregator);
+      assert.ok(fatal, `no fatal log line\n${aggregator.dump()}`);
+      assert.ok(String(fatal.msg).includes(notADirectory), `the fatal message does not name ${notADirectory}: ${String(fatal.msg)}`);
+      assert.equal(fs.readFileSync(notADirectory, "utf8"), "not a directory\n");
+    });
+  });
+
+  it("the aggregator stops cleanly on SIGTERM and restarts with the same counts", async () => {
+    const stateDir = freshDir("durable");
+    const first = track(await startAggregator(stateDir, { name: "aggregator-first" }));
+    const { ack } = await shipAsSidecar(first.grpcAddress, "durable", {
+      sequence: 1,
+      startOffset: 0,
+      endOffset: 100,
+      deltas: [
+        { host: "server1", jobName: "backup", count: 2 },
+        { host: "server2", jobName: "cron", count: 1 },
+      ],
+      rows: 3,
+      rejected: [],
+      anchor: "abcd",
+    });
+    assert.equal(ack?.outcome, "APPLIED");
+    const counted = sorted(await aggregatorCounts(first.metricsUrl));
+    assert.deepEqual(counted, [
+      ["server1|backup", 2],
+      ["server2|cron", 1],
+    ]);
+
+    const stopped = await within(first.stop("SIGTERM"), PROCESS_TIMEOUT_MS, "aggregator exiting on SIGTERM");
+    assert.deepEqual(stopped, { code: 0, signal: null }, first.dump());
+    assert.ok(first.logs.some((line) => line.msg === "aggregator stopped"), first.dump());
+
+    const second = track(await startAggregator(stateDir, { name: "aggregator-second" }));
+    assert.deepEqual(sorted(await aggregatorCounts(second.metricsUrl)), counted);
+    const { welcome } = await shipAsSidecar(second.grpcAddress, "durable");
+    assert.equal(welcome.committedOffset, 100);
+    assert.equal(welcome.anchor, "abcd");
+    assert.equal(welcome.known, true);
+  });
+
+  it("the sidecar keeps retrying an unreachable aggregator and exits 0 on SIGTERM within its drain timeout", async () => {
+    const dir = freshDir("sidecar");
+    fs.mkdirSync(dir);
+    const file = path.join(dir, "log.csv");
+    fs.writeFileSync(file, "server1,backup\nserver2,cron\n");
+    const drainTimeoutMs = 1000;
+    const sidecar = track(
+      startProgram(
+        "sidecar-alone",
+        SIDECAR_MAIN,
+        [
+          "--file",
+          file,
+          "--aggregator",
+          `127.0.0.1:${await closedPort()}`,
+          "--source-id",
+          "alone",
+          "--drain-timeout-ms",
+          String(drainTimeoutMs),
+        ],
+        programEnv(),
+      ),
+    );
+    const unreachable = (): number => sidecar.logs.filter((line) => String(line.msg).startsWith("aggregator unreachable")).length;
+    await waitFor(() => (unreachable() >= 2 ? true : undefined), {
+      timeoutMs: 5_000,
+      describe: () => `two "aggregator unreachable" logs (saw ${unreachable()})\n${sidecar.dump()}`,
+    });
+    assert.equal(sidecar.child.exitCode, null, `the sidecar gave up\n${sidecar.dump()}`);
+    assert.equal(sidecar.child.signalCode, null);
+
+    // The rows can never be shipped, so only the drain timeout ends the drain.
+    const exit = await within(sidecar.stop("SIGTERM"), drainTimeoutMs + 5_000, "sidecar exiting on SIGTERM");
+    assert.deepEqual(exit, { code: 0, signal: null }, sidecar.dump());
+    const messages = sidecar.logs.map((line) => line.msg);
+    assert.ok(messages.includes("drain timed out: stopping with rows unshipped"), sidecar.dump());
+    assert.ok(messages.includes("sidecar stopped"), sidecar.dump());
+  });
+});
