@@ -67,11 +67,12 @@ export function parseAggregatorConfig(argv: string[], env: NodeJS.ProcessEnv): A
   const parsed = parseFlags(FLAGS, argv, env);
   if (parsed.help) return "help";
   const values = parsed.values as Record<(typeof FLAGS)[number]["name"], string>;
+  const { labels } = parsed;
   return Object.freeze({
-    grpcListen: parseListenAddress("grpc-listen", values["grpc-listen"]),
-    metricsListen: parseListenAddress("metrics-listen", values["metrics-listen"]),
+    grpcListen: parseListenAddress(labels["grpc-listen"], values["grpc-listen"]),
+    metricsListen: parseListenAddress(labels["metrics-listen"], values["metrics-listen"]),
     stateDir: values["state-dir"],
-    shutdownGraceMs: parseIntegerFlag("shutdown-grace-ms", values["shutdown-grace-ms"], 0, 600_000),
-    logLevel: parseLogLevel("log-level", values["log-level"]),
+    shutdownGraceMs: parseIntegerFlag(labels["shutdown-grace-ms"], values["shutdown-grace-ms"], 0, 600_000),
+    logLevel: parseLogLevel(labels["log-level"], values["log-level"]),
   });
 }

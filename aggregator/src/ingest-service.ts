@@ -1,15 +1,16 @@
 import { status, type ServerDuplexStream } from "@grpc/grpc-js";
-import type {
-  DeltaBatch__Output,
-  Hello__Output,
-  IngestHandlers,
-  ShipRequest__Output,
-  ShipResponse,
-  Welcome,
+import {
+  checkIdentifier,
+  type DeltaBatch__Output,
+  type Hello__Output,
+  type IngestHandlers,
+  type Logger,
+  type ShipRequest__Output,
+  type ShipResponse,
+  type Welcome,
 } from "@logtally/proto";
-import type { Logger } from "@logtally/proto";
 import { IngestError, toServiceError } from "./errors";
-import { checkFileId, checkIdentifier, decideBatch, generationId, parseGenerationId, validateBatch } from "./ledger";
+import { checkFileId, decideBatch, generationId, parseGenerationId, validateBatch } from "./ledger";
 import type { AggregatorMetrics } from "./metrics";
 import type { CountStore } from "./store";
 

@@ -1,10 +1,9 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { MAX_DELTAS_PER_BATCH, MAX_FILE_OFFSET_BYTES, MAX_ID_LENGTH, MAX_LABEL_BYTES } from "@logtally/proto";
-import type { DeltaBatch__Output } from "@logtally/proto";
+import { checkIdentifier, type DeltaBatch__Output } from "@logtally/proto";
 import {
   checkFileId,
-  checkIdentifier,
   decideBatch,
   generationId,
   pairKey,

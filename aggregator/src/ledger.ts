@@ -1,7 +1,7 @@
 import {
   MAX_DELTAS_PER_BATCH,
   MAX_FILE_OFFSET_BYTES,
-  MAX_ID_LENGTH,
+  checkIdentifier,
   checkLabel,
 } from "@logtally/proto";
 import type { DeltaBatch__Output } from "@logtally/proto";
@@ -48,14 +48,6 @@ export function parseGenerationId(generation: string): { fileId: string; epoch: 
   const epochText = generation.slice(at + 1);
   if (!/^[1-9][0-9]{0,8}$/.test(epochText)) return undefined;
   return { fileId: generation.slice(0, at), epoch: Number(epochText) };
-}
-
-/** Checks an identifier sent by a sidecar (source, file, sidecar). */
-export function checkIdentifier(name: string, value: string, { required }: { required: boolean }): string | undefined {
-  if (value.length === 0) return required ? `${name} is required` : undefined;
-  if (value.length > MAX_ID_LENGTH) return `${name} is longer than ${MAX_ID_LENGTH} characters`;
-  if (/[\u0000-\u001f\u007f-\u009f\ufffd]/.test(value)) return `${name} contains control characters or invalid UTF-8`;
-  return undefined;
 }
 
 /** Checks a file id: an identifier that cannot be confused with a generation id. */

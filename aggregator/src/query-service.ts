@@ -1,4 +1,5 @@
 import { status, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
+import { checkLabel } from "@logtally/proto";
 import type {
   GetCountsRequest__Output,
   GetCountsResponse,
@@ -9,7 +10,6 @@ import type {
   SourceStatus,
 } from "@logtally/proto";
 import { IngestError, toServiceError } from "./errors";
-import { checkIdentifier } from "./ledger";
 import type { CountStore } from "./store";
 
 /**
@@ -33,8 +33,8 @@ export class QueryService {
   /** Counts matching the filter, sorted by host then job name. */
   getCounts(request: GetCountsRequest__Output): GetCountsResponse {
     for (const [name, value] of [["host", request.host], ["job_name", request.jobName]] as const) {
-      const problem = checkIdentifier(name, value, { required: false });
-      if (problem) throw new IngestError(status.INVALID_ARGUMENT, problem);
+      const problem = value === "" ? undefined : checkLabel(value);
+      if (problem) throw new IngestError(status.INVALID_ARGUMENT, `${name} filter is not a valid label: ${problem}`);
     }
     const counts: PairCount[] = [];
     for (const pair of this.store.allCounts().values()) {

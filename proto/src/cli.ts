@@ -24,7 +24,13 @@ export class ConfigError extends Error {
 /** Result of {@link parseFlags}. */
 export type ParsedFlags<Name extends string> =
   | { readonly help: true }
-  | { readonly help: false; readonly values: Readonly<Record<Name, string | undefined>>; readonly positionals: string[] };
+  | {
+      readonly help: false;
+      readonly values: Readonly<Record<Name, string | undefined>>;
+      /** Where each value came from, for error messages: `--name`, or `ENV_VAR (--name)`. */
+      readonly labels: Readonly<Record<Name, string>>;
+      readonly positionals: string[];
+    };
 
 /** Parses argv against the specs; unknown flags are a ConfigError. */
 export function parseFlags<Name extends string>(
@@ -43,12 +49,15 @@ export function parseFlags<Name extends string>(
   }
   if (parsed.values.help === true) return { help: true };
   const values = {} as Record<Name, string | undefined>;
+  const labels = {} as Record<Name, string>;
   for (const spec of specs) {
     const fromFlag = parsed.values[spec.name];
     const fromEnv = env[spec.env];
-    values[spec.name] = typeof fromFlag === "string" ? fromFlag : fromEnv !== undefined && fromEnv !== "" ? fromEnv : spec.default;
+    const useEnv = typeof fromFlag !== "string" && fromEnv !== undefined && fromEnv !== "";
+    values[spec.name] = typeof fromFlag === "string" ? fromFlag : useEnv ? fromEnv : spec.default;
+    labels[spec.name] = useEnv ? `${spec.env} (--${spec.name})` : `--${spec.name}`;
   }
-  return { help: false, values, positionals: parsed.positionals };
+  return { help: false, values, labels, positionals: parsed.positionals };
 }
 
 /** Formats `--help` text: usage, summary, then one entry per flag. */
@@ -68,11 +77,14 @@ export interface ListenAddress {
   readonly port: number;
 }
 
-/** Parses `host:port` or `[ipv6]:port`; port 0 asks the OS for a free port. */
-export function parseListenAddress(flag: string, value: string): ListenAddress {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(value);
+/**
+ * Parses `host:port` or `[ipv6]:port`; port 0 asks the OS for a free port.
+ * `label` names the setting in the error (see ParsedFlags.labels).
+ */
+export function parseListenAddress(label: string, value: string): ListenAddress {
+  const match = /^(?:\[([0-9a-fA-F]*:[0-9a-fA-F:.]*)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(value);
   const port = match ? Number(match[3]) : NaN;
-  if (!match || port > 65535) throw new ConfigError(`--${flag}: expected host:port, got ${JSON.stringify(value)}`);
+  if (!match || port > 65535) throw new ConfigError(`${label}: expected host:port, got ${JSON.stringify(value)}`);
   return { host: (match[1] ?? match[2])!, port };
 }
 
@@ -81,11 +93,11 @@ export function formatListenAddress({ host, port }: ListenAddress): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-/** Parses a whole number within [min, max]. */
-export function parseIntegerFlag(flag: string, value: string, min: number, max: number): number {
+/** Parses a whole number within [min, max]; `label` names the setting in the error. */
+export function parseIntegerFlag(label: string, value: string, min: number, max: number): number {
   const parsed = /^\d+$/.test(value) ? Number(value) : NaN;
   if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
-    throw new ConfigError(`--${flag}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+    throw new ConfigError(`${label}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
   }
   return parsed;
 }
@@ -93,10 +105,10 @@ export function parseIntegerFlag(flag: string, value: string, min: number, max: 
 /** Log levels the programs accept. */
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 
-/** Parses a log level name. */
-export function parseLogLevel(flag: string, value: string): (typeof LOG_LEVELS)[number] {
+/** Parses a log level name; `label` names the setting in the error. */
+export function parseLogLevel(label: string, value: string): (typeof LOG_LEVELS)[number] {
   if (!(LOG_LEVELS as readonly string[]).includes(value)) {
-    throw new ConfigError(`--${flag}: expected one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(value)}`);
+    throw new ConfigError(`${label}: expected one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(value)}`);
   }
   return value as (typeof LOG_LEVELS)[number];
 }

@@ -1,4 +1,4 @@
-import { MAX_LABEL_BYTES } from "./limits";
+import { MAX_ID_LENGTH, MAX_LABEL_BYTES } from "./limits";
 
 /**
  * Why a row was not counted. The sidecar reports rejected rows by these
@@ -45,5 +45,17 @@ export function checkLabel(value: string): LabelProblem | undefined {
     return "field_too_long";
   }
   if (FORBIDDEN_IN_LABEL.test(value)) return "invalid_label";
+  return undefined;
+}
+
+/**
+ * Checks an identifier (source, file, sidecar, generation): at most
+ * {@link MAX_ID_LENGTH} characters, no control characters, no U+FFFD.
+ * Returns a message naming `name` when it is not valid.
+ */
+export function checkIdentifier(name: string, value: string, { required }: { required: boolean }): string | undefined {
+  if (value.length === 0) return required ? `${name} is required` : undefined;
+  if (value.length > MAX_ID_LENGTH) return `${name} is longer than ${MAX_ID_LENGTH} characters`;
+  if (FORBIDDEN_IN_LABEL.test(value)) return `${name} contains control characters or invalid UTF-8`;
   return undefined;
 }

@@ -1,6 +1,7 @@
 import * as os from "node:os";
 import {
   ConfigError,
+  checkIdentifier,
   formatHelp,
   parseFlags,
   parseIntegerFlag,
@@ -128,19 +129,26 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Side
   const parsed = parseFlags(FLAGS, argv, env);
   if (parsed.help) return "help";
   const values = parsed.values as Record<FlagName, string | undefined>;
+  const { labels } = parsed;
   const required = (name: FlagName): string => values[name]!;
-  const integer = (name: FlagName, min: number, max: number): number => parseIntegerFlag(name, required(name), min, max);
+  const integer = (name: FlagName, min: number, max: number): number => parseIntegerFlag(labels[name], required(name), min, max);
+  const identifier = (name: FlagName, value: string): string => {
+    const problem = checkIdentifier(labels[name], value, { required: true });
+    if (problem) throw new ConfigError(problem);
+    return value;
+  };
   const file = required("file");
-  if (file.length === 0) throw new ConfigError("--file: must not be empty");
-  const podName = env.POD_NAME;
-  const sourceId =
-    values["source-id"] ?? (podName ? `${env.POD_NAMESPACE ?? "default"}/${podName}:${file}` : `${os.hostname()}:${file}`);
+  if (file.length === 0) throw new ConfigError(`${labels.file}: must not be empty`);
+  // Kubernetes sets these from the downward API; an empty value means unset.
+  const podName = env.POD_NAME || undefined;
+  const podNamespace = env.POD_NAMESPACE || "default";
+  const sourceId = values["source-id"] ?? (podName ? `${podNamespace}/${podName}:${file}` : `${os.hostname()}:${file}`);
   return Object.freeze({
     file,
     aggregator: required("aggregator"),
-    sourceId,
-    sidecarId: values["sidecar-id"] ?? podName ?? os.hostname(),
-    metricsListen: values["metrics-listen"] ? parseListenAddress("metrics-listen", values["metrics-listen"]) : undefined,
+    sourceId: identifier("source-id", sourceId),
+    sidecarId: identifier("sidecar-id", values["sidecar-id"] ?? podName ?? os.hostname()),
+    metricsListen: values["metrics-listen"] ? parseListenAddress(labels["metrics-listen"], values["metrics-listen"]) : undefined,
     maxLineBytes: integer("max-line-bytes", 256, 16 * 1024 * 1024),
     batchMaxBytes: integer("batch-max-bytes", 4096, 256 * 1024 * 1024),
     readBufferBytes: integer("read-buffer-bytes", 4096, 64 * 1024 * 1024),
@@ -149,6 +157,6 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Side
     maxRotatedFiles: integer("max-rotated-files", 0, 100),
     ackTimeoutMs: integer("ack-timeout-ms", 100, 600_000),
     drainTimeoutMs: integer("drain-timeout-ms", 0, 3_600_000),
-    logLevel: parseLogLevel("log-level", required("log-level")),
+    logLevel: parseLogLevel(labels["log-level"], required("log-level")),
   });
 }
