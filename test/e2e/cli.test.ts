@@ -6,8 +6,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import * as grpc from "@grpc/grpc-js";
-import { loadLogtallyGrpc, type DeltaBatch, type ShipResponse__Output, type Welcome__Output } from "@logtally/proto";
+import { shipAsSidecar } from "./harness/ingest-client";
 import { AGGREGATOR_MAIN, RunningProcess, SIDECAR_MAIN, startAggregator } from "./harness/processes";
 import { aggregatorCounts, sorted } from "./harness/query";
 import { waitFor } from "./harness/wait";
@@ -116,36 +115,6 @@ async function closedPort(): Promise<number> {
 /** Entries of a directory, sorted. */
 function listing(dir: string): string[] {
   return fs.readdirSync(dir).sort();
-}
-
-/**
- * Acts as a sidecar: Hello for `sourceId`, then, when `batch` is given, ships
- * it in the welcomed generation. Returns the Welcome and the acknowledgement.
- */
-async function shipAsSidecar(
-  address: string,
-  sourceId: string,
-  batch?: Omit<DeltaBatch, "generation">,
-): Promise<{ welcome: Welcome__Output; ack?: ShipResponse__Output["ack"] }> {
-  const { Ingest } = loadLogtallyGrpc().logtally.v1;
-  const client = new Ingest(address, grpc.credentials.createInsecure());
-  const call = client.Ship({ deadline: Date.now() + PROCESS_TIMEOUT_MS });
-  const responses = call[Symbol.asyncIterator]() as AsyncIterator<ShipResponse__Output>;
-  const next = async (expected: "welcome" | "ack"): Promise<ShipResponse__Output> => {
-    const { value, done } = await responses.next();
-    assert.ok(!done && value[expected], `expected a ${expected} on the Ingest stream, got ${done ? "its end" : JSON.stringify(value)}`);
-    return value;
-  };
-  try {
-    call.write({ hello: { sourceId, fileId: "1-cli", sidecarId: "cli-test", supersedeGeneration: "" } });
-    const welcome = (await next("welcome")).welcome!;
-    if (!batch) return { welcome };
-    call.write({ batch: { ...batch, generation: welcome.generation } });
-    return { welcome, ack: (await next("ack")).ack };
-  } finally {
-    call.cancel();
-    client.close();
-  }
 }
 
 /** The log line a program wrote at level fatal (pino level 60), if any. */
@@ -335,17 +304,21 @@ describe("command lines and start-up", () => {
   it("the aggregator stops cleanly on SIGTERM and restarts with the same counts", async () => {
     const stateDir = freshDir("durable");
     const first = track(await startAggregator(stateDir, { name: "aggregator-first" }));
-    const { ack } = await shipAsSidecar(first.grpcAddress, "durable", {
-      sequence: 1,
-      startOffset: 0,
-      endOffset: 100,
-      deltas: [
-        { host: "server1", jobName: "backup", count: 2 },
-        { host: "server2", jobName: "cron", count: 1 },
-      ],
-      rows: 3,
-      rejected: [],
-      anchor: "abcd",
+    const { ack } = await shipAsSidecar(first.grpcAddress, {
+      sourceId: "durable",
+      fileId: "1-cli",
+      batch: {
+        sequence: 1,
+        startOffset: 0,
+        endOffset: 100,
+        deltas: [
+          { host: "server1", jobName: "backup", count: 2 },
+          { host: "server2", jobName: "cron", count: 1 },
+        ],
+        rows: 3,
+        rejected: [],
+        anchor: "abcd",
+      },
     });
     assert.equal(ack?.outcome, "APPLIED");
     const counted = sorted(await aggregatorCounts(first.metricsUrl));
@@ -360,7 +333,7 @@ describe("command lines and start-up", () => {
 
     const second = track(await startAggregator(stateDir, { name: "aggregator-second" }));
     assert.deepEqual(sorted(await aggregatorCounts(second.metricsUrl)), counted);
-    const { welcome } = await shipAsSidecar(second.grpcAddress, "durable");
+    const { welcome } = await shipAsSidecar(second.grpcAddress, { sourceId: "durable", fileId: "1-cli" });
     assert.equal(welcome.committedOffset, 100);
     assert.equal(welcome.anchor, "abcd");
     assert.equal(welcome.known, true);

@@ -4,8 +4,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import * as grpc from "@grpc/grpc-js";
-import { loadLogtallyGrpc, type BatchAck__Output, type DeltaBatch, type ShipResponse__Output } from "@logtally/proto";
+import { shipAsSidecar } from "./harness/ingest-client";
 import { startAggregator } from "./harness/processes";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
@@ -49,19 +48,23 @@ test("a strict reflection-only client lists the services and reads the counts", 
   t.after(() => aggregator.stop("SIGKILL"));
   const address = aggregator.grpcAddress;
 
-  const ack = await shipOneBatch(address, {
-    sequence: 1,
-    startOffset: 0,
-    endOffset: 100,
-    deltas: [
-      { host: "server1", jobName: "backup", count: 2 },
-      { host: "server2", jobName: "cron", count: 1 },
-    ],
-    rows: 3,
-    rejected: [],
-    anchor: "",
+  const { ack } = await shipAsSidecar(address, {
+    sourceId: "reflection-test",
+    fileId: "1-abc",
+    batch: {
+      sequence: 1,
+      startOffset: 0,
+      endOffset: 100,
+      deltas: [
+        { host: "server1", jobName: "backup", count: 2 },
+        { host: "server2", jobName: "cron", count: 1 },
+      ],
+      rows: 3,
+      rejected: [],
+      anchor: "",
+    },
   });
-  assert.equal(ack.outcome, "APPLIED");
+  assert.equal(ack?.outcome, "APPLIED");
 
   const output = await runStrictClient([address, "--host", "server1"]);
   for (const service of ["logtally.v1.Ingest", "logtally.v1.Query", "grpc.health.v1.Health"]) {
@@ -77,28 +80,6 @@ test("a strict reflection-only client lists the services and reads the counts", 
   ]);
   assert.deepEqual(output.filtered, { host: "server1", counts: [{ host: "server1", jobName: "backup", count: "2" }] });
 });
-
-/** Acts as a sidecar over real gRPC: Hello, then `batch` in the welcomed generation; resolves with its acknowledgement. */
-async function shipOneBatch(address: string, batch: Omit<DeltaBatch, "generation">): Promise<BatchAck__Output> {
-  const { Ingest } = loadLogtallyGrpc().logtally.v1;
-  const client = new Ingest(address, grpc.credentials.createInsecure());
-  const call = client.Ship({ deadline: Date.now() + STEP_TIMEOUT_MS });
-  const responses = call[Symbol.asyncIterator]() as AsyncIterator<ShipResponse__Output>;
-  const next = async (expected: "welcome" | "ack"): Promise<ShipResponse__Output> => {
-    const { value, done } = await responses.next();
-    assert.ok(!done && value[expected], `expected a ${expected} on the Ingest stream, got ${done ? "its end" : JSON.stringify(value)}`);
-    return value;
-  };
-  try {
-    call.write({ hello: { sourceId: "reflection-test", fileId: "1-abc", sidecarId: "t", supersedeGeneration: "" } });
-    const { generation } = (await next("welcome")).welcome!;
-    call.write({ batch: { ...batch, generation } });
-    return (await next("ack")).ack!;
-  } finally {
-    call.cancel();
-    client.close();
-  }
-}
 
 /** Runs the Python client with Debian's interpreter; rejects with its stderr unless it exits 0. */
 function runStrictClient(args: string[]): Promise<StrictClientOutput> {
