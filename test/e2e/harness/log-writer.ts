@@ -47,6 +47,22 @@ export class LogWriter {
     this.write(text);
   }
 
+  /**
+   * Writes the first part of one row and returns the function that writes the
+   * rest: until then the file ends with a partial line, which must not count.
+   */
+  beginRow(): () => void {
+    const host = this.pick(this.hosts);
+    const job = this.pick(this.jobs);
+    const text = `${this.format(host)},${this.format(job)}\n`;
+    const cut = 1 + Math.floor(this.random() * (text.length - 2));
+    fs.appendFileSync(this.file, text.slice(0, cut));
+    return () => {
+      fs.appendFileSync(this.file, text.slice(cut));
+      this.count(host, job);
+    };
+  }
+
   /** Writes raw text (the caller accounts for it in the truth, if it holds rows). */
   write(text: string): void {
     const bytes = Buffer.from(text, "utf8");

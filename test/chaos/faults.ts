@@ -1,0 +1,222 @@
+import * as fs from "node:fs";
+import { HEADER, pause, type ChaosSource, type ChaosWorld, type SidecarSlot } from "./world";
+import { QueryProbe } from "../e2e/harness/query";
+
+/**
+ * The faults a scenario injects while rows flow. Every kind but
+ * `copytruncate` must leave the counts exact; `copytruncate` loses the rows
+ * written between the copy and the truncation in any tailer, so scenarios
+ * with it are measured apart.
+ */
+export const EXACT_FAULTS = [
+  "kill_sidecar",
+  "kill_sidecar_reconnecting",
+  "kill_aggregator",
+  "stop_aggregator",
+  "network_drop",
+  "network_stall",
+  "network_delay_acks",
+  "network_cut_mid_message",
+  "network_refuse",
+  "rotate",
+  "rotate_twice",
+  "rotate_while_down",
+  "delete_recreate",
+  "truncate",
+  "truncate_regrow",
+  "shared_kill_one",
+  "shared_restart_one",
+  "shared_restart_both",
+  "shared_join_late",
+  "sigterm_drain",
+] as const;
+
+/** A fault whose losses are measured rather than forbidden. */
+export const LOSSY_FAULTS = ["copytruncate"] as const;
+
+export type FaultKind = (typeof EXACT_FAULTS)[number] | (typeof LOSSY_FAULTS)[number];
+
+type Fault = (world: ChaosWorld) => Promise<void>;
+
+const pick = <T>(world: ChaosWorld, values: readonly T[]): T => values[Math.floor(world.random() * values.length)]!;
+const between = (world: ChaosWorld, minMs: number, maxMs: number): number => minMs + Math.floor(world.random() * (maxMs - minMs));
+const source = (world: ChaosWorld, id: string): ChaosSource => world.sources.find((candidate) => candidate.id === id)!;
+const anySource = (world: ChaosWorld): ChaosSource => pick(world, world.sources);
+const runningSlots = (world: ChaosWorld): Array<[ChaosSource, SidecarSlot]> =>
+  world.sources.flatMap((candidate) => candidate.slots.filter((slot) => slot.process).map((slot): [ChaosSource, SidecarSlot] => [candidate, slot]));
+
+async function killAndRestart(world: ChaosWorld, target: ChaosSource, slot: SidecarSlot, downMs: number): Promise<void> {
+  await world.stopSidecar(slot, "SIGKILL");
+  await pause(downMs);
+  world.startSidecar(target, slot);
+}
+
+/** Renames file.N → file.N+1 … file → file.1 and creates a new empty file, as logrotate does. */
+function rotate(target: ChaosSource): void {
+  target.writer.rotate(5);
+}
+
+const FAULTS: Record<FaultKind, Fault> = {
+  async kill_sidecar(world) {
+    const slots = runningSlots(world);
+    if (slots.length === 0) return;
+    const [target, slot] = pick(world, slots);
+    await killAndRestart(world, target, slot, between(world, 0, 800));
+  },
+  async kill_sidecar_reconnecting(world) {
+    // Break every stream, then kill a sidecar while it reconnects and resumes.
+    const slots = runningSlots(world);
+    if (slots.length === 0) return;
+    const [target, slot] = pick(world, slots);
+    world.proxy.dropAll();
+    await pause(between(world, 0, 300));
+    await killAndRestart(world, target, slot, between(world, 0, 500));
+  },
+  async kill_aggregator(world) {
+    await world.aggregator!.stop("SIGKILL");
+    await pause(between(world, 0, 1000));
+    await world.startAggregator();
+  },
+  async stop_aggregator(world) {
+    const exit = await world.aggregator!.stop("SIGTERM");
+    if (exit.code !== 0) throw new Error(`aggregator exited with ${exit.code ?? exit.signal} on SIGTERM`);
+    await pause(between(world, 0, 500));
+    await world.startAggregator();
+  },
+  async network_drop(world) {
+    world.proxy.dropAll();
+  },
+  async network_stall(world) {
+    world.proxy.setMode({ kind: "stall" });
+    await pause(between(world, 300, 3000));
+    world.proxy.setMode({ kind: "pass" });
+  },
+  async network_delay_acks(world) {
+    // Past the sidecars' 1.5 s ack timeout: they give up, reconnect and resend.
+    world.proxy.setMode({ kind: "delay", delayMs: between(world, 1600, 3000) });
+    await pause(between(world, 1000, 4000));
+    world.proxy.setMode({ kind: "pass" });
+  },
+  async network_cut_mid_message(world) {
+    await Promise.race([world.proxy.cutMidMessage(), pause(3000)]);
+  },
+  async network_refuse(world) {
+    world.proxy.setMode({ kind: "refuse" });
+    world.proxy.dropAll();
+    await pause(between(world, 200, 2000));
+    world.proxy.setMode({ kind: "pass" });
+  },
+  async rotate(world) {
+    const target = anySource(world);
+    await world.whileWriterPaused(target, () => rotate(target));
+  },
+  async rotate_twice(world) {
+    const target = anySource(world);
+    await world.whileWriterPaused(target, () => {
+      rotate(target);
+      target.writer.append(between(world, 1, 50));
+      rotate(target);
+    });
+  },
+  async rotate_while_down(world) {
+    const target = pick(world, world.sources.filter((candidate) => candidate.slots.length === 1));
+    const slot = target.slots[0]!;
+    await world.stopSidecar(slot, "SIGKILL");
+    await pause(between(world, 100, 500));
+    await world.whileWriterPaused(target, () => {
+      target.writer.append(between(world, 1, 100));
+      rotate(target);
+      target.writer.append(between(world, 1, 100));
+      if (world.random() < 0.5) rotate(target);
+    });
+    await pause(between(world, 0, 500));
+    world.startSidecar(target, slot);
+  },
+  async delete_recreate(world) {
+    const target = anySource(world);
+    await world.whileSettled(target, () => {
+      fs.unlinkSync(target.writer.file);
+      fs.writeFileSync(target.writer.file, HEADER);
+    });
+  },
+  async truncate(world) {
+    const target = anySource(world);
+    await world.whileSettled(target, () => fs.truncateSync(target.writer.file, 0));
+  },
+  async truncate_regrow(world) {
+    const target = anySource(world);
+    await world.whileSettled(target, () => {
+      const sizeBefore = fs.statSync(target.writer.file).size;
+      fs.truncateSync(target.writer.file, 0);
+      fs.appendFileSync(target.writer.file, HEADER);
+      while (fs.statSync(target.writer.file).size <= sizeBefore) target.writer.append(200, { junkRatio: 0 });
+    });
+  },
+  async shared_kill_one(world) {
+    const shared = source(world, "shared");
+    const slot = pick(world, shared.slots.filter((candidate) => candidate.process) );
+    if (slot) await killAndRestart(world, shared, slot, between(world, 0, 1500));
+  },
+  async shared_restart_one(world) {
+    const shared = source(world, "shared");
+    const slot = pick(world, shared.slots);
+    if (slot.process) await world.stopSidecar(slot, "SIGTERM");
+    await pause(between(world, 0, 500));
+    world.startSidecar(shared, slot);
+  },
+  async shared_restart_both(world) {
+    const shared = source(world, "shared");
+    await Promise.all(shared.slots.map((slot) => world.stopSidecar(slot, world.random() < 0.5 ? "SIGKILL" : "SIGTERM")));
+    await pause(between(world, 0, 800));
+    for (const slot of shared.slots) world.startSidecar(shared, slot);
+  },
+  async shared_join_late(world) {
+    const shared = source(world, "shared");
+    const late = shared.slots[1]!;
+    if (late.process) await world.stopSidecar(late, "SIGKILL");
+    await pause(between(world, 500, 2000));
+    world.startSidecar(shared, late);
+  },
+  async sigterm_drain(world) {
+    // A pod scaled down while its app still writes: everything up to the last
+    // newline at the moment of SIGTERM must be committed when the sidecar exits.
+    const candidates = runningSlots(world).filter(([candidate]) => candidate.slots.length === 1);
+    if (candidates.length === 0) return;
+    const [target, slot] = pick(world, candidates);
+    const content = fs.readFileSync(target.writer.file);
+    const mustBeCommitted = content.lastIndexOf(10) + 1;
+    const exit = await world.stopSidecar(slot, "SIGTERM");
+    if (exit.code !== 0) throw new Error(`${slot.name} exited with ${exit.code} on SIGTERM`);
+    const probe = new QueryProbe(world.proxyBypassAddress());
+    try {
+      const status = (await probe.listSources()).find((candidate) => candidate.sourceId === target.id);
+      const committed = Number(status?.committedOffset ?? 0);
+      if (committed < mustBeCommitted) {
+        throw new Error(`${slot.name} exited after SIGTERM with ${target.id} committed at ${committed}, before ${mustBeCommitted}`);
+      }
+    } finally {
+      probe.close();
+    }
+    await pause(between(world, 0, 500));
+    world.startSidecar(target, slot);
+  },
+  async copytruncate(world) {
+    // logrotate's copytruncate: copy the file aside, then truncate it in place,
+    // while the application keeps writing. Rows written between the two are
+    // lost. The application writes whole lines here: a line split across
+    // writes that straddled the truncation would leave a fragment behind.
+    const target = anySource(world);
+    const file = target.writer.file;
+    await world.whileWriterPaused(target, async () => {
+      for (let n = 4; n >= 1; n--) if (fs.existsSync(`${file}.${n}`)) fs.renameSync(`${file}.${n}`, `${file}.${n + 1}`);
+      fs.copyFileSync(file, `${file}.1`);
+      target.writer.append(between(world, 0, 100), { junkRatio: 0 });
+      fs.truncateSync(file, 0);
+    });
+  },
+};
+
+/** Injects one fault. */
+export function inject(world: ChaosWorld, kind: FaultKind): Promise<void> {
+  return FAULTS[kind](world);
+}

@@ -1,0 +1,211 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { LogWriter, fileSize } from "../e2e/harness/log-writer";
+import { startAggregator, startSidecar, type AggregatorProcess, type RunningProcess } from "../e2e/harness/processes";
+import { aggregatorCounts, QueryProbe } from "../e2e/harness/query";
+import { TcpFaultProxy } from "../e2e/harness/fault-proxy";
+import { waitFor } from "../e2e/harness/wait";
+
+/** First line of every file the world creates. */
+export const HEADER = "host,job_name\n";
+
+/** Sidecar flags for chaos runs: short timeouts so faults resolve within a scenario. */
+const SIDECAR_ARGS = ["--ack-timeout-ms", "1500", "--drain-timeout-ms", "15000", "--batch-max-bytes", "65536"];
+
+/** One sidecar slot of a source: the process running in it now, if any. */
+export interface SidecarSlot {
+  readonly name: string;
+  process: RunningProcess | undefined;
+}
+
+/** A source: one file, its writer (the ground truth), and one or two sidecars. */
+export interface ChaosSource {
+  readonly id: string;
+  readonly writer: LogWriter;
+  readonly slots: SidecarSlot[];
+  /** While true the background writer leaves this file alone. */
+  paused: boolean;
+}
+
+/**
+ * Everything a chaos scenario runs: an aggregator behind a fault proxy, the
+ * sources with their sidecars and writers. Methods are the moves faults are
+ * made of; each leaves the world in a state the next can start from.
+ */
+export class ChaosWorld {
+  readonly sources: ChaosSource[] = [];
+  aggregator: AggregatorProcess | undefined;
+  private ports = { grpcPort: 0, metricsPort: 0 };
+  proxy!: TcpFaultProxy;
+  /** Every process ever started, for log dumps. */
+  readonly history: RunningProcess[] = [];
+  private writing = false;
+  private writerLoop: Promise<void> | undefined;
+
+  constructor(
+    readonly dir: string,
+    readonly random: () => number,
+  ) {}
+
+  /** Starts the aggregator, the proxy, and sources `pod-a`, `pod-b` and `shared` (two sidecars, one file). */
+  async start({ lateSharedSidecar = false }: { lateSharedSidecar?: boolean } = {}): Promise<void> {
+    await this.startAggregator();
+    this.proxy = await TcpFaultProxy.start({ host: "127.0.0.1", port: this.ports.grpcPort });
+    const seeds = [1, 2, 3].map(() => Math.floor(this.random() * 2 ** 31));
+    for (const [index, [id, sidecars]] of ([["pod-a", 1], ["pod-b", 1], ["shared", 2]] as const).entries()) {
+      const writer = new LogWriter(path.join(this.dir, `${id}.csv`), seeds[index]!);
+      // A header first: a file truncated and rewritten then starts with the
+      // same line, so only the bytes before the offset tell the two apart.
+      fs.writeFileSync(writer.file, HEADER);
+      const slots = Array.from({ length: sidecars }, (_, n) => ({ name: `${id}-sidecar-${n + 1}`, process: undefined }));
+      this.sources.push({ id, writer, slots, paused: false });
+    }
+    for (const source of this.sources) {
+      for (const [n, slot] of source.slots.entries()) {
+        if (!(lateSharedSidecar && source.id === "shared" && n === 1)) this.startSidecar(source, slot);
+      }
+    }
+  }
+
+  /** Starts (or restarts on the same ports and state) the aggregator. */
+  async startAggregator(): Promise<void> {
+    const aggregator = await startAggregator(path.join(this.dir, "state"), { ...this.ports, name: `aggregator-${this.history.length}` });
+    this.ports = { grpcPort: aggregator.grpcPort, metricsPort: aggregator.metricsPort };
+    this.aggregator = aggregator;
+    this.history.push(aggregator);
+  }
+
+  /** Starts a sidecar in a slot (which must be empty), connected through the proxy. */
+  startSidecar(source: ChaosSource, slot: SidecarSlot): void {
+    const running = startSidecar(`${slot.name}-${this.history.length}`, {
+      file: source.writer.file,
+      aggregator: this.proxy.address,
+      sourceId: source.id,
+      extraArgs: SIDECAR_ARGS,
+    });
+    slot.process = running;
+    this.history.push(running);
+  }
+
+  /** Signals the sidecar in a slot and waits for it to exit. */
+  async stopSidecar(slot: SidecarSlot, signal: NodeJS.Signals): Promise<{ code: number | null }> {
+    const running = slot.process;
+    slot.process = undefined;
+    return running ? running.stop(signal) : { code: 0 };
+  }
+
+  /** Appends rows to every unpaused file until stopWriting(): bursts, split writes, partial lines left for a while. */
+  startWriting(): void {
+    this.writing = true;
+    this.writerLoop = (async () => {
+      while (this.writing) {
+        for (const source of this.sources) {
+          if (source.paused) continue;
+          if (this.random() < 0.1) {
+            // A partial last line, completed a little later.
+            const complete = source.writer.beginRow();
+            await pause(10 + this.random() * 150);
+            complete();
+          } else {
+            source.writer.append(1 + Math.floor(this.random() * 200));
+          }
+        }
+        await pause(5 + this.random() * 30);
+      }
+    })();
+  }
+
+  /** Stops the background writer; every file then ends with a newline. */
+  async stopWriting(): Promise<void> {
+    this.writing = false;
+    await this.writerLoop;
+  }
+
+  /** Runs `action` while the writer leaves this source's file alone (no partial line pending). */
+  async whileWriterPaused(source: ChaosSource, action: () => Promise<void> | void): Promise<void> {
+    source.paused = true;
+    try {
+      // The writer may be inside a partial line of this file: let that iteration finish.
+      await pause(200);
+      await action();
+    } finally {
+      source.paused = false;
+    }
+  }
+
+  /**
+   * Like whileWriterPaused, after everything in the file is counted: for
+   * changes that destroy the file's content, whose rows no tailer could
+   * count once gone.
+   */
+  async whileSettled(source: ChaosSource, action: () => Promise<void> | void): Promise<void> {
+    await this.whileWriterPaused(source, async () => {
+      await this.settle([source]);
+      await action();
+    });
+  }
+
+  /** Waits until the committed offset of each source equals its file's size. */
+  async settle(sources: readonly ChaosSource[] = this.sources, timeoutMs = 60_000): Promise<void> {
+    const probe = new QueryProbe(this.proxyBypassAddress());
+    let last = "";
+    try {
+      await waitFor(
+        async () => {
+          const offsets = new Map((await probe.listSources()).map((status) => [status.sourceId, Number(status.committedOffset)]));
+          const pending = sources.filter((source) => offsets.get(source.id) !== fileSize(source.writer.file));
+          last = pending.map((source) => `${source.id}: committed ${offsets.get(source.id)} of ${fileSize(source.writer.file)}`).join(", ");
+          return pending.length === 0 ? true : undefined;
+        },
+        { timeoutMs, intervalMs: 100, describe: () => `the pipeline to settle (${last})` },
+      );
+    } finally {
+      probe.close();
+    }
+  }
+
+  /** Brings everything back up: proxy passing, aggregator running, every slot with a sidecar. */
+  async heal(): Promise<void> {
+    this.proxy.setMode({ kind: "pass" });
+    if (!this.aggregator || this.aggregator.child.exitCode !== null || this.aggregator.child.signalCode !== null) await this.startAggregator();
+    for (const source of this.sources) {
+      for (const slot of source.slots) {
+        const running = slot.process;
+        if (!running || running.child.exitCode !== null || running.child.signalCode !== null) this.startSidecar(source, slot);
+      }
+    }
+  }
+
+  /** The aggregator's counts and the ground truth, over every source. */
+  async compare(): Promise<{ counted: Map<string, number>; truth: Map<string, number> }> {
+    const truth = new Map<string, number>();
+    for (const source of this.sources) {
+      for (const [key, count] of source.writer.truth) truth.set(key, (truth.get(key) ?? 0) + count);
+    }
+    const counted = await aggregatorCounts(this.aggregator!.metricsUrl);
+    return { counted, truth };
+  }
+
+  /** The aggregator's gRPC address without the proxy, for the harness's own queries. */
+  proxyBypassAddress(): string {
+    return `127.0.0.1:${this.ports.grpcPort}`;
+  }
+
+  /** Stops everything started; leaves the directory. */
+  async close(): Promise<void> {
+    this.writing = false;
+    await this.writerLoop?.catch(() => undefined);
+    await Promise.all(this.history.map((running) => running.stop("SIGKILL")));
+    await this.proxy?.stop();
+  }
+
+  /** The logs of every process, for a failure report. */
+  dump(): string {
+    return this.history.map((running) => running.dump()).join("\n");
+  }
+}
+
+/** Resolves after `ms` milliseconds. */
+export function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,26 @@
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import { EXACT_FAULTS } from "../chaos/faults";
+import { formatResult, runScenario } from "../chaos/scenario";
+
+/**
+ * The bounded chaos selection for every test run: every exact fault kind
+ * once, in one scenario with rows flowing throughout, then copytruncate on
+ * its own. `npm run chaos` runs many random scenarios.
+ */
+test("every fault kind, rows flowing: every row counted exactly once", async () => {
+  const result = await runScenario({ seed: 20_260_101, faults: EXACT_FAULTS });
+  assert.ok(result.ok, formatResult(1, result));
+  assert.equal(result.lost, 0);
+  assert.equal(result.duplicated, 0);
+  assert.ok(result.rowsWritten > 10_000, `only ${result.rowsWritten} rows were written`);
+  assert.equal(result.rowsCounted, result.rowsWritten);
+});
+
+test("copytruncate may lose the rows of its window but never counts one twice", async () => {
+  const result = await runScenario({ seed: 20_260_102, faults: ["copytruncate", "copytruncate"] });
+  assert.ok(result.ok, formatResult(1, result));
+  assert.equal(result.duplicated, 0);
+  assert.equal(result.unexpectedSeries, 0);
+  assert.equal(result.rowsCounted + result.lost, result.rowsWritten);
+});
