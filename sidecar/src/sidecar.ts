@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import type { IngestClient, Logger, Welcome__Output } from "@logtally/proto";
 import { Backoff, sleep } from "./backoff";
 import { ChangeNotifier } from "./change-notifier";
@@ -6,7 +7,7 @@ import { FollowedFile } from "./followed-file";
 import { GenerationShipper, type ShipperContext } from "./generation-shipper";
 import { ConnectionLost, IngestConnection, createIngestClient } from "./ingest-connection";
 import type { SidecarMetrics } from "./metrics";
-import { listRotationChain, nextInChain } from "./rotation";
+import { inodeOf, listRotationChain, nextInChain } from "./rotation";
 
 type Lifecycle =
   | { readonly state: "idle" }
@@ -41,6 +42,8 @@ export class Sidecar {
   private position: Position | undefined;
   private sequence = 0;
   private connected = false;
+  /** Inode of the live file when start() was called: where a new source begins. */
+  private liveInodeAtStart: number | undefined;
   /** Holds the process open while the sidecar runs: its own waits are unref()ed timers. */
   private keepAlive: NodeJS.Timeout | undefined;
 
@@ -75,6 +78,7 @@ export class Sidecar {
   start(): void {
     if (this.lifecycle.state !== "idle") throw new Error(`cannot start a sidecar that is ${this.lifecycle.state}`);
     this.notifier.start();
+    this.liveInodeAtStart = inodeOfSync(this.config.file);
     this.keepAlive = setInterval(() => undefined, 1 << 30);
     this.log.info({ file: this.config.file, aggregator: this.config.aggregator, sourceId: this.config.sourceId }, "sidecar started");
     this.lifecycle = { state: "running", done: this.run() };
@@ -147,18 +151,21 @@ export class Sidecar {
     if (!this.position) return true;
     while (!signal.aborted) {
       const position: Position = this.position;
-      const welcome = await this.announce(connection, position);
-      if (!welcome) return true;
-      this.connected = true;
-      this.metrics.connected.set(1);
-      this.backoff.reset();
-      const shipper = new GenerationShipper(this.shipperContext, connection, position.file, welcome.generation, Number(welcome.committedOffset));
-      const end = await shipper.run();
-      if (end === "drained") return true;
-      if (end === "rewritten") {
-        position.supersede = welcome.generation;
-        this.metrics.generations.inc({ reason: "rewritten" });
-        continue;
+      const fileId = await this.waitForFileId(position.file);
+      if (fileId === undefined) return true;
+      if (fileId !== "rotated") {
+        const welcome = await this.announce(connection, position, fileId);
+        this.connected = true;
+        this.metrics.connected.set(1);
+        this.backoff.reset();
+        const shipper = new GenerationShipper(this.shipperContext, connection, position.file, welcome.generation, Number(welcome.committedOffset));
+        const end = await shipper.run();
+        if (end === "drained") return true;
+        if (end === "rewritten") {
+          position.supersede = welcome.generation;
+          this.metrics.generations.inc({ reason: "rewritten" });
+          continue;
+        }
       }
       const next = await this.nextFile(position.file);
       if (!next) return true;
@@ -173,11 +180,8 @@ export class Sidecar {
    * Announces a file and returns its generation to ship, checking that the
    * bytes before the committed offset are those the aggregator counted: if
    * not, the file was rewritten in place and its next generation starts at 0.
-   * Undefined when stopped before the file could be identified.
    */
-  private async announce(connection: IngestConnection, position: Position): Promise<Welcome__Output | undefined> {
-    const fileId = await this.waitForFileId(position.file);
-    if (fileId === undefined) return undefined;
+  private async announce(connection: IngestConnection, position: Position, fileId: string): Promise<Welcome__Output> {
     for (let round = 0; round < MAX_SUPERSEDE_ROUNDS; round++) {
       const welcome = await connection.hello({
         sourceId: this.config.sourceId,
@@ -197,24 +201,39 @@ export class Sidecar {
   }
 
   /**
-   * Picks the first file to read: the newest file of the rotation chain the
-   * aggregator already knows (so rows written while no sidecar ran, even
-   * across rotations, are shipped), else the live file from its start.
+   * Picks the first file to read: the newest file of the rotation chain that
+   * the aggregator knows, or the rotated file with the inode of the source's
+   * latest generation (it may be empty now, truncated before it was
+   * rotated); the files after it were never shipped. With neither (a new source), the file that was live
+   * when the sidecar started, even if rotated since: older rotated files are
+   * history from before the source was shipped.
    */
   private async chooseStartFile(connection: IngestConnection): Promise<Position | undefined> {
     const chain = await listRotationChain(this.config.file, this.config.maxRotatedFiles);
+    const newestFirst: Array<{ file: FollowedFile; known: boolean; rotated: boolean }> = [];
+    let latestInode: number | undefined;
     for (const link of [...chain].reverse()) {
       const file = await FollowedFile.open(link.path);
       if (!file) continue;
       const fileId = await file.fileId();
+      let known = false;
       if (fileId !== undefined) {
         const welcome = await connection.hello({ sourceId: this.config.sourceId, fileId, sidecarId: this.config.sidecarId, supersedeGeneration: "" });
-        if (welcome.known) {
-          this.metrics.generations.inc({ reason: "start" });
-          return { file, supersede: "" };
-        }
+        known = welcome.known;
+        latestInode ??= inodeOfFileId(welcome.sourceLatestFileId);
       }
-      await file.close();
+      newestFirst.push({ file, known, rotated: link.path !== this.config.file });
+    }
+    // The inode test is for a rotated file: a live file may be new and have
+    // been given the inode of a deleted one.
+    const start =
+      newestFirst.find(({ file, known, rotated }) => known || (rotated && file.ino === latestInode)) ??
+      newestFirst.find(({ file }) => file.ino === this.liveInodeAtStart);
+    for (const { file } of newestFirst) if (file !== start?.file) await file.close();
+    this.log.info({ file: start?.file.openedAs ?? this.config.file, known: start?.known ?? false, latestInode }, "starting with file");
+    if (start) {
+      this.metrics.generations.inc({ reason: "start" });
+      return { file: start.file, supersede: "" };
     }
     const live = await this.waitForFile(this.config.file);
     if (live) this.metrics.generations.inc({ reason: "start" });
@@ -256,13 +275,38 @@ export class Sidecar {
     return undefined;
   }
 
+  /**
+   * Waits until the file has a complete first line and returns its id;
+   * "rotated" when it was renamed away or deleted before it had one (nothing
+   * in it can be counted); undefined when stopped, or draining with nothing
+   * to ship.
+   */
   private async waitForFileId(file: FollowedFile): Promise<string | undefined> {
     while (!this.abort.signal.aborted) {
       const fileId = await file.fileId();
       if (fileId !== undefined) return fileId;
+      if ((await inodeOf(this.config.file)) !== file.ino) {
+        // One more look: the writer may have completed the line before moving on.
+        return (await file.fileId()) ?? "rotated";
+      }
       if (this.lifecycle.state === "draining") return undefined;
       await this.notifier.wait(this.abort.signal);
     }
     return undefined;
   }
+}
+
+/** Inode `path` names now; undefined when it does not exist or cannot be read. */
+function inodeOfSync(path: string): number | undefined {
+  try {
+    return fs.statSync(path).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The inode part of a file id (`<inode>-<checksum>`); undefined for an empty or malformed id. */
+function inodeOfFileId(fileId: string): number | undefined {
+  const match = /^(\d+)-/.exec(fileId);
+  return match ? Number(match[1]) : undefined;
 }
