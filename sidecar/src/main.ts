@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { firstStopSignal } from "./early-signals";
 import { ConfigError, HttpServer, createLogger } from "@logtally/proto";
 import { SIDECAR_HELP, parseSidecarConfig } from "./config";
 import { SidecarMetrics } from "./metrics";
@@ -26,12 +27,8 @@ async function main(): Promise<number> {
     const port = await http.start(config.metricsListen);
     log.info({ metricsPort: port }, "metrics listening");
   }
-  const signalled = new Promise<NodeJS.Signals>((resolve) => {
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-    process.once("SIGINT", () => resolve("SIGINT"));
-  });
   sidecar.start();
-  const signal = await signalled;
+  const signal = await firstStopSignal();
   log.info({ signal }, "signal received");
   // SIGTERM is how Kubernetes scales a pod down: ship everything first.
   await sidecar.drain();

@@ -1,0 +1,26 @@
+/**
+ * Catches SIGTERM and SIGINT from the first moment of the process, before the
+ * rest of the program has loaded: without it, a pod told to stop while the
+ * sidecar starts up would die of the signal instead of draining.
+ * Import it first in main.ts.
+ */
+
+type SignalListener = (signal: NodeJS.Signals) => void;
+
+let received: NodeJS.Signals | undefined;
+let listener: SignalListener | undefined;
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.on(signal, () => {
+    received ??= signal;
+    listener?.(received);
+  });
+}
+
+/** Resolves with the first SIGTERM or SIGINT, including one received before this call. */
+export function firstStopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    if (received) resolve(received);
+    else listener = resolve;
+  });
+}
