@@ -65,6 +65,9 @@ export class ChaosWorld {
         if (!(lateSharedSidecar && source.id === "shared" && n === 1)) this.startSidecar(source, slot);
       }
     }
+    // A source begins with its first commit (the header line): files rotated
+    // away before then are history, not rows appended to a tailed file.
+    await this.settle();
   }
 
   /** Starts (or restarts on the same ports and state) the aggregator. */
