@@ -115,13 +115,12 @@ export class IngestService {
    */
   private welcome(hello: Hello__Output): Welcome {
     const { sourceId, fileId } = hello;
-    const sourceLatest = this.store.allSources().get(sourceId)?.latestGeneration;
-    const sourceLatestFileId = (sourceLatest && parseGenerationId(sourceLatest)?.fileId) ?? "";
+    const sourceCreatedUnixMillis = this.store.allSources().get(sourceId)?.createdMs ?? 0;
     const latestEpoch = this.store.latestEpoch(sourceId, fileId);
     const latest = latestEpoch > 0 ? generationId(fileId, latestEpoch) : undefined;
     if (latest === undefined || hello.supersedeGeneration === latest) {
       const generation = generationId(fileId, latestEpoch + 1);
-      return { sourceId, fileId, generation, committedOffset: 0, anchor: "", known: false, sourceLatestFileId };
+      return { sourceId, fileId, generation, committedOffset: 0, anchor: "", known: false, sourceCreatedUnixMillis };
     }
     const state = this.store.generation(sourceId, latest);
     return {
@@ -131,7 +130,7 @@ export class IngestService {
       committedOffset: state?.committedOffset ?? 0,
       anchor: state?.anchor ?? "",
       known: true,
-      sourceLatestFileId,
+      sourceCreatedUnixMillis,
     };
   }
 

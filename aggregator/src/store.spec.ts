@@ -136,7 +136,7 @@ test("apply updates counts, the generation, the source and rejected rows", () =>
     assert.equal([...store.allGenerations()].length, 1);
     assert.deepEqual(
       { ...store.allSources().get("pod-a") },
-      { sourceId: "pod-a", latestGeneration: "app.log#1", lastSeenMs: 2_000, lastSidecarId: "sidecar-2" },
+      { sourceId: "pod-a", createdMs: 1_000, latestGeneration: "app.log#1", lastSeenMs: 2_000, lastSidecarId: "sidecar-2" },
     );
     assert.equal(store.latestEpoch("pod-a", "app.log"), 1);
   });
@@ -207,8 +207,8 @@ test("state survives close and reopen", () => {
     assert.deepEqual(
       [...store.allSources().values()].map((source) => ({ ...source })).sort((a, b) => (a.sourceId < b.sourceId ? -1 : 1)),
       [
-        { sourceId: "pod-a", latestGeneration: "app.log#1", lastSeenMs: 3_000, lastSidecarId: "sidecar-3" },
-        { sourceId: "pod-b", latestGeneration: "err.log#2", lastSeenMs: 1_500, lastSidecarId: "sidecar-1" },
+        { sourceId: "pod-a", createdMs: 1_000, latestGeneration: "app.log#1", lastSeenMs: 3_000, lastSidecarId: "sidecar-3" },
+        { sourceId: "pod-b", createdMs: 1_500, latestGeneration: "err.log#2", lastSeenMs: 1_500, lastSidecarId: "sidecar-1" },
       ],
     );
 
@@ -256,7 +256,7 @@ test("a transaction that fails midway changes nothing, on disk or in memory", ()
       ["web-2", "backup", 2],
     ] as Array<[string, string, number]>,
     generation: { sourceId: "pod-a", generation: "app.log#1", fileId: "app.log", epoch: 1, committedOffset: 100, anchor: "aa", updatedMs: 1_000 },
-    source: { sourceId: "pod-a", latestGeneration: "app.log#1", lastSeenMs: 1_000, lastSidecarId: "sidecar-1" },
+    source: { sourceId: "pod-a", createdMs: 1_000, latestGeneration: "app.log#1", lastSeenMs: 1_000, lastSidecarId: "sidecar-1" },
     rejected: { empty_field: 1 },
   };
   const assertUnchanged = (store: CountStore, when: string) => {

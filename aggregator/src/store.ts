@@ -45,6 +45,8 @@ export interface BatchChange {
 /** Source-level facts kept for inspection. */
 export interface SourceState {
   readonly sourceId: string;
+  /** When the source's first batch was applied: where the source begins. */
+  readonly createdMs: number;
   latestGeneration: string;
   lastSeenMs: number;
   lastSidecarId: string;
@@ -83,8 +85,8 @@ export class CountStore {
         "anchor = excluded.anchor, updated_ms = excluded.updated_ms",
     );
     const setSource = db.prepare(
-      "INSERT INTO sources (source_id, latest_generation, last_seen_ms, last_sidecar_id) " +
-        "VALUES (@sourceId, @generation, @nowMs, @sidecarId) " +
+      "INSERT INTO sources (source_id, created_ms, latest_generation, last_seen_ms, last_sidecar_id) " +
+        "VALUES (@sourceId, @nowMs, @generation, @nowMs, @sidecarId) " +
         "ON CONFLICT (source_id) DO UPDATE SET latest_generation = excluded.latest_generation, " +
         "last_seen_ms = excluded.last_seen_ms, last_sidecar_id = excluded.last_sidecar_id",
     );
@@ -167,10 +169,11 @@ export class CountStore {
       });
     }
     for (const row of this.db
-      .prepare("SELECT source_id, latest_generation, last_seen_ms, last_sidecar_id FROM sources")
-      .iterate() as Iterable<{ source_id: string; latest_generation: string; last_seen_ms: number; last_sidecar_id: string }>) {
+      .prepare("SELECT source_id, created_ms, latest_generation, last_seen_ms, last_sidecar_id FROM sources")
+      .iterate() as Iterable<{ source_id: string; created_ms: number; latest_generation: string; last_seen_ms: number; last_sidecar_id: string }>) {
       this.sources.set(row.source_id, {
         sourceId: row.source_id,
+        createdMs: row.created_ms,
         latestGeneration: row.latest_generation,
         lastSeenMs: row.last_seen_ms,
         lastSidecarId: row.last_sidecar_id,
@@ -210,6 +213,7 @@ export class CountStore {
     });
     this.sources.set(change.sourceId, {
       sourceId: change.sourceId,
+      createdMs: this.sources.get(change.sourceId)?.createdMs ?? change.nowMs,
       latestGeneration: change.generation,
       lastSeenMs: change.nowMs,
       lastSidecarId: change.sidecarId,
@@ -310,6 +314,7 @@ function migrate(db: Database.Database): void {
     ) WITHOUT ROWID;
     CREATE TABLE sources (
       source_id TEXT PRIMARY KEY,
+      created_ms INTEGER NOT NULL,
       latest_generation TEXT NOT NULL,
       last_seen_ms INTEGER NOT NULL,
       last_sidecar_id TEXT NOT NULL

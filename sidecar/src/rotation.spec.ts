@@ -13,7 +13,8 @@ async function tempDir(t: TestContext): Promise<string> {
 }
 
 async function link(file: string): Promise<ChainLink> {
-  return { path: file, ino: (await fs.stat(file)).ino };
+  const stat = await fs.stat(file);
+  return { path: file, ino: stat.ino, mtimeMs: stat.mtimeMs };
 }
 
 test("the chain lists existing files oldest first, ending with the live file", async (t) => {
@@ -73,9 +74,9 @@ test("after a rename rotation the old inode is followed by the new live file", a
 
 test("nextInChain gives the next newer link, none after the newest, the oldest for an inode gone", () => {
   const chain: ChainLink[] = [
-    { path: "log.csv.2", ino: 30 },
-    { path: "log.csv.1", ino: 20 },
-    { path: "log.csv", ino: 10 },
+    { path: "log.csv.2", ino: 30, mtimeMs: 1 },
+    { path: "log.csv.1", ino: 20, mtimeMs: 2 },
+    { path: "log.csv", ino: 10, mtimeMs: 3 },
   ];
   assert.equal(nextInChain(chain, 30), chain[1]);
   assert.equal(nextInChain(chain, 20), chain[2]);

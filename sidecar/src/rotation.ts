@@ -4,6 +4,8 @@ import * as fs from "node:fs/promises";
 export interface ChainLink {
   readonly path: string;
   readonly ino: number;
+  /** Last modification, Unix milliseconds. */
+  readonly mtimeMs: number;
 }
 
 /**
@@ -13,12 +15,30 @@ export interface ChainLink {
  * history from before logtally).
  */
 export async function listRotationChain(path: string, maxRotated: number): Promise<ChainLink[]> {
+  // A rotation during a scan could move a file past it unseen: scan until two
+  // scans in a row agree.
+  let previous = await scanChain(path, maxRotated);
+  for (let attempt = 0; attempt < MAX_SCANS; attempt++) {
+    const current = await scanChain(path, maxRotated);
+    if (sameChain(previous, current)) return current;
+    previous = current;
+  }
+  return previous;
+}
+
+const MAX_SCANS = 10;
+
+function sameChain(a: readonly ChainLink[], b: readonly ChainLink[]): boolean {
+  return a.length === b.length && a.every((link, index) => link.path === b[index]!.path && link.ino === b[index]!.ino);
+}
+
+async function scanChain(path: string, maxRotated: number): Promise<ChainLink[]> {
   const chain: ChainLink[] = [];
   for (let n = maxRotated; n >= 0; n--) {
     const candidate = n === 0 ? path : `${path}.${n}`;
     try {
       const stat = await fs.stat(candidate);
-      if (stat.isFile()) chain.push({ path: candidate, ino: stat.ino });
+      if (stat.isFile()) chain.push({ path: candidate, ino: stat.ino, mtimeMs: stat.mtimeMs });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     }

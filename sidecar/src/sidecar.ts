@@ -7,7 +7,7 @@ import { FollowedFile } from "./followed-file";
 import { GenerationShipper, type ShipperContext } from "./generation-shipper";
 import { ConnectionLost, IngestConnection, createIngestClient } from "./ingest-connection";
 import type { SidecarMetrics } from "./metrics";
-import { inodeOf, listRotationChain, nextInChain } from "./rotation";
+import { inodeOf, listRotationChain, nextInChain, type ChainLink } from "./rotation";
 
 type Lifecycle =
   | { readonly state: "idle" }
@@ -201,18 +201,20 @@ export class Sidecar {
   }
 
   /**
-   * Picks the first file to read: the newest file of the rotation chain that
-   * the aggregator knows, or the rotated file with the inode of the source's
-   * latest generation (it may be empty now, truncated before it was
-   * rotated); the files after it were never shipped. With neither (a new source), the file that was live
-   * when the sidecar started, even if rotated since: older rotated files are
-   * history from before the source was shipped.
+   * Picks the first file to read, from the rotation chain (oldest … live):
+   * - the newest file the aggregator knows: the files after it were never
+   *   shipped;
+   * - for a known source without a known file in the chain (its last file
+   *   deleted, or truncated to nothing and rotated), the oldest file written
+   *   since the source began;
+   * - for a new source, the file that was live when this sidecar started,
+   *   even if rotated since: older files are history from before the source.
    */
   private async chooseStartFile(connection: IngestConnection): Promise<Position | undefined> {
     const chain = await listRotationChain(this.config.file, this.config.maxRotatedFiles);
-    const newestFirst: Array<{ file: FollowedFile; known: boolean; rotated: boolean }> = [];
-    let latestInode: number | undefined;
-    for (const link of [...chain].reverse()) {
+    const opened: Array<{ file: FollowedFile; link: ChainLink; known: boolean }> = [];
+    let sourceCreatedMs = 0;
+    for (const link of chain) {
       const file = await FollowedFile.open(link.path);
       if (!file) continue;
       const fileId = await file.fileId();
@@ -220,17 +222,17 @@ export class Sidecar {
       if (fileId !== undefined) {
         const welcome = await connection.hello({ sourceId: this.config.sourceId, fileId, sidecarId: this.config.sidecarId, supersedeGeneration: "" });
         known = welcome.known;
-        latestInode ??= inodeOfFileId(welcome.sourceLatestFileId);
+        sourceCreatedMs = Number(welcome.sourceCreatedUnixMillis);
       }
-      newestFirst.push({ file, known, rotated: link.path !== this.config.file });
+      opened.push({ file, link, known });
     }
-    // The inode test is for a rotated file: a live file may be new and have
-    // been given the inode of a deleted one.
     const start =
-      newestFirst.find(({ file, known, rotated }) => known || (rotated && file.ino === latestInode)) ??
-      newestFirst.find(({ file }) => file.ino === this.liveInodeAtStart);
-    for (const { file } of newestFirst) if (file !== start?.file) await file.close();
-    this.log.info({ file: start?.file.openedAs ?? this.config.file, known: start?.known ?? false, latestInode }, "starting with file");
+      opened.findLast(({ known }) => known) ??
+      (sourceCreatedMs > 0
+        ? opened.find(({ link }) => link.mtimeMs >= sourceCreatedMs)
+        : opened.find(({ file }) => file.ino === this.liveInodeAtStart));
+    for (const { file } of opened) if (file !== start?.file) await file.close();
+    this.log.info({ file: start?.file.openedAs ?? this.config.file, known: start?.known ?? false, sourceCreatedMs }, "starting with file");
     if (start) {
       this.metrics.generations.inc({ reason: "start" });
       return { file: start.file, supersede: "" };
@@ -305,8 +307,3 @@ function inodeOfSync(path: string): number | undefined {
   }
 }
 
-/** The inode part of a file id (`<inode>-<checksum>`); undefined for an empty or malformed id. */
-function inodeOfFileId(fileId: string): number | undefined {
-  const match = /^(\d+)-/.exec(fileId);
-  return match ? Number(match[1]) : undefined;
-}

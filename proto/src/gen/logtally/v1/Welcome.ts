@@ -23,6 +23,13 @@ export interface Welcome {
    * False when the aggregator has never applied a batch of this generation.
    */
   'known'?: (boolean);
+  /**
+   * When the aggregator applied the source's first batch (Unix milliseconds);
+   * 0 for a new source. A source begins there: a sidecar starting up with no
+   * known file in its rotation chain ships the rotated files written since,
+   * and takes older ones for history from before the source was shipped.
+   */
+  'sourceCreatedUnixMillis'?: (number | string | Long);
 }
 
 export interface Welcome__Output {
@@ -46,4 +53,11 @@ export interface Welcome__Output {
    * False when the aggregator has never applied a batch of this generation.
    */
   'known': (boolean);
+  /**
+   * When the aggregator applied the source's first batch (Unix milliseconds);
+   * 0 for a new source. A source begins there: a sidecar starting up with no
+   * known file in its rotation chain ships the rotated files written since,
+   * and takes older ones for history from before the source was shipped.
+   */
+  'sourceCreatedUnixMillis': (number);
 }
