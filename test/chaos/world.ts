@@ -40,6 +40,7 @@ export class ChaosWorld {
   /** Every process ever started, for log dumps. */
   readonly history: RunningProcess[] = [];
   private writing = false;
+  private markers = 0;
   private writerLoop: Promise<void> | undefined;
 
   constructor(
@@ -148,15 +149,27 @@ export class ChaosWorld {
     });
   }
 
-  /** Waits until the committed offset of each source equals its file's size. */
+  /**
+   * Waits until everything written to these sources is counted: a unique
+   * marker row is appended to each and must be counted, and each committed
+   * offset must equal its file's size. (The offset alone could be that of
+   * the content before a truncation, regrown to the same size.)
+   */
   async settle(sources: readonly ChaosSource[] = this.sources, timeoutMs = 60_000): Promise<void> {
+    const markers = sources.map((source) => {
+      const host = `marker-${++this.markers}`;
+      source.writer.write(`${host},settled\n`);
+      source.writer.count(host, "settled");
+      return `${host}|settled`;
+    });
     const probe = new QueryProbe(this.proxyBypassAddress());
     let last = "";
     try {
       await waitFor(
         async () => {
+          const counts = await aggregatorCounts(this.aggregator!.metricsUrl);
           const offsets = new Map((await probe.listSources()).map((status) => [status.sourceId, Number(status.committedOffset)]));
-          const pending = sources.filter((source) => offsets.get(source.id) !== fileSize(source.writer.file));
+          const pending = sources.filter((source, index) => counts.get(markers[index]!) !== 1 || offsets.get(source.id) !== fileSize(source.writer.file));
           last = pending.map((source) => `${source.id}: committed ${offsets.get(source.id)} of ${fileSize(source.writer.file)}`).join(", ");
           return pending.length === 0 ? true : undefined;
         },

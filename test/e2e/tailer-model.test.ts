@@ -8,6 +8,7 @@ import { createLogger } from "@logtally/proto";
 import { Sidecar, SidecarMetrics, parseSidecarConfig, type SidecarConfig } from "@logtally/sidecar";
 import { LogWriter, seededRandom } from "./harness/log-writer";
 import { aggregatorCounts, sorted, waitUntilSettled } from "./harness/query";
+import { waitFor } from "./harness/wait";
 
 /**
  * A model-based test of following one file, in the spirit of Vector's
@@ -65,6 +66,7 @@ class ModelRun {
   private sidecar: Sidecar | undefined;
   private completePartial: (() => void) | undefined;
   private rotationsWhileDown = 0;
+  private settles = 0;
 
   constructor(
     readonly seed: number,
@@ -190,9 +192,20 @@ class ModelRun {
   /** Ends the sequence with a complete last line and a running sidecar, then waits until everything is counted. */
   async settle(): Promise<void> {
     this.finishPartial();
-    // The file's current generation exists once it has a row.
-    this.writer.append(1, { junkRatio: 0 });
+    // The file's current generation exists once it has a row. The row is
+    // unique: a file truncated and rewritten with the same bytes up to the
+    // same size is, by design, indistinguishable from one left alone.
+    const host = `settle-${++this.settles}`;
+    this.writer.write(`${host},marker\n`);
+    this.writer.count(host, "marker");
     if (!this.sidecar) this.startSidecar();
+    // Counted once the marker is: it is the file's last line, and offsets
+    // leave no gaps. (A committed offset equal to the file's size alone can
+    // be that of the content before a truncation.)
+    await waitFor(async () => ((await aggregatorCounts(this.metricsUrl)).get(`${host}|marker`) === 1 ? true : undefined), {
+      timeoutMs: 30_000,
+      describe: () => `the marker row ${host} to be counted`,
+    });
     await waitUntilSettled(this.aggregatorAddress, { model: this.writer.file }, 30_000);
   }
 
