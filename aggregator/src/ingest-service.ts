@@ -115,12 +115,14 @@ export class IngestService {
    */
   private welcome(hello: Hello__Output): Welcome {
     const { sourceId, fileId } = hello;
-    const sourceCreatedUnixMillis = this.store.allSources().get(sourceId)?.createdMs ?? 0;
+    const source = this.store.allSources().get(sourceId);
+    const sourceCreatedUnixMillis = source?.createdMs ?? 0;
+    const sourceLatestFileId = (source && parseGenerationId(source.latestGeneration)?.fileId) ?? "";
     const latestEpoch = this.store.latestEpoch(sourceId, fileId);
     const latest = latestEpoch > 0 ? generationId(fileId, latestEpoch) : undefined;
     if (latest === undefined || hello.supersedeGeneration === latest) {
       const generation = generationId(fileId, latestEpoch + 1);
-      return { sourceId, fileId, generation, committedOffset: 0, anchor: "", known: false, sourceCreatedUnixMillis };
+      return { sourceId, fileId, generation, committedOffset: 0, anchor: "", known: false, sourceCreatedUnixMillis, sourceLatestFileId };
     }
     const state = this.store.generation(sourceId, latest);
     return {
@@ -131,6 +133,7 @@ export class IngestService {
       anchor: state?.anchor ?? "",
       known: true,
       sourceCreatedUnixMillis,
+      sourceLatestFileId,
     };
   }
 

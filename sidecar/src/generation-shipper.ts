@@ -71,6 +71,9 @@ export class GenerationShipper {
     metrics.committedOffset.set(this.committedOffset);
     await this.reposition(this.committedOffset);
     while (!signal.aborted) {
+      // Seen before the read: whatever was written before drain() was called
+      // is then read before the end of the file counts as drained.
+      const drainingBeforeRead = this.context.draining();
       const bytesRead = await this.file.readAt(readBuffer, this.readOffset);
       if (bytesRead > 0) {
         if (!(await this.windowIntact())) return this.rewritten("content before the read position changed");
@@ -86,7 +89,7 @@ export class GenerationShipper {
       }
       this.batcher.seal();
       await this.shipSealed();
-      const end = await this.atEndOfFile();
+      const end = await this.atEndOfFile(drainingBeforeRead);
       if (end) return end;
       await this.context.notifier.wait(signal);
     }
@@ -94,7 +97,7 @@ export class GenerationShipper {
   }
 
   /** Checks, at the end of the file, whether this generation is over. */
-  private async atEndOfFile(): Promise<GenerationEnd | undefined> {
+  private async atEndOfFile(drainingBeforeRead: boolean): Promise<GenerationEnd | undefined> {
     const size = await this.file.size();
     this.context.metrics.fileSize.set(size);
     if (size < this.readOffset) return this.rewritten(`file shrank from ${this.readOffset} to ${size} bytes`);
@@ -114,7 +117,7 @@ export class GenerationShipper {
       }
       return undefined;
     }
-    if (this.context.draining()) return "drained";
+    if (drainingBeforeRead) return "drained";
     return undefined;
   }
 

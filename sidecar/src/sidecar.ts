@@ -204,6 +204,9 @@ export class Sidecar {
    * Picks the first file to read, from the rotation chain (oldest … live):
    * - the newest file the aggregator knows: the files after it were never
    *   shipped;
+   * - the live file, when it has the inode of the source's latest file: that
+   *   file was truncated in place (plainly, or by copytruncate, whose copies
+   *   hold rows already counted) and holds only rows never shipped;
    * - for a known source without a known file in the chain (its last file
    *   deleted, or truncated to nothing and rotated), the oldest file written
    *   since the source began;
@@ -214,6 +217,7 @@ export class Sidecar {
     const chain = await listRotationChain(this.config.file, this.config.maxRotatedFiles);
     const opened: Array<{ file: FollowedFile; link: ChainLink; known: boolean }> = [];
     let sourceCreatedMs = 0;
+    let latestInode: number | undefined;
     for (const link of chain) {
       const file = await FollowedFile.open(link.path);
       if (!file) continue;
@@ -221,13 +225,19 @@ export class Sidecar {
       let known = false;
       if (fileId !== undefined) {
         const welcome = await connection.hello({ sourceId: this.config.sourceId, fileId, sidecarId: this.config.sidecarId, supersedeGeneration: "" });
-        known = welcome.known;
+        // Known only if it still holds what was counted: a new file can get a
+        // deleted file's inode and first line, and so its id.
+        const committed = Number(welcome.committedOffset);
+        known = welcome.known && (committed === 0 || (await file.anchorAt(committed)) === welcome.anchor);
         sourceCreatedMs = Number(welcome.sourceCreatedUnixMillis);
+        latestInode = inodeOfFileId(welcome.sourceLatestFileId);
       }
       opened.push({ file, link, known });
     }
+    const live = opened.at(-1)?.link.path === this.config.file ? opened.at(-1) : undefined;
     const start =
       opened.findLast(({ known }) => known) ??
+      (live && live.file.ino === latestInode ? live : undefined) ??
       (sourceCreatedMs > 0
         ? opened.find(({ link }) => link.mtimeMs >= sourceCreatedMs)
         : opened.find(({ file }) => file.ino === this.liveInodeAtStart));
@@ -237,15 +247,16 @@ export class Sidecar {
       this.metrics.generations.inc({ reason: "start" });
       return { file: start.file, supersede: "" };
     }
-    const live = await this.waitForFile(this.config.file);
-    if (live) this.metrics.generations.inc({ reason: "start" });
-    return live && { file: live, supersede: "" };
+    const appeared = await this.waitForFile(this.config.file);
+    if (appeared) this.metrics.generations.inc({ reason: "start" });
+    return appeared && { file: appeared, supersede: "" };
   }
 
   /** The file after `current` in the rotation chain, waiting for one to exist. */
   private async nextFile(current: FollowedFile): Promise<FollowedFile | undefined> {
     const signal = this.abort.signal;
     while (!signal.aborted) {
+      const drainingBeforeList = this.lifecycle.state === "draining";
       const chain = await listRotationChain(this.config.file, this.config.maxRotatedFiles);
       const link = nextInChain(chain, current.ino);
       if (link) {
@@ -258,7 +269,7 @@ export class Sidecar {
         await file?.close();
         continue;
       }
-      if (this.lifecycle.state === "draining") return undefined;
+      if (drainingBeforeList) return undefined;
       await this.notifier.wait(signal);
     }
     return undefined;
@@ -267,9 +278,10 @@ export class Sidecar {
   private async waitForFile(path: string): Promise<FollowedFile | undefined> {
     let logged = false;
     while (!this.abort.signal.aborted) {
+      const drainingBeforeOpen = this.lifecycle.state === "draining";
       const file = await FollowedFile.open(path);
       if (file) return file;
-      if (this.lifecycle.state === "draining") return undefined;
+      if (drainingBeforeOpen) return undefined;
       if (!logged) this.log.info({ file: path }, "waiting for the file to appear");
       logged = true;
       await this.notifier.wait(this.abort.signal);
@@ -285,17 +297,25 @@ export class Sidecar {
    */
   private async waitForFileId(file: FollowedFile): Promise<string | undefined> {
     while (!this.abort.signal.aborted) {
+      // Seen before the read, as in GenerationShipper.run.
+      const drainingBeforeRead = this.lifecycle.state === "draining";
       const fileId = await file.fileId();
       if (fileId !== undefined) return fileId;
       if ((await inodeOf(this.config.file)) !== file.ino) {
         // One more look: the writer may have completed the line before moving on.
         return (await file.fileId()) ?? "rotated";
       }
-      if (this.lifecycle.state === "draining") return undefined;
+      if (drainingBeforeRead) return undefined;
       await this.notifier.wait(this.abort.signal);
     }
     return undefined;
   }
+}
+
+/** The inode part of a file id (`<inode>-<checksum>`); undefined for an empty or malformed id. */
+function inodeOfFileId(fileId: string): number | undefined {
+  const match = /^(\d+)-/.exec(fileId);
+  return match ? Number(match[1]) : undefined;
 }
 
 /** Inode `path` names now; undefined when it does not exist or cannot be read. */

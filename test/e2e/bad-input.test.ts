@@ -506,6 +506,8 @@ describe("bad input from the network", () => {
       committedOffset: 0,
       anchor: "",
       known: false,
+      sourceCreatedUnixMillis: 0,
+      sourceLatestFileId: "",
     });
     const ack = (
       await honest.send({
@@ -593,6 +595,7 @@ describe("bad input from the network", () => {
     const second = openTypedStream(client);
     try {
       const welcome = (await second.send({ hello: HONEST_HELLO })).welcome;
+      assert.ok(welcome && Number(welcome.sourceCreatedUnixMillis) > 0, "a known source says when it began");
       assert.deepEqual(welcome, {
         sourceId: "honest",
         fileId: "10-aaaa",
@@ -600,6 +603,8 @@ describe("bad input from the network", () => {
         committedOffset: 100,
         anchor: BASELINE_ANCHOR,
         known: true,
+        sourceCreatedUnixMillis: welcome.sourceCreatedUnixMillis,
+        sourceLatestFileId: "10-aaaa",
       });
       const refused: Array<{ batch: DeltaBatch; outcome: string }> = [
         {
