@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { LogWriter, fileSize } from "../e2e/harness/log-writer";
 import { startAggregator, startSidecar, type AggregatorProcess, type RunningProcess } from "../e2e/harness/processes";
 import { aggregatorCounts, QueryProbe } from "../e2e/harness/query";
-import { TcpFaultProxy } from "../e2e/harness/fault-proxy";
+import { TcpFaultProxy } from "../e2e/harness/tcp-proxy";
 import { waitFor } from "../e2e/harness/wait";
 
 /** First line of every file the world creates. */
