@@ -155,6 +155,7 @@ export class Sidecar {
       if (fileId === undefined) return true;
       if (fileId !== "rotated") {
         const welcome = await this.announce(connection, position, fileId);
+        if (!welcome) continue;
         this.connected = true;
         this.metrics.connected.set(1);
         this.backoff.reset();
@@ -180,8 +181,10 @@ export class Sidecar {
    * Announces a file and returns its generation to ship, checking that the
    * bytes before the committed offset are those the aggregator counted: if
    * not, the file was rewritten in place and its next generation starts at 0.
+   * Undefined when the file's first line changed meanwhile: its id must be
+   * read again, or the same rows could be shipped under two identities.
    */
-  private async announce(connection: IngestConnection, position: Position, fileId: string): Promise<Welcome__Output> {
+  private async announce(connection: IngestConnection, position: Position, fileId: string): Promise<Welcome__Output | undefined> {
     for (let round = 0; round < MAX_SUPERSEDE_ROUNDS; round++) {
       const welcome = await connection.hello({
         sourceId: this.config.sourceId,
@@ -193,6 +196,12 @@ export class Sidecar {
       if (committed === 0 || (await position.file.anchorAt(committed)) === welcome.anchor) {
         this.log.info({ file: position.file.openedAs, generation: welcome.generation, committedOffset: committed }, "resuming from the committed offset");
         return welcome;
+      }
+      // Only a file that still starts with the same line continues this
+      // identity in a next generation; any other is a new file id.
+      if ((await position.file.fileId()) !== fileId) {
+        position.supersede = "";
+        return undefined;
       }
       this.log.warn({ file: position.file.openedAs, generation: welcome.generation, committedOffset: committed }, "file no longer matches what was counted: starting its next generation");
       position.supersede = welcome.generation;
