@@ -66,12 +66,22 @@ export class FollowedFile {
     return bytesRead;
   }
 
-  /** Anchor of the bytes just before `offset`; undefined if the file is now shorter than `offset`. */
-  async anchorAt(offset: number): Promise<string | undefined> {
+  /**
+   * The up to {@link ANCHOR_WINDOW_BYTES} bytes just before `offset`, as far
+   * as the file still holds them: shorter than asked when the file is now
+   * shorter than `offset`.
+   */
+  async windowBefore(offset: number): Promise<Buffer> {
     const start = Math.max(0, offset - ANCHOR_WINDOW_BYTES);
     const window = Buffer.alloc(offset - start);
     const bytes = window.length === 0 ? 0 : await this.readAt(window, start);
-    return bytes === window.length ? anchorOf(window) : undefined;
+    return window.subarray(0, bytes);
+  }
+
+  /** Anchor of the bytes just before `offset`; undefined if the file is now shorter than `offset`. */
+  async anchorAt(offset: number): Promise<string | undefined> {
+    const window = await this.windowBefore(offset);
+    return window.length === Math.min(offset, ANCHOR_WINDOW_BYTES) ? anchorOf(window) : undefined;
   }
 
   /** Current size in bytes. */
@@ -85,4 +95,10 @@ export class FollowedFile {
     this.closed = true;
     await this.handle.close();
   }
+}
+
+/** The inode part of a file id (`<inode>-<checksum>`, see fileId()); undefined for an empty or malformed id. */
+export function inodeOfFileId(fileId: string): number | undefined {
+  const match = /^(\d+)-/.exec(fileId);
+  return match ? Number(match[1]) : undefined;
 }

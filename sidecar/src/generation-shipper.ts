@@ -159,10 +159,7 @@ export class GenerationShipper {
     this.readOffset = offset;
     this.splitter.reset(offset);
     this.batcher.discard();
-    const start = Math.max(0, offset - ANCHOR_WINDOW_BYTES);
-    const window = Buffer.alloc(offset - start);
-    const bytes = window.length === 0 ? 0 : await this.file.readAt(window, start);
-    this.window = window.subarray(0, bytes);
+    this.window = await this.file.windowBefore(offset);
   }
 
   /** True when the bytes just before the read position are still those that were read there. */

@@ -1,3 +1,4 @@
+import * as fsSync from "node:fs";
 import * as fs from "node:fs/promises";
 
 /** A file of a rotation chain: `log.csv.2`, `log.csv.1`, `log.csv`. */
@@ -53,6 +54,15 @@ export async function inodeOf(path: string): Promise<number | undefined> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw error;
+  }
+}
+
+/** Like inodeOf, synchronously: for the moment a sidecar starts; undefined also when unreadable. */
+export function inodeOfSync(path: string): number | undefined {
+  try {
+    return fsSync.statSync(path).ino;
+  } catch {
+    return undefined;
   }
 }
 

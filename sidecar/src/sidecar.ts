@@ -1,13 +1,12 @@
-import * as fs from "node:fs";
 import type { IngestClient, Logger, Welcome__Output } from "@logtally/proto";
 import { Backoff, sleep } from "./backoff";
 import { ChangeNotifier } from "./change-notifier";
 import type { SidecarConfig } from "./config";
-import { FollowedFile } from "./followed-file";
+import { FollowedFile, inodeOfFileId } from "./followed-file";
 import { GenerationShipper, type ShipperContext } from "./generation-shipper";
 import { ConnectionLost, IngestConnection, createIngestClient } from "./ingest-connection";
 import type { SidecarMetrics } from "./metrics";
-import { inodeOf, listRotationChain, nextInChain, type ChainLink } from "./rotation";
+import { inodeOf, inodeOfSync, listRotationChain, nextInChain, type ChainLink } from "./rotation";
 
 type Lifecycle =
   | { readonly state: "idle" }
@@ -321,18 +320,4 @@ export class Sidecar {
   }
 }
 
-/** The inode part of a file id (`<inode>-<checksum>`); undefined for an empty or malformed id. */
-function inodeOfFileId(fileId: string): number | undefined {
-  const match = /^(\d+)-/.exec(fileId);
-  return match ? Number(match[1]) : undefined;
-}
-
-/** Inode `path` names now; undefined when it does not exist or cannot be read. */
-function inodeOfSync(path: string): number | undefined {
-  try {
-    return fs.statSync(path).ino;
-  } catch {
-    return undefined;
-  }
-}
 
