@@ -118,11 +118,13 @@ export class IngestService {
     const source = this.store.allSources().get(sourceId);
     const sourceCreatedUnixMillis = source?.createdMs ?? 0;
     const sourceLatestFileId = (source && parseGenerationId(source.latestGeneration)?.fileId) ?? "";
+    const sourceLatestFileBirthUnixMillis = (source && this.store.generation(sourceId, source.latestGeneration)?.fileBirthMs) ?? 0;
+    const sourceFacts = { sourceCreatedUnixMillis, sourceLatestFileId, sourceLatestFileBirthUnixMillis };
     const latestEpoch = this.store.latestEpoch(sourceId, fileId);
     const latest = latestEpoch > 0 ? generationId(fileId, latestEpoch) : undefined;
     if (latest === undefined || hello.supersedeGeneration === latest) {
       const generation = generationId(fileId, latestEpoch + 1);
-      return { sourceId, fileId, generation, committedOffset: 0, anchor: "", known: false, sourceCreatedUnixMillis, sourceLatestFileId };
+      return { sourceId, fileId, generation, committedOffset: 0, anchor: "", known: false, fileBirthUnixMillis: 0, ...sourceFacts };
     }
     const state = this.store.generation(sourceId, latest);
     return {
@@ -132,8 +134,8 @@ export class IngestService {
       committedOffset: state?.committedOffset ?? 0,
       anchor: state?.anchor ?? "",
       known: true,
-      sourceCreatedUnixMillis,
-      sourceLatestFileId,
+      fileBirthUnixMillis: state?.fileBirthMs ?? 0,
+      ...sourceFacts,
     };
   }
 
@@ -164,6 +166,7 @@ export class IngestService {
         epoch: parsed.epoch,
         endOffset: batch.endOffset,
         anchor: batch.anchor,
+        fileBirthMs: batch.fileBirthUnixMillis,
         sidecarId: stream.sidecarId,
         deltas: batch.deltas,
         rejected: batch.rejected,

@@ -26,6 +26,7 @@ function validBatch(overrides: Partial<DeltaBatch__Output> = {}): DeltaBatch__Ou
     rows: 3,
     rejected: [{ reason: "too_few_fields", count: 1 }],
     anchor: "0123456789abcdef",
+    fileBirthUnixMillis: 0,
     ...overrides,
   };
 }
@@ -137,6 +138,16 @@ test("validateBatch refuses bad offsets", () => {
     validateBatch(validBatch({ endOffset: MAX_FILE_OFFSET_BYTES + 1 })),
     `end_offset ${MAX_FILE_OFFSET_BYTES + 1} is beyond the largest file offset ${MAX_FILE_OFFSET_BYTES}`,
   );
+});
+
+test("validateBatch takes a file creation time or 0, nothing else", () => {
+  assert.equal(validateBatch(validBatch({ fileBirthUnixMillis: 1_795_749_850_888.7925 })), undefined);
+  for (const birth of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+    assert.equal(
+      validateBatch(validBatch({ fileBirthUnixMillis: birth })),
+      `file_birth_unix_millis ${birth} must be a time, or 0 when unknown`,
+    );
+  }
 });
 
 test("validateBatch limits the number of deltas", () => {

@@ -71,6 +71,8 @@ export function validateBatch(batch: DeltaBatch__Output): string | undefined {
     return `${batch.deltas.length} deltas exceed the limit of ${MAX_DELTAS_PER_BATCH}`;
   }
   if (!ANCHOR_PATTERN.test(batch.anchor)) return "anchor must be at most 64 lowercase hex digits";
+  const birth = batch.fileBirthUnixMillis;
+  if (!Number.isFinite(birth) || birth < 0) return `file_birth_unix_millis ${birth} must be a time, or 0 when unknown`;
   let counted = 0;
   const seen = new Set<string>();
   for (const delta of batch.deltas) {

@@ -26,6 +26,7 @@ function change(overrides: Partial<BatchChange> = {}): BatchChange {
     epoch: 1,
     endOffset: 100,
     anchor: "aa",
+    fileBirthMs: 0,
     sidecarId: "sidecar-1",
     deltas: [
       { host: "web-1", jobName: "backup", count: 3 },
@@ -93,7 +94,7 @@ test("open creates the state directory and the schema", () => {
   try {
     const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all();
     assert.deepEqual(tables, ["counts", "generations", "rejected_rows", "sources"]);
-    assert.equal(db.pragma("user_version", { simple: true }), 1);
+    assert.equal(db.pragma("user_version", { simple: true }), 2);
     assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
   } finally {
     db.close();
@@ -131,7 +132,7 @@ test("apply updates counts, the generation, the source and rejected rows", () =>
     assert.deepEqual(rejectedOf(store), { empty_field: 3, other: 6 });
     assert.deepEqual(
       { ...store.generation("pod-a", "app.log#1") },
-      { sourceId: "pod-a", generation: "app.log#1", fileId: "app.log", epoch: 1, committedOffset: 250, anchor: "bb", updatedMs: 2_000 },
+      { sourceId: "pod-a", generation: "app.log#1", fileId: "app.log", epoch: 1, committedOffset: 250, anchor: "bb", updatedMs: 2_000, fileBirthMs: 0 },
     );
     assert.equal([...store.allGenerations()].length, 1);
     assert.deepEqual(
@@ -167,6 +168,7 @@ test("state survives close and reopen", () => {
         epoch: 2,
         endOffset: 40,
         anchor: "cc",
+        fileBirthMs: 777.25,
         nowMs: 1_500,
         deltas: [{ host: "db-1", jobName: "vacuum", count: 9 }],
         rejected: [{ reason: "no_such_reason", count: 4 }],
@@ -176,6 +178,8 @@ test("state survives close and reopen", () => {
       change({
         endOffset: 180,
         anchor: "dd",
+        // The first creation time reported for a generation is kept.
+        fileBirthMs: 1_234.5,
         nowMs: 3_000,
         sidecarId: "sidecar-3",
         deltas: [{ host: "web-2", jobName: "backup", count: 1 }],
@@ -194,11 +198,29 @@ test("state survives close and reopen", () => {
     assert.deepEqual(rejectedOf(store), { empty_field: 1, other: 4 });
     assert.deepEqual(
       { ...store.generation("pod-a", "app.log#1") },
-      { sourceId: "pod-a", generation: "app.log#1", fileId: "app.log", epoch: 1, committedOffset: 180, anchor: "dd", updatedMs: 3_000 },
+      {
+        sourceId: "pod-a",
+        generation: "app.log#1",
+        fileId: "app.log",
+        epoch: 1,
+        committedOffset: 180,
+        anchor: "dd",
+        updatedMs: 3_000,
+        fileBirthMs: 1_234.5,
+      },
     );
     assert.deepEqual(
       { ...store.generation("pod-b", "err.log#2") },
-      { sourceId: "pod-b", generation: "err.log#2", fileId: "err.log", epoch: 2, committedOffset: 40, anchor: "cc", updatedMs: 1_500 },
+      {
+        sourceId: "pod-b",
+        generation: "err.log#2",
+        fileId: "err.log",
+        epoch: 2,
+        committedOffset: 40,
+        anchor: "cc",
+        updatedMs: 1_500,
+        fileBirthMs: 777.25,
+      },
     );
     assert.equal(store.generation("pod-a", "err.log#2"), undefined);
     assert.equal(store.latestEpoch("pod-a", "app.log"), 1);
@@ -213,8 +235,9 @@ test("state survives close and reopen", () => {
     );
 
     // Counting continues on top of the reloaded state.
-    store.apply(change({ endOffset: 190, deltas: [{ host: "web-1", jobName: "backup", count: 2 }], rejected: [] }));
+    store.apply(change({ endOffset: 190, fileBirthMs: 99, deltas: [{ host: "web-1", jobName: "backup", count: 2 }], rejected: [] }));
     assert.deepEqual(countsOf(store)[1], ["web-1", "backup", 5]);
+    assert.equal(store.generation("pod-a", "app.log#1")?.fileBirthMs, 1_234.5);
     assert.equal(store.totalCounted(), 17);
   });
 });
@@ -255,7 +278,7 @@ test("a transaction that fails midway changes nothing, on disk or in memory", ()
       ["web-1", "backup", 3],
       ["web-2", "backup", 2],
     ] as Array<[string, string, number]>,
-    generation: { sourceId: "pod-a", generation: "app.log#1", fileId: "app.log", epoch: 1, committedOffset: 100, anchor: "aa", updatedMs: 1_000 },
+    generation: { sourceId: "pod-a", generation: "app.log#1", fileId: "app.log", epoch: 1, committedOffset: 100, anchor: "aa", updatedMs: 1_000, fileBirthMs: 0 },
     source: { sourceId: "pod-a", createdMs: 1_000, latestGeneration: "app.log#1", lastSeenMs: 1_000, lastSidecarId: "sidecar-1" },
     rejected: { empty_field: 1 },
   };
@@ -330,19 +353,54 @@ test("a garbage database file is refused with its path and how to recover", () =
   assert.deepEqual(fs.readFileSync(databasePath), garbage);
 });
 
+test("a version 1 database is migrated in place, keeping its state", () => {
+  const dir = stateDir();
+  fs.mkdirSync(dir);
+  const db = new Database(path.join(dir, DATABASE_FILE));
+  db.exec(`
+    CREATE TABLE counts (host TEXT NOT NULL, job_name TEXT NOT NULL, count INTEGER NOT NULL CHECK (count >= 0),
+      PRIMARY KEY (host, job_name)) WITHOUT ROWID;
+    CREATE TABLE generations (source_id TEXT NOT NULL, generation TEXT NOT NULL, file_id TEXT NOT NULL,
+      epoch INTEGER NOT NULL, committed_offset INTEGER NOT NULL CHECK (committed_offset >= 0), anchor TEXT NOT NULL,
+      updated_ms INTEGER NOT NULL, PRIMARY KEY (source_id, generation)) WITHOUT ROWID;
+    CREATE TABLE sources (source_id TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, latest_generation TEXT NOT NULL,
+      last_seen_ms INTEGER NOT NULL, last_sidecar_id TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE rejected_rows (reason TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT INTO counts VALUES ('web-1', 'backup', 7);
+    INSERT INTO generations VALUES ('pod-a', 'app.log#1', 'app.log', 1, 120, 'ab', 500);
+    INSERT INTO sources VALUES ('pod-a', 400, 'app.log#1', 500, 'sidecar-1');
+    PRAGMA user_version = 1;
+  `);
+  db.close();
+
+  withStore(dir, (store) => {
+    assert.deepEqual(countsOf(store), [["web-1", "backup", 7]]);
+    assert.equal(store.generation("pod-a", "app.log#1")?.committedOffset, 120);
+    assert.equal(store.generation("pod-a", "app.log#1")?.fileBirthMs, 0);
+    store.apply(change({ endOffset: 130, fileBirthMs: 42, deltas: [], rejected: [] }));
+  });
+  withStore(dir, (store) => assert.equal(store.generation("pod-a", "app.log#1")?.fileBirthMs, 42));
+  const reopened = new Database(path.join(dir, DATABASE_FILE), { readonly: true });
+  try {
+    assert.equal(reopened.pragma("user_version", { simple: true }), 2);
+  } finally {
+    reopened.close();
+  }
+});
+
 test("a database from a newer schema is refused", () => {
   const dir = stateDir();
   fs.mkdirSync(dir);
   const databasePath = path.join(dir, DATABASE_FILE);
   const db = new Database(databasePath);
-  db.pragma("user_version = 2");
+  db.pragma("user_version = 3");
   db.close();
   assert.throws(
     () => CountStore.open(dir),
     (error: unknown) =>
       error instanceof StateError &&
       error.path === databasePath &&
-      error.message.includes("schema version 2 is newer than this aggregator understands (1)"),
+      error.message.includes("schema version 3 is newer than this aggregator understands (2)"),
   );
 });
 

@@ -8,8 +8,6 @@ import { pairKey } from "./ledger";
 /** Name of the SQLite file inside the state directory. */
 export const DATABASE_FILE = "logtally.db";
 
-const SCHEMA_VERSION = 1;
-
 /** Counted rows of one (host, job_name) pair. */
 export interface PairCount {
   readonly host: string;
@@ -26,6 +24,8 @@ export interface GenerationState {
   committedOffset: number;
   anchor: string;
   updatedMs: number;
+  /** Creation time of the file counted, as first reported; 0 when unknown. */
+  fileBirthMs: number;
 }
 
 /** What one applied batch changes, all in one transaction. */
@@ -36,6 +36,7 @@ export interface BatchChange {
   readonly epoch: number;
   readonly endOffset: number;
   readonly anchor: string;
+  readonly fileBirthMs: number;
   readonly sidecarId: string;
   readonly deltas: ReadonlyArray<{ host: string; jobName: string; count: number }>;
   readonly rejected: ReadonlyArray<{ reason: string; count: number }>;
@@ -79,10 +80,11 @@ export class CountStore {
         "ON CONFLICT (host, job_name) DO UPDATE SET count = count + excluded.count",
     );
     const setGeneration = db.prepare(
-      "INSERT INTO generations (source_id, generation, file_id, epoch, committed_offset, anchor, updated_ms) " +
-        "VALUES (@sourceId, @generation, @fileId, @epoch, @endOffset, @anchor, @nowMs) " +
+      "INSERT INTO generations (source_id, generation, file_id, epoch, committed_offset, anchor, updated_ms, file_birth_ms) " +
+        "VALUES (@sourceId, @generation, @fileId, @epoch, @endOffset, @anchor, @nowMs, @fileBirthMs) " +
         "ON CONFLICT (source_id, generation) DO UPDATE SET committed_offset = excluded.committed_offset, " +
-        "anchor = excluded.anchor, updated_ms = excluded.updated_ms",
+        "anchor = excluded.anchor, updated_ms = excluded.updated_ms, " +
+        "file_birth_ms = CASE WHEN file_birth_ms = 0 THEN excluded.file_birth_ms ELSE file_birth_ms END",
     );
     const setSource = db.prepare(
       "INSERT INTO sources (source_id, created_ms, latest_generation, last_seen_ms, last_sidecar_id) " +
@@ -148,7 +150,7 @@ export class CountStore {
       this.countedRows += row.count;
     }
     for (const row of this.db
-      .prepare("SELECT source_id, generation, file_id, epoch, committed_offset, anchor, updated_ms FROM generations")
+      .prepare("SELECT source_id, generation, file_id, epoch, committed_offset, anchor, updated_ms, file_birth_ms FROM generations")
       .iterate() as Iterable<{
       source_id: string;
       generation: string;
@@ -157,6 +159,7 @@ export class CountStore {
       committed_offset: number;
       anchor: string;
       updated_ms: number;
+      file_birth_ms: number;
     }>) {
       this.rememberGeneration({
         sourceId: row.source_id,
@@ -166,6 +169,7 @@ export class CountStore {
         committedOffset: row.committed_offset,
         anchor: row.anchor,
         updatedMs: row.updated_ms,
+        fileBirthMs: row.file_birth_ms,
       });
     }
     for (const row of this.db
@@ -210,6 +214,7 @@ export class CountStore {
       committedOffset: change.endOffset,
       anchor: change.anchor,
       updatedMs: change.nowMs,
+      fileBirthMs: this.generation(change.sourceId, change.generation)?.fileBirthMs || change.fileBirthMs,
     });
     this.sources.set(change.sourceId, {
       sourceId: change.sourceId,
@@ -288,14 +293,9 @@ function generationKey(sourceId: string, name: string): string {
   return `${sourceId}\u0000${name}`;
 }
 
-function migrate(db: Database.Database): void {
-  const version = db.pragma("user_version", { simple: true }) as number;
-  if (version === SCHEMA_VERSION) return;
-  if (version > SCHEMA_VERSION) {
-    throw new Error(`schema version ${version} is newer than this aggregator understands (${SCHEMA_VERSION})`);
-  }
-  db.exec(`
-    BEGIN;
+/** Schema changes, each taking the database from version i to i + 1. */
+const MIGRATIONS: readonly string[] = [
+  `
     CREATE TABLE counts (
       host TEXT NOT NULL,
       job_name TEXT NOT NULL,
@@ -323,7 +323,23 @@ function migrate(db: Database.Database): void {
       reason TEXT PRIMARY KEY,
       count INTEGER NOT NULL
     ) WITHOUT ROWID;
-    PRAGMA user_version = ${SCHEMA_VERSION};
-    COMMIT;
-  `);
+  `,
+  `
+    ALTER TABLE generations ADD COLUMN file_birth_ms REAL NOT NULL DEFAULT 0;
+  `,
+];
+
+const SCHEMA_VERSION = MIGRATIONS.length;
+
+function migrate(db: Database.Database): void {
+  const version = db.pragma("user_version", { simple: true }) as number;
+  if (version > SCHEMA_VERSION) {
+    throw new Error(`schema version ${version} is newer than this aggregator understands (${SCHEMA_VERSION})`);
+  }
+  for (let next = version; next < SCHEMA_VERSION; next++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[next]!);
+      db.pragma(`user_version = ${next + 1}`);
+    })();
+  }
 }

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { statSync } from "node:fs";
 import * as fs from "node:fs/promises";
 
 /** Bytes before an offset that its anchor checksums. */
@@ -26,6 +27,11 @@ export class FollowedFile {
     readonly openedAs: string,
     /** Inode number: the file's identity while it exists. */
     readonly ino: number,
+    /**
+     * Creation time (Unix ms), or 0 where the platform does not report one.
+     * Unlike the inode, it tells a new file from a deleted one whose inode it reuses.
+     */
+    readonly birthMs: number,
   ) {}
 
   /** Opens `path` read-only; undefined when it does not exist. */
@@ -39,7 +45,7 @@ export class FollowedFile {
     }
     try {
       const stat = await handle.stat({ bigint: false });
-      return new FollowedFile(handle, path, stat.ino);
+      return new FollowedFile(handle, path, stat.ino, birthTimesAreReal() ? stat.birthtimeMs : 0);
     } catch (error) {
       await handle.close();
       throw error;
@@ -101,4 +107,32 @@ export class FollowedFile {
 export function inodeOfFileId(fileId: string): number | undefined {
   const match = /^(\d+)-/.exec(fileId);
   return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * True when two creation times, 0 meaning unknown, allow the same file: only
+ * two known and different times prove two files.
+ */
+export function sameBirth(aMs: number, bMs: number): boolean {
+  return aMs === 0 || bMs === 0 || aMs === bMs;
+}
+
+let birthTimesProbed: boolean | undefined;
+
+/**
+ * Whether stat reports real creation times. Where the kernel or a seccomp
+ * profile refuses statx, Node falls back to stat and reports the change time
+ * as the creation time, which moves with every write: such a value must not
+ * be compared. procfs keeps no creation time, so statx reports 0 for it while
+ * the fallback reports its change time.
+ */
+function birthTimesAreReal(): boolean {
+  if (birthTimesProbed === undefined) {
+    try {
+      birthTimesProbed = process.platform !== "linux" || statSync("/proc/self").birthtimeMs === 0;
+    } catch {
+      birthTimesProbed = false;
+    }
+  }
+  return birthTimesProbed;
 }

@@ -140,6 +140,7 @@ export class GenerationShipper {
       rows: batch.rows,
       rejected: batch.rejected,
       anchor,
+      fileBirthUnixMillis: this.file.birthMs,
     });
     const { metrics, log } = this.context;
     metrics.batches.inc({ outcome: ack.outcome.toLowerCase() });

@@ -2,7 +2,7 @@ import type { IngestClient, Logger, Welcome__Output } from "@logtally/proto";
 import { Backoff, sleep } from "./backoff";
 import { ChangeNotifier } from "./change-notifier";
 import type { SidecarConfig } from "./config";
-import { FollowedFile, inodeOfFileId } from "./followed-file";
+import { FollowedFile, inodeOfFileId, sameBirth } from "./followed-file";
 import { GenerationShipper, type ShipperContext } from "./generation-shipper";
 import { ConnectionLost, IngestConnection, createIngestClient } from "./ingest-connection";
 import type { SidecarMetrics } from "./metrics";
@@ -191,9 +191,11 @@ export class Sidecar {
         sidecarId: this.config.sidecarId,
         supersedeGeneration: position.supersede,
       });
-      const committed = Number(welcome.committedOffset);
-      if (committed === 0 || (await position.file.anchorAt(committed)) === welcome.anchor) {
-        this.log.info({ file: position.file.openedAs, generation: welcome.generation, committedOffset: committed }, "resuming from the committed offset");
+      if (await this.holdsWhatWasCounted(position.file, welcome)) {
+        this.log.info(
+          { file: position.file.openedAs, generation: welcome.generation, committedOffset: Number(welcome.committedOffset) },
+          "resuming from the committed offset",
+        );
         return welcome;
       }
       // Only a file that still starts with the same line continues this
@@ -202,7 +204,10 @@ export class Sidecar {
         position.supersede = "";
         return undefined;
       }
-      this.log.warn({ file: position.file.openedAs, generation: welcome.generation, committedOffset: committed }, "file no longer matches what was counted: starting its next generation");
+      this.log.warn(
+        { file: position.file.openedAs, generation: welcome.generation, committedOffset: Number(welcome.committedOffset) },
+        "file no longer matches what was counted: starting its next generation",
+      );
       position.supersede = welcome.generation;
     }
     throw new Error(`file ${position.file.openedAs} kept changing while its generation was being agreed`);
@@ -225,7 +230,7 @@ export class Sidecar {
     const chain = await listRotationChain(this.config.file, this.config.maxRotatedFiles);
     const opened: Array<{ file: FollowedFile; link: ChainLink; known: boolean }> = [];
     let sourceCreatedMs = 0;
-    let latestInode: number | undefined;
+    let latest: { ino?: number; birthMs: number } = { birthMs: 0 };
     for (const link of chain) {
       const file = await FollowedFile.open(link.path);
       if (!file) continue;
@@ -233,19 +238,16 @@ export class Sidecar {
       let known = false;
       if (fileId !== undefined) {
         const welcome = await connection.hello({ sourceId: this.config.sourceId, fileId, sidecarId: this.config.sidecarId, supersedeGeneration: "" });
-        // Known only if it still holds what was counted: a new file can get a
-        // deleted file's inode and first line, and so its id.
-        const committed = Number(welcome.committedOffset);
-        known = welcome.known && (committed === 0 || (await file.anchorAt(committed)) === welcome.anchor);
+        known = welcome.known && (await this.holdsWhatWasCounted(file, welcome));
         sourceCreatedMs = Number(welcome.sourceCreatedUnixMillis);
-        latestInode = inodeOfFileId(welcome.sourceLatestFileId);
+        latest = { ino: inodeOfFileId(welcome.sourceLatestFileId), birthMs: welcome.sourceLatestFileBirthUnixMillis };
       }
       opened.push({ file, link, known });
     }
     const live = opened.at(-1)?.link.path === this.config.file ? opened.at(-1) : undefined;
     const start =
       opened.findLast(({ known }) => known) ??
-      (live && live.file.ino === latestInode ? live : undefined) ??
+      (live && live.file.ino === latest.ino && sameBirth(live.file.birthMs, latest.birthMs) ? live : undefined) ??
       (sourceCreatedMs > 0
         ? opened.find(({ link }) => link.mtimeMs >= sourceCreatedMs)
         : opened.find(({ file }) => file.ino === this.liveInodeAtStart));
@@ -258,6 +260,17 @@ export class Sidecar {
     const appeared = await this.waitForFile(this.config.file);
     if (appeared) this.metrics.generations.inc({ reason: "start" });
     return appeared && { file: appeared, supersede: "" };
+  }
+
+  /**
+   * Whether `file` still holds what the welcomed generation counted: the same
+   * file (a new one can get a deleted file's inode and first line, and so its
+   * id) with the same bytes before the committed offset.
+   */
+  private async holdsWhatWasCounted(file: FollowedFile, welcome: Welcome__Output): Promise<boolean> {
+    const committed = Number(welcome.committedOffset);
+    if (committed === 0) return true;
+    return sameBirth(file.birthMs, welcome.fileBirthUnixMillis) && (await file.anchorAt(committed)) === welcome.anchor;
   }
 
   /** The file after `current` in the rotation chain, waiting for one to exist. */

@@ -53,6 +53,7 @@ interface Snapshot {
 const HONEST_HELLO: Hello = { sourceId: "honest", fileId: "10-aaaa", sidecarId: "h", supersedeGeneration: "" };
 const HONEST_GENERATION = "10-aaaa#1";
 const BASELINE_ANCHOR = "00c0ffee";
+const HONEST_FILE_BIRTH = 1_795_749_850_888.7925;
 
 /**
  * A batch the aggregator would apply after the baseline (it starts at the
@@ -508,6 +509,8 @@ describe("bad input from the network", () => {
       known: false,
       sourceCreatedUnixMillis: 0,
       sourceLatestFileId: "",
+      fileBirthUnixMillis: 0,
+      sourceLatestFileBirthUnixMillis: 0,
     });
     const ack = (
       await honest.send({
@@ -523,6 +526,7 @@ describe("bad input from the network", () => {
           rows: 3,
           rejected: [],
           anchor: BASELINE_ANCHOR,
+          fileBirthUnixMillis: HONEST_FILE_BIRTH,
         },
       })
     ).ack;
@@ -605,6 +609,10 @@ describe("bad input from the network", () => {
         known: true,
         sourceCreatedUnixMillis: welcome.sourceCreatedUnixMillis,
         sourceLatestFileId: "10-aaaa",
+        // The creation time the first batch reported, so a sidecar can tell
+        // this file from a new one that reuses its inode.
+        fileBirthUnixMillis: HONEST_FILE_BIRTH,
+        sourceLatestFileBirthUnixMillis: HONEST_FILE_BIRTH,
       });
       const refused: Array<{ batch: DeltaBatch; outcome: string }> = [
         {
