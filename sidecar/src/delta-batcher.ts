@@ -1,6 +1,9 @@
 import { MAX_DELTAS_PER_BATCH, type RejectReason } from "@logtally/proto";
 import type { LineSink } from "./line-splitter";
-import { parseRow } from "./row-parser";
+import { RowCache } from "./row-cache";
+import type { ParsedRow } from "./row-parser";
+
+type CountedRow = Extract<ParsedRow, { kind: "row" }>;
 
 /** The per-pair counts of exactly the complete lines in [startOffset, endOffset). */
 export interface SealedBatch {
@@ -26,7 +29,11 @@ export function emptyTally(): LineTally {
 interface OpenBatch {
   startOffset: number;
   endOffset: number;
-  pairs: Map<string, { host: string; jobName: string; count: number }>;
+  /**
+   * Rows per parsed row, keyed by the shared result of the row cache; lines
+   * that differ (`a,b` and `"a", b`) but name one pair are merged when sealed.
+   */
+  countsByRow: Map<CountedRow, number>;
   rows: number;
   rejected: Map<RejectReason, number>;
 }
@@ -40,6 +47,7 @@ interface OpenBatch {
  */
 export class DeltaBatcher implements LineSink {
   private open: OpenBatch | undefined;
+  private readonly rowCache = new RowCache();
   private sealed: SealedBatch[] = [];
   /**
    * @param maxBatchBytes a batch is sealed once it covers this many bytes
@@ -51,18 +59,17 @@ export class DeltaBatcher implements LineSink {
   ) {}
 
   line(line: Buffer, startOffset: number, endOffset: number): void {
-    const row = parseRow(line, startOffset === 0);
+    const row = this.rowCache.parse(line, startOffset === 0);
     if (row.kind === "row") {
-      const key = `${row.host}\u0000${row.jobName}`;
       let batch = this.batchFor(startOffset);
-      let pair = batch.pairs.get(key);
-      if (!pair && batch.pairs.size >= MAX_DELTAS_PER_BATCH) {
+      const count = batch.countsByRow.get(row);
+      // Distinct rows bound distinct pairs from above: sealing on them keeps
+      // every batch within the protocol's pair limit.
+      if (count === undefined && batch.countsByRow.size >= MAX_DELTAS_PER_BATCH) {
         this.seal();
         batch = this.batchFor(startOffset);
       }
-      pair = batch.pairs.get(key);
-      if (pair) pair.count++;
-      else batch.pairs.set(key, { host: row.host, jobName: row.jobName, count: 1 });
+      batch.countsByRow.set(row, (count ?? 0) + 1);
       batch.rows++;
       this.tally.counted++;
     } else if (row.kind === "rejected") {
@@ -87,7 +94,7 @@ export class DeltaBatcher implements LineSink {
     this.sealed.push({
       startOffset: batch.startOffset,
       endOffset: batch.endOffset,
-      deltas: [...batch.pairs.values()],
+      deltas: deltasOf(batch.countsByRow),
       rows: batch.rows,
       rejected: [...batch.rejected].map(([reason, count]) => ({ reason, count })),
     });
@@ -113,7 +120,7 @@ export class DeltaBatcher implements LineSink {
   }
 
   private batchFor(startOffset: number): OpenBatch {
-    this.open ??= { startOffset, endOffset: startOffset, pairs: new Map(), rows: 0, rejected: new Map() };
+    this.open ??= { startOffset, endOffset: startOffset, countsByRow: new Map(), rows: 0, rejected: new Map() };
     return this.open;
   }
 
@@ -122,4 +129,16 @@ export class DeltaBatcher implements LineSink {
     batch.endOffset = endOffset;
     if (endOffset - batch.startOffset >= this.maxBatchBytes) this.seal();
   }
+}
+
+/** One delta per (host, job_name) pair. */
+function deltasOf(countsByRow: ReadonlyMap<CountedRow, number>): SealedBatch["deltas"] {
+  const byPair = new Map<string, { host: string; jobName: string; count: number }>();
+  for (const [{ host, jobName }, count] of countsByRow) {
+    const key = `${host}\u0000${jobName}`;
+    const delta = byPair.get(key);
+    if (delta) delta.count += count;
+    else byPair.set(key, { host, jobName, count });
+  }
+  return [...byPair.values()];
 }
