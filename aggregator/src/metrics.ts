@@ -1,37 +1,26 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { CountExposition } from "./count-exposition";
 import type { CountStore } from "./store";
-
-/** Metric name and help kept from the exporter logtally replaces, so existing queries keep working. */
-export const COUNT_METRIC_NAME = "log_host_job_count";
-export const COUNT_METRIC_HELP = "Count of occurrences of host and job name in log";
 
 /** Outcomes a batch can have, as counted by `logtally_batches_total`. */
 export type BatchOutcomeLabel = "applied" | "duplicate" | "out_of_order";
 
 /**
- * The aggregator's metrics in their own registry. Values held by the store
- * (counts, offsets) are read at scrape time in `collect()`, so a scrape always
+ * The aggregator's metrics: `log_host_job_count`, rendered by its own
+ * exposition, and the `logtally_*` metrics in their own registry. Values held
+ * by the store (counts, offsets) are read at scrape time, so a scrape always
  * shows committed state and nothing is pushed from timers.
  */
 export class AggregatorMetrics {
   readonly registry = new Registry();
+  private readonly counts = new CountExposition();
   readonly batches: Counter<"outcome">;
   readonly ingestErrors: Counter<"code">;
   readonly commitSeconds: Histogram<never>;
   readonly connectedSidecars: Gauge<never>;
 
-  constructor(store: CountStore) {
+  constructor(private readonly store: CountStore) {
     const registers = [this.registry];
-    new Gauge({
-      name: COUNT_METRIC_NAME,
-      help: COUNT_METRIC_HELP,
-      labelNames: ["host", "job_name"],
-      registers,
-      collect() {
-        this.reset();
-        for (const pair of store.allCounts().values()) this.set({ host: pair.host, job_name: pair.jobName }, pair.count);
-      },
-    });
     new Counter({
       name: "logtally_rows_counted_total",
       help: "Rows counted into log_host_job_count since the state directory was created.",
@@ -110,6 +99,6 @@ export class AggregatorMetrics {
 
   /** Renders the Prometheus text exposition. */
   async render(): Promise<string> {
-    return this.registry.metrics();
+    return this.counts.render(this.store.allCounts().values()) + (await this.registry.metrics());
   }
 }
