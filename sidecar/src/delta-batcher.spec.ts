@@ -3,6 +3,7 @@ import * as assert from "node:assert/strict";
 import { MAX_DELTAS_PER_BATCH, type RejectReason } from "@logtally/proto";
 import { DeltaBatcher, emptyTally, type LineTally, type SealedBatch } from "./delta-batcher";
 import { LineSplitter } from "./line-splitter";
+import { RowCache } from "./row-cache";
 
 interface FeedOptions {
   /** Offset of the first byte; the splitter's start offset. Default 0. */
@@ -268,6 +269,36 @@ test("more than twice the pair limit in distinct hosts splits into three batches
     [MAX_DELTAS_PER_BATCH, MAX_DELTAS_PER_BATCH, 7],
   );
   assert.equal(sumDeltas(batches).size, hosts);
+});
+
+test("a row cache that fills mid-batch loses no row and lists no pair twice", () => {
+  // 4 distinct lines fit; the cache is cleared over and over while batches are open.
+  const batcher = new DeltaBatcher(1 << 30, emptyTally(), new RowCache(4, 1 << 10));
+  const lines: string[] = [];
+  const expected = new Map<string, number>();
+  const random = seededRandom(7);
+  for (let i = 0; i < 2_000; i++) {
+    const host = `h${Math.floor(random() * 9)}`;
+    // Differently written lines of one pair merge into one delta.
+    lines.push(random() < 0.3 ? `"${host}", j` : `${host},j`);
+    expected.set(pairKey(host, "j"), (expected.get(pairKey(host, "j")) ?? 0) + 1);
+  }
+  const text = `first,line\n${lines.join("\n")}\n`;
+  expected.set(pairKey("first", "line"), 1);
+  feed(batcher, text, { startOffset: 0, nextChunkBytes: () => 1 + Math.floor(random() * 64) });
+  batcher.seal();
+  const batches = batcher.takeSealed();
+  assertTiles(batches, 0, Buffer.byteLength(text));
+  assert.deepEqual(sumDeltas(batches), expected);
+});
+
+test("discard() forgets the open batch's counts: what is fed next starts from zero", () => {
+  const batcher = new DeltaBatcher(1 << 30);
+  feed(batcher, "h0,j0\nh0,j0\n", { startOffset: 10 });
+  batcher.discard();
+  feed(batcher, "h0,j0\n", { startOffset: 10 });
+  batcher.seal();
+  assert.deepEqual(batcher.takeSealed().map((batch) => batch.deltas), [[{ host: "h0", jobName: "j0", count: 1 }]]);
 });
 
 test("discard() drops sealed and open batches not yet taken", () => {

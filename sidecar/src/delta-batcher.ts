@@ -1,7 +1,7 @@
 import { MAX_DELTAS_PER_BATCH, type RejectReason } from "@logtally/proto";
 import type { LineSink } from "./line-splitter";
 import { RowCache } from "./row-cache";
-import type { ParsedRow } from "./row-parser";
+import { parseRow, type ParsedRow } from "./row-parser";
 
 type CountedRow = Extract<ParsedRow, { kind: "row" }>;
 
@@ -26,15 +26,20 @@ export function emptyTally(): LineTally {
   return { counted: 0, skipped: 0, rejected: new Map() };
 }
 
+type Delta = SealedBatch["deltas"][number];
+
 interface OpenBatch {
   startOffset: number;
   endOffset: number;
-  /**
-   * Rows per parsed row, keyed by the shared result of the row cache; lines
-   * that differ (`a,b` and `"a", b`) but name one pair are merged when sealed.
-   */
-  countsByRow: Map<CountedRow, number>;
   rows: number;
+  /** Row-cache ids counted in this batch; their counts are in the batcher's `countsById`. */
+  cachedIds: number[];
+  /**
+   * Rows counted apart from the cache, by pair: first lines, lines the cache
+   * had no room for, and counts moved out when the cache was cleared. Lines
+   * that differ (`a,b` and `"a", b`) but name one pair are merged here.
+   */
+  pairs: Map<string, Delta>;
   rejected: Map<RejectReason, number>;
 }
 
@@ -44,39 +49,40 @@ interface OpenBatch {
  * protocol's pair limit. Batches tile the byte range without gaps: each
  * starts where the previous ended, and header, blank and rejected lines lie
  * inside them too, so the committed offset always moves over every line.
+ *
+ * Repeated lines are counted by their row-cache id in a typed array, so the
+ * common row costs no parse, no string and no map lookup.
  */
 export class DeltaBatcher implements LineSink {
   private open: OpenBatch | undefined;
-  private readonly rowCache = new RowCache();
+  /** Rows of the open batch per row-cache id; 0 for ids not in it. */
+  private readonly countsById: Float64Array;
   private sealed: SealedBatch[] = [];
   /**
    * @param maxBatchBytes a batch is sealed once it covers this many bytes
    * @param tally where parsed lines are counted, for metrics
+   * @param rowCache where distinct lines are remembered (its own by default)
    */
   constructor(
     private readonly maxBatchBytes: number,
     private readonly tally: LineTally = emptyTally(),
-  ) {}
+    private readonly rowCache: RowCache = new RowCache(),
+  ) {
+    this.countsById = new Float64Array(rowCache.maxEntries);
+  }
 
-  line(line: Buffer, startOffset: number, endOffset: number): void {
-    const row = this.rowCache.parse(line, startOffset === 0);
-    if (row.kind === "row") {
-      let batch = this.batchFor(startOffset);
-      const count = batch.countsByRow.get(row);
-      // Distinct rows bound distinct pairs from above: sealing on them keeps
-      // every batch within the protocol's pair limit.
-      if (count === undefined && batch.countsByRow.size >= MAX_DELTAS_PER_BATCH) {
-        this.seal();
-        batch = this.batchFor(startOffset);
-      }
-      batch.countsByRow.set(row, (count ?? 0) + 1);
-      batch.rows++;
-      this.tally.counted++;
-    } else if (row.kind === "rejected") {
-      this.reject(startOffset, row.reason);
+  line(bytes: Buffer, from: number, to: number, startOffset: number, endOffset: number): void {
+    if (startOffset === 0) {
+      // The first line may be a header or carry a byte-order mark.
+      this.countParsed(parseRow(bytes.subarray(from, to), true), startOffset);
     } else {
-      this.batchFor(startOffset);
-      this.tally.skipped++;
+      let id = this.rowCache.idOf(bytes, from, to);
+      if (id < 0 && this.rowCache.size > 0) {
+        this.releaseRowCache();
+        id = this.rowCache.idOf(bytes, from, to);
+      }
+      if (id < 0) this.countParsed(parseRow(bytes.subarray(from, to), false), startOffset);
+      else this.countCached(id, startOffset);
     }
     this.extend(endOffset);
   }
@@ -90,11 +96,12 @@ export class DeltaBatcher implements LineSink {
   seal(): void {
     const batch = this.open;
     if (!batch) return;
+    this.moveCachedCounts(batch);
     this.open = undefined;
     this.sealed.push({
       startOffset: batch.startOffset,
       endOffset: batch.endOffset,
-      deltas: deltasOf(batch.countsByRow),
+      deltas: [...batch.pairs.values()],
       rows: batch.rows,
       rejected: [...batch.rejected].map(([reason, count]) => ({ reason, count })),
     });
@@ -109,8 +116,60 @@ export class DeltaBatcher implements LineSink {
 
   /** Drops everything not yet taken: the reader is about to re-read from elsewhere. */
   discard(): void {
+    for (const id of this.open?.cachedIds ?? []) this.countsById[id] = 0;
     this.open = undefined;
     this.sealed = [];
+  }
+
+  private countCached(id: number, startOffset: number): void {
+    const row = this.rowCache.row(id);
+    if (row.kind !== "row") return this.countUncounted(row, startOffset);
+    let batch = this.batchFor(startOffset);
+    if (this.countsById[id] === 0) {
+      if (distinctRows(batch) >= MAX_DELTAS_PER_BATCH) {
+        this.seal();
+        batch = this.batchFor(startOffset);
+      }
+      batch.cachedIds.push(id);
+    }
+    this.countsById[id] = this.countsById[id]! + 1;
+    batch.rows++;
+    this.tally.counted++;
+  }
+
+  private countParsed(row: ParsedRow, startOffset: number): void {
+    if (row.kind !== "row") return this.countUncounted(row, startOffset);
+    let batch = this.batchFor(startOffset);
+    if (!batch.pairs.has(pairKey(row)) && distinctRows(batch) >= MAX_DELTAS_PER_BATCH) {
+      this.seal();
+      batch = this.batchFor(startOffset);
+    }
+    addToPairs(batch.pairs, row, 1);
+    batch.rows++;
+    this.tally.counted++;
+  }
+
+  private countUncounted(row: Exclude<ParsedRow, CountedRow>, startOffset: number): void {
+    if (row.kind === "rejected") {
+      this.reject(startOffset, row.reason);
+    } else {
+      this.batchFor(startOffset);
+      this.tally.skipped++;
+    }
+  }
+
+  /** Clears the full row cache, first moving the open batch's counts out of the ids it is about to forget. */
+  private releaseRowCache(): void {
+    if (this.open) this.moveCachedCounts(this.open);
+    this.rowCache.clear();
+  }
+
+  private moveCachedCounts(batch: OpenBatch): void {
+    for (const id of batch.cachedIds) {
+      addToPairs(batch.pairs, this.rowCache.row(id) as CountedRow, this.countsById[id]!);
+      this.countsById[id] = 0;
+    }
+    batch.cachedIds = [];
   }
 
   private reject(startOffset: number, reason: RejectReason): void {
@@ -120,7 +179,7 @@ export class DeltaBatcher implements LineSink {
   }
 
   private batchFor(startOffset: number): OpenBatch {
-    this.open ??= { startOffset, endOffset: startOffset, countsByRow: new Map(), rows: 0, rejected: new Map() };
+    this.open ??= { startOffset, endOffset: startOffset, rows: 0, cachedIds: [], pairs: new Map(), rejected: new Map() };
     return this.open;
   }
 
@@ -131,14 +190,18 @@ export class DeltaBatcher implements LineSink {
   }
 }
 
-/** One delta per (host, job_name) pair. */
-function deltasOf(countsByRow: ReadonlyMap<CountedRow, number>): SealedBatch["deltas"] {
-  const byPair = new Map<string, { host: string; jobName: string; count: number }>();
-  for (const [{ host, jobName }, count] of countsByRow) {
-    const key = `${host}\u0000${jobName}`;
-    const delta = byPair.get(key);
-    if (delta) delta.count += count;
-    else byPair.set(key, { host, jobName, count });
-  }
-  return [...byPair.values()];
+/** An upper bound on the distinct pairs in a batch. */
+function distinctRows(batch: OpenBatch): number {
+  return batch.cachedIds.length + batch.pairs.size;
+}
+
+function pairKey(row: CountedRow): string {
+  return `${row.host}\u0000${row.jobName}`;
+}
+
+function addToPairs(pairs: Map<string, Delta>, row: CountedRow, count: number): void {
+  const key = pairKey(row);
+  const delta = pairs.get(key);
+  if (delta) delta.count += count;
+  else pairs.set(key, { host: row.host, jobName: row.jobName, count });
 }

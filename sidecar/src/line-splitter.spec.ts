@@ -9,8 +9,8 @@ type LineEvent =
 /** Records what the splitter reports; lines are copied (as latin1, byte for byte) since views die with the call. */
 class RecordingSink implements LineSink {
   readonly events: LineEvent[] = [];
-  line(line: Buffer, startOffset: number, endOffset: number): void {
-    this.events.push({ kind: "line", text: line.toString("latin1"), startOffset, endOffset });
+  line(bytes: Buffer, from: number, to: number, startOffset: number, endOffset: number): void {
+    this.events.push({ kind: "line", text: bytes.toString("latin1", from, to), startOffset, endOffset });
   }
   overlong(startOffset: number, endOffset: number): void {
     this.events.push({ kind: "overlong", startOffset, endOffset });
@@ -137,14 +137,14 @@ test("empty lines and CRLF come out with exact offsets", () => {
   assert.equal(splitter.pendingBytes, 1);
 });
 
-test("a line inside one chunk is a view of that chunk, not a copy", () => {
+test("a line inside one chunk is a range of that chunk, not a copy", () => {
   const splitter = new LineSplitter({ maxLineBytes: 64 }, 0);
   const chunk = Buffer.from("first\nsecond\n");
-  const views: Buffer[] = [];
-  splitter.push(chunk, { line: (line) => void views.push(line), overlong: () => assert.fail("no overlong line") }, 0);
-  assert.equal(views.length, 2);
-  assert.equal(views[1]?.buffer, chunk.buffer);
-  assert.equal(views[1]?.byteOffset, chunk.byteOffset + 6);
+  const ranges: Array<[Buffer, number, number]> = [];
+  splitter.push(chunk, { line: (bytes, from, to) => void ranges.push([bytes, from, to]), overlong: () => assert.fail("no overlong line") }, 0);
+  assert.equal(ranges.length, 2);
+  assert.equal(ranges[1]?.[0], chunk);
+  assert.deepEqual(ranges[1]?.slice(1), [6, 12]);
 });
 
 test("a line spanning chunks is assembled from the carried part and the new chunk", () => {
@@ -277,9 +277,9 @@ test("when the sink throws, the splitter stands just after the line it was given
   const splitter = new LineSplitter({ maxLineBytes: 16 }, 0);
   const sink = new RecordingSink();
   const failing: LineSink = {
-    line: (line, startOffset, endOffset) => {
-      sink.line(line, startOffset, endOffset);
-      if (line.toString() === "b") throw new Error("sink failed");
+    line: (bytes, from, to, startOffset, endOffset) => {
+      sink.line(bytes, from, to, startOffset, endOffset);
+      if (bytes.toString("latin1", from, to) === "b") throw new Error("sink failed");
     },
     overlong: (startOffset, endOffset) => sink.overlong(startOffset, endOffset),
   };

@@ -4,13 +4,14 @@
  */
 export interface LineSink {
   /**
-   * A complete line. `line` excludes the terminating "\n"; a preceding "\r" is
-   * left in (the row parser strips it). `line` may be a view into the caller's
-   * chunk or into the splitter's carry buffer, so it is valid only during the
-   * call: copy whatever must outlive it. `startOffset` is the offset of the
-   * line's first byte, `endOffset` the offset just after its "\n".
+   * A complete line: `bytes[from, to)`, without the terminating "\n"; a
+   * preceding "\r" is left in (the row parser strips it). `bytes` is the
+   * caller's chunk or the splitter's carry buffer, so it is valid only during
+   * the call: copy whatever must outlive it. Passing the range rather than a
+   * view spares one object per line. `startOffset` is the offset of the line's
+   * first byte, `endOffset` the offset just after its "\n".
    */
-  line(line: Buffer, startOffset: number, endOffset: number): void;
+  line(bytes: Buffer, from: number, to: number, startOffset: number, endOffset: number): void;
   /**
    * A line longer than `maxLineBytes` (not counting its "\n"). Its bytes were
    * discarded as they arrived; it is reported once, when its "\n" arrives.
@@ -37,7 +38,7 @@ const MIN_CARRY_BYTES = 256;
 /**
  * Splits a file's bytes, fed as consecutive chunks, into "\n"-terminated lines
  * with exact byte offsets. A line that lies wholly inside a chunk is handed to
- * the sink as a view of that chunk; only a chunk's trailing partial line is
+ * the sink as a range of that chunk; only a chunk's trailing partial line is
  * copied. Memory is bounded by `maxLineBytes` whatever the input: a longer
  * line is dropped as it arrives and reported with {@link LineSink.overlong}.
  *
@@ -130,7 +131,7 @@ export class LineSplitter {
       if (newline - position > this.maxLineBytes) {
         sink.overlong(startOffset, endOffset);
       } else {
-        sink.line(chunk.subarray(position, newline), startOffset, endOffset);
+        sink.line(chunk, position, newline, startOffset, endOffset);
       }
       position = newline + 1;
     }
@@ -165,7 +166,7 @@ export class LineSplitter {
     } else {
       // The view stays valid through the call: carry is only written by a
       // later push().
-      sink.line(this.carry.subarray(0, lineBytes), startOffset, endOffset);
+      sink.line(this.carry, 0, lineBytes, startOffset, endOffset);
     }
   }
 

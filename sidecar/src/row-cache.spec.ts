@@ -3,48 +3,63 @@ import { test } from "node:test";
 import { RowCache } from "./row-cache";
 import { parseRow } from "./row-parser";
 
-const line = (text: string) => Buffer.from(text, "utf8");
+const bytesOf = (text: string) => Buffer.from(text, "utf8");
 
-test("a repeated line is parsed once and gives the same result", () => {
+/** The id of `text` placed in the middle of a larger buffer, as lines arrive inside chunks. */
+function idIn(cache: RowCache, text: string): number {
+  const line = bytesOf(text);
+  const chunk = Buffer.concat([bytesOf("xx\n"), line, bytesOf("\nyy")]);
+  return cache.idOf(chunk, 3, 3 + line.length);
+}
+
+test("a repeated line gets the same id and one shared parse result", () => {
   const cache = new RowCache();
-  const first = cache.parse(line("web-1,backup"), false);
-  assert.deepEqual(first, { kind: "row", host: "web-1", jobName: "backup" });
-  assert.equal(cache.parse(line("web-1,backup"), false), first);
-  assert.notEqual(cache.parse(line("web-1, backup"), false), first);
+  const id = idIn(cache, "web-1,backup");
+  assert.equal(idIn(cache, "web-1,backup"), id);
+  assert.deepEqual(cache.row(id), { kind: "row", host: "web-1", jobName: "backup" });
+  assert.notEqual(idIn(cache, "web-1, backup"), id, "other bytes, other line");
+  assert.equal(cache.size, 2);
 });
 
-test("results equal the parser's for every kind of line", () => {
+test("results equal the parser's for every kind of line, and the first sight is like any other", () => {
   const cache = new RowCache();
-  const lines = ["a,b", '"a ""x""",b', "a", "", "  ", "a,\"b", "a,\u0001", "é,ü", "x".repeat(300) + ",y", "a,b\r"];
+  const lines = ["a,b", '"a ""x""",b', "a", "", "  ", 'a,"b', "a,\u0001", "é,ü", "x".repeat(300) + ",y", "a,b\r", "host,job_name"];
   for (let round = 0; round < 2; round++) {
-    for (const text of lines) assert.deepEqual(cache.parse(line(text), false), parseRow(line(text), false), JSON.stringify(text));
+    for (const text of lines) assert.deepEqual(cache.row(idIn(cache, text)), parseRow(bytesOf(text), false), JSON.stringify(text));
   }
-  // Invalid UTF-8 differs from valid text byte for byte, and so in the cache.
   const invalid = Buffer.from([0x61, 0x2c, 0xc3]);
   const valid = Buffer.from([0x61, 0x2c, 0xc3, 0xa9]);
-  assert.deepEqual(cache.parse(invalid, false), { kind: "rejected", reason: "invalid_utf8" });
-  assert.deepEqual(cache.parse(valid, false), { kind: "row", host: "a", jobName: "é" });
+  assert.deepEqual(cache.row(cache.idOf(invalid, 0, invalid.length)), { kind: "rejected", reason: "invalid_utf8" });
+  assert.deepEqual(cache.row(cache.idOf(valid, 0, valid.length)), { kind: "row", host: "a", jobName: "é" });
 });
 
-test("the first line is never served from the cache: it may be a header or carry a BOM", () => {
-  const cache = new RowCache();
-  cache.parse(line("host,job_name"), false);
-  assert.deepEqual(cache.parse(line("host,job_name"), true), { kind: "skip", why: "header" });
-  assert.deepEqual(cache.parse(line("host,job_name"), false), { kind: "row", host: "host", jobName: "job_name" });
-  assert.deepEqual(cache.parse(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), line("a,b")]), true), {
-    kind: "row",
-    host: "a",
-    jobName: "b",
-  });
+test("many lines in a small table: colliding slots never confuse two lines", () => {
+  const cache = new RowCache(512, 1 << 16);
+  const ids = new Map<string, number>();
+  for (let i = 0; i < 512; i++) ids.set(`h${i},j${i % 7}`, idIn(cache, `h${i},j${i % 7}`));
+  assert.equal(new Set(ids.values()).size, 512);
+  for (const [text, id] of ids) {
+    assert.equal(idIn(cache, text), id, text);
+    const row = cache.row(id);
+    assert.equal(row.kind === "row" && `${row.host},${row.jobName}`, text);
+  }
 });
 
-test("the cache starts over when full, so distinct lines cannot grow it without bound", () => {
-  const cache = new RowCache(4);
-  const kept = cache.parse(line("h0,j"), false);
-  for (let i = 1; i < 4; i++) cache.parse(line(`h${i},j`), false);
-  assert.equal(cache.parse(line("h0,j"), false), kept, "still cached below the bound");
-  cache.parse(line("h4,j"), false);
-  const reparsed = cache.parse(line("h0,j"), false);
-  assert.notEqual(reparsed, kept, "cleared once full");
-  assert.deepEqual(reparsed, kept);
+test("a full cache answers -1 for new lines, still finds the old ones, and starts over when cleared", () => {
+  const cache = new RowCache(4, 1 << 10);
+  const kept = Array.from({ length: 4 }, (_, i) => idIn(cache, `h${i},j`));
+  assert.equal(idIn(cache, "h4,j"), -1, "no room for a fifth line");
+  assert.equal(idIn(cache, "h2,j"), kept[2]);
+  cache.clear();
+  assert.equal(cache.size, 0);
+  const id = idIn(cache, "h4,j");
+  assert.equal(id, 0);
+  assert.deepEqual(cache.row(id), { kind: "row", host: "h4", jobName: "j" });
+});
+
+test("the arena bounds the bytes kept: a line that does not fit gets -1", () => {
+  const cache = new RowCache(100, 16);
+  assert.ok(idIn(cache, "0123456789,abc") >= 0);
+  assert.equal(idIn(cache, "ab,c"), -1, "14 + 4 bytes exceed 16");
+  assert.ok(idIn(cache, "a,") >= 0, "14 + 2 bytes fit exactly");
 });

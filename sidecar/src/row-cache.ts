@@ -1,30 +1,98 @@
 import { parseRow, type ParsedRow } from "./row-parser";
 
-/** Distinct lines remembered; beyond it the cache starts over, so memory stays bounded. */
+/** Distinct lines remembered before the cache must be cleared. */
 export const ROW_CACHE_ENTRIES = 65_536;
 
+/** Bytes of distinct lines remembered before the cache must be cleared. */
+export const ROW_CACHE_BYTES = 4 * 1024 * 1024;
+
+const FNV_OFFSET = 0x811c9dc5 | 0;
+const FNV_PRIME = 0x01000193;
+
 /**
- * Parses lines, remembering the result per distinct line. Log files repeat a
- * few thousand distinct lines millions of times, so most rows cost one string
- * and one lookup instead of a parse. Results are shared: treat them as
- * immutable. A flood of distinct lines only makes the cache start over.
+ * Parses lines, remembering each distinct line's result under a small
+ * integer id. Log files repeat a few thousand distinct lines millions of
+ * times, so most rows cost a hash and a byte comparison: no parse, no string,
+ * no object. The lines are kept by their bytes in one arena and found through
+ * an open-addressing table, so memory is fixed at construction: when either
+ * is full, {@link idOf} answers -1 and the owner clears the cache.
  */
 export class RowCache {
-  private readonly parsed = new Map<string, ParsedRow>();
+  private readonly slots: Int32Array;
+  private readonly slotMask: number;
+  private readonly entryHash: Int32Array;
+  private readonly entryStart: Int32Array;
+  private readonly entryLength: Int32Array;
+  private readonly rows: ParsedRow[] = [];
+  private readonly arena: Buffer;
+  private arenaUsed = 0;
 
-  constructor(private readonly maxEntries: number = ROW_CACHE_ENTRIES) {}
+  constructor(
+    readonly maxEntries: number = ROW_CACHE_ENTRIES,
+    arenaBytes: number = ROW_CACHE_BYTES,
+  ) {
+    // At most half full, so probe sequences stay short.
+    let slotCount = 1;
+    while (slotCount < 2 * maxEntries) slotCount *= 2;
+    this.slots = new Int32Array(slotCount);
+    this.slotMask = slotCount - 1;
+    this.entryHash = new Int32Array(maxEntries);
+    this.entryStart = new Int32Array(maxEntries);
+    this.entryLength = new Int32Array(maxEntries);
+    this.arena = Buffer.alloc(arenaBytes);
+  }
 
-  parse(line: Buffer, isFirstLine: boolean): ParsedRow {
-    // The first line may be a header or carry a byte-order mark: parsed apart.
-    if (isFirstLine) return parseRow(line, true);
-    // latin1 maps bytes to characters one to one: distinct lines, distinct keys.
-    const text = line.toString("latin1");
-    let row = this.parsed.get(text);
-    if (row === undefined) {
-      row = parseRow(line, false);
-      if (this.parsed.size >= this.maxEntries) this.parsed.clear();
-      this.parsed.set(text, row);
+  /** Distinct lines remembered now. */
+  get size(): number {
+    return this.rows.length;
+  }
+
+  /**
+   * The id of the line `bytes[from, to)`, parsing it on first sight (never as
+   * a first line: headers and byte-order marks are the caller's to handle).
+   * -1 when the line is new and the cache has no room for it.
+   */
+  idOf(bytes: Buffer, from: number, to: number): number {
+    let hash = FNV_OFFSET;
+    for (let index = from; index < to; index++) hash = Math.imul(hash ^ bytes[index]!, FNV_PRIME);
+    let slot = hash & this.slotMask;
+    for (let stored = this.slots[slot]!; stored !== 0; stored = this.slots[slot]!) {
+      const id = stored - 1;
+      if (this.entryHash[id] === hash && this.holds(id, bytes, from, to)) return id;
+      slot = (slot + 1) & this.slotMask;
     }
-    return row;
+    const length = to - from;
+    if (this.rows.length === this.maxEntries || this.arenaUsed + length > this.arena.length) return -1;
+    const id = this.rows.length;
+    bytes.copy(this.arena, this.arenaUsed, from, to);
+    this.entryHash[id] = hash;
+    this.entryStart[id] = this.arenaUsed;
+    this.entryLength[id] = length;
+    this.arenaUsed += length;
+    this.rows.push(parseRow(bytes.subarray(from, to), false));
+    this.slots[slot] = id + 1;
+    return id;
+  }
+
+  /** The parse result of a line by its id; shared, so treat it as immutable. */
+  row(id: number): ParsedRow {
+    return this.rows[id]!;
+  }
+
+  /** Forgets every line; ids given out before mean nothing after. */
+  clear(): void {
+    this.slots.fill(0);
+    this.rows.length = 0;
+    this.arenaUsed = 0;
+  }
+
+  private holds(id: number, bytes: Buffer, from: number, to: number): boolean {
+    const length = to - from;
+    if (this.entryLength[id] !== length) return false;
+    const start = this.entryStart[id]!;
+    for (let index = 0; index < length; index++) {
+      if (this.arena[start + index] !== bytes[from + index]) return false;
+    }
+    return true;
   }
 }
