@@ -1,4 +1,4 @@
-import type { Logger } from "@logtally/proto";
+import type { BatchAck__Output, Logger } from "@logtally/proto";
 import type { ChangeNotifier } from "./change-notifier";
 import { DeltaBatcher, type SealedBatch } from "./delta-batcher";
 import { ANCHOR_WINDOW_BYTES, type FollowedFile } from "./followed-file";
@@ -37,11 +37,13 @@ export interface ShipperContext {
 /**
  * Ships one generation of one file from the aggregator's committed offset:
  * read a chunk, split it into lines, fold the lines into delta batches, ship
- * each batch and wait for its acknowledgement, and repeat, until the file is
- * rotated away, rewritten, or drained.
+ * each batch, and repeat, until the file is rotated away, rewritten, or
+ * drained. One batch is in flight at a time, and the next chunks are read
+ * and parsed while it is, so the file and the aggregator's commit overlap.
  *
  * The read position only matters until the next acknowledgement: on any
- * refusal the shipper re-reads from the offset the aggregator returns.
+ * refusal the shipper re-reads from the offset the aggregator returns,
+ * dropping what it read ahead.
  */
 export class GenerationShipper {
   private readOffset: number;
@@ -51,6 +53,8 @@ export class GenerationShipper {
   private splitter: LineSplitter;
   private readonly batcher: DeltaBatcher;
   private rotationSeenAtMs: number | undefined;
+  /** The batch shipped and not yet acknowledged. */
+  private inFlight: { readonly batch: SealedBatch; readonly ack: Promise<BatchAck__Output> } | undefined;
 
   constructor(
     private readonly context: ShipperContext,
@@ -76,7 +80,10 @@ export class GenerationShipper {
       const drainingBeforeRead = this.context.draining();
       const bytesRead = await this.file.readAt(readBuffer, this.readOffset);
       if (bytesRead > 0) {
-        if (!(await this.windowIntact())) return this.rewritten("content before the read position changed");
+        if (!(await this.windowIntact())) {
+          await this.settle();
+          return this.rewritten("content before the read position changed");
+        }
         const chunk = readBuffer.subarray(0, bytesRead);
         this.splitter.push(chunk, this.batcher, this.readOffset);
         this.advanceWindow(chunk);
@@ -89,6 +96,8 @@ export class GenerationShipper {
       }
       this.batcher.seal();
       await this.shipSealed();
+      // Caught up: the end of the file is judged with nothing in flight.
+      if (await this.settle()) continue;
       const end = await this.atEndOfFile(drainingBeforeRead);
       if (end) return end;
       await this.context.notifier.wait(signal);
@@ -123,15 +132,18 @@ export class GenerationShipper {
 
   private async shipSealed(): Promise<void> {
     for (const batch of this.batcher.takeSealed()) {
-      const moved = await this.ship(batch);
-      if (moved) return;
+      // Batches after one that moved the read position were read from the old one.
+      if (await this.settle()) return;
+      const ack = this.send(batch);
+      // Observed in settle(); until then a lost connection must not count as unhandled.
+      ack.catch(() => undefined);
+      this.inFlight = { batch, ack };
     }
   }
 
-  /** Ships one batch; true when the read position moved and later batches were dropped. */
-  private async ship(batch: SealedBatch): Promise<boolean> {
+  private async send(batch: SealedBatch): Promise<BatchAck__Output> {
     const anchor = (await this.file.anchorAt(batch.endOffset)) ?? "";
-    const ack = await this.connection.ship({
+    return this.connection.ship({
       sequence: this.context.nextSequence(),
       generation: this.generation,
       startOffset: batch.startOffset,
@@ -142,6 +154,18 @@ export class GenerationShipper {
       anchor,
       fileBirthUnixMillis: this.file.birthMs,
     });
+  }
+
+  /**
+   * Waits for the batch in flight, if any, and acts on its acknowledgement:
+   * true when the read position moved, so what was read ahead was dropped.
+   */
+  private async settle(): Promise<boolean> {
+    const flight = this.inFlight;
+    if (!flight) return false;
+    this.inFlight = undefined;
+    const { batch } = flight;
+    const ack = await flight.ack;
     const { metrics, log } = this.context;
     metrics.batches.inc({ outcome: ack.outcome.toLowerCase() });
     const committed = Number(ack.committedOffset);
