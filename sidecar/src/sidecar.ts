@@ -231,18 +231,22 @@ export class Sidecar {
     const opened: Array<{ file: FollowedFile; link: ChainLink; known: boolean }> = [];
     let sourceCreatedMs = 0;
     let latest: { ino?: number; birthMs: number } = { birthMs: 0 };
-    for (const link of chain) {
-      const file = await FollowedFile.open(link.path);
-      if (!file) continue;
-      const fileId = await file.fileId();
-      let known = false;
-      if (fileId !== undefined) {
+    try {
+      for (const link of chain) {
+        const file = await FollowedFile.open(link.path);
+        if (!file) continue;
+        opened.push({ file, link, known: false });
+        const fileId = await file.fileId();
+        if (fileId === undefined) continue;
         const welcome = await connection.hello({ sourceId: this.config.sourceId, fileId, sidecarId: this.config.sidecarId, supersedeGeneration: "" });
-        known = welcome.known && (await this.holdsWhatWasCounted(file, welcome));
+        opened.at(-1)!.known = welcome.known && (await this.holdsWhatWasCounted(file, welcome));
         sourceCreatedMs = Number(welcome.sourceCreatedUnixMillis);
         latest = { ino: inodeOfFileId(welcome.sourceLatestFileId), birthMs: welcome.sourceLatestFileBirthUnixMillis };
       }
-      opened.push({ file, link, known });
+    } catch (error) {
+      // The connection broke: the next session lists the chain again.
+      for (const { file } of opened) await file.close();
+      throw error;
     }
     const live = opened.at(-1)?.link.path === this.config.file ? opened.at(-1) : undefined;
     const start =
