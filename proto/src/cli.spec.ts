@@ -175,3 +175,30 @@ test("log levels: each known one is accepted, anything else names the flag", () 
     assertConfigError(() => parseLogLevel("--log-level", value), "--log-level", value);
   }
 });
+
+const WITH_SWITCH = [
+  { name: "all", switch: true, description: "Everything." },
+  { name: "listen", env: "T_LISTEN", default: "0.0.0.0:1", description: "Where to listen." },
+] as const satisfies ReadonlyArray<FlagSpec>;
+
+test('a switch is "true" when given and undefined otherwise; it reads no environment variable', () => {
+  const given = parseFlags(WITH_SWITCH, ["--all"], {});
+  assert.ok(!given.help);
+  assert.equal(given.values.all, "true");
+  assert.equal(given.labels.all, "--all");
+  const absent = parseFlags(WITH_SWITCH, ["--listen", "a:2"], { ALL: "true", T_ALL: "true" });
+  assert.ok(!absent.help);
+  assert.deepEqual(absent.values, { all: undefined, listen: "a:2" });
+});
+
+test("a switch given a value is a ConfigError naming it", () => {
+  assertConfigError(() => parseFlags(WITH_SWITCH, ["--all=yes"], {}), "--all");
+});
+
+test("help lists a switch without a value or a variable", () => {
+  const lines = formatHelp("prog", "Summary.", WITH_SWITCH).split("\n");
+  const at = lines.indexOf("  --all");
+  assert.ok(at >= 0, lines.join("\n"));
+  assert.equal(lines[at + 1], "      Everything.");
+  assert.ok(lines.includes("  --listen <value>   [T_LISTEN] (default: 0.0.0.0:1)"));
+});

@@ -1,18 +1,34 @@
 import { parseArgs } from "node:util";
 
 /**
- * Command-line flags shared by logtally's programs: each flag has an
- * environment variable and a default, resolved flags > environment > default.
+ * Command-line flags shared by logtally's programs: each value flag has an
+ * environment variable and a default, resolved flags > environment > default;
+ * a switch is given on the command line or not at all.
  */
 
-/** One flag of a program. */
-export interface FlagSpec {
+/** One flag of a program: a value flag or a switch. */
+export type FlagSpec = ValueFlagSpec | SwitchFlagSpec;
+
+/** A flag that takes a value (`--name value` or `--name=value`). */
+export interface ValueFlagSpec {
   /** Long name without dashes, e.g. `grpc-listen`. */
   readonly name: string;
   /** Environment variable read when the flag is absent. */
   readonly env: string;
   /** Used when neither flag nor variable is set; undefined means "unset". */
   readonly default?: string;
+  readonly switch?: undefined;
+  readonly description: string;
+}
+
+/**
+ * A flag without a value (`--all`): its value is "true" when given and
+ * undefined otherwise. It has no environment variable: a switch is a choice
+ * made for one run.
+ */
+export interface SwitchFlagSpec {
+  readonly name: string;
+  readonly switch: true;
   readonly description: string;
 }
 
@@ -40,7 +56,7 @@ export function parseFlags<Name extends string>(
   { allowPositionals = false }: { allowPositionals?: boolean } = {},
 ): ParsedFlags<Name> {
   const options: Record<string, { type: "string" | "boolean"; short?: string }> = { help: { type: "boolean", short: "h" } };
-  for (const spec of specs) options[spec.name] = { type: "string" };
+  for (const spec of specs) options[spec.name] = { type: spec.switch ? "boolean" : "string" };
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals, strict: true });
@@ -52,6 +68,11 @@ export function parseFlags<Name extends string>(
   const labels = {} as Record<Name, string>;
   for (const spec of specs) {
     const fromFlag = parsed.values[spec.name];
+    if (spec.switch) {
+      values[spec.name] = fromFlag === true ? "true" : undefined;
+      labels[spec.name] = `--${spec.name}`;
+      continue;
+    }
     const fromEnv = env[spec.env];
     const useEnv = typeof fromFlag !== "string" && fromEnv !== undefined && fromEnv !== "";
     values[spec.name] = typeof fromFlag === "string" ? fromFlag : useEnv ? fromEnv : spec.default;
@@ -62,9 +83,10 @@ export function parseFlags<Name extends string>(
 
 /** Formats `--help` text: usage, summary, then one entry per flag. */
 export function formatHelp(usage: string, summary: string, specs: ReadonlyArray<FlagSpec>): string {
-  const lines = [`Usage: ${usage}`, "", summary, "", "Options (each flag can also be set by its environment variable):"];
+  const lines = [`Usage: ${usage}`, "", summary, "", "Options (a flag with [VARIABLE] can also be set by that environment variable):"];
   for (const spec of specs) {
-    lines.push(`  --${spec.name} <value>   [${spec.env}]${spec.default !== undefined ? ` (default: ${spec.default})` : ""}`);
+    if (spec.switch) lines.push(`  --${spec.name}`);
+    else lines.push(`  --${spec.name} <value>   [${spec.env}]${spec.default !== undefined ? ` (default: ${spec.default})` : ""}`);
     lines.push(`      ${spec.description}`);
   }
   lines.push("  -h, --help", "      Show this help.");

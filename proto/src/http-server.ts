@@ -1,5 +1,5 @@
 import * as http from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Server } from "node:net";
 import type { ListenAddress } from "./cli";
 import type { Logger } from "pino";
 
@@ -35,15 +35,8 @@ export class HttpServer {
   }
 
   /** Listens; resolves with the bound port (useful with port 0). */
-  async start(address: ListenAddress): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen(address.port, address.host, () => {
-        this.server.off("error", reject);
-        resolve();
-      });
-    });
-    return (this.server.address() as AddressInfo).port;
+  start(address: ListenAddress): Promise<number> {
+    return listenOn(this.server, address);
   }
 
   /** Stops listening and closes every connection; idempotent. */
@@ -78,4 +71,19 @@ export class HttpServer {
         response.writeHead(404, { "content-type": "text/plain" }).end("not found: try /metrics, /healthz or /readyz\n");
     }
   }
+}
+
+/**
+ * Starts `server` listening on `address`; resolves with the bound port (useful
+ * with port 0), rejects when the address cannot be bound.
+ */
+export async function listenOn(server: Server, address: ListenAddress): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(address.port, address.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
 }

@@ -117,7 +117,8 @@ export interface SidecarConfig {
 export const SIDECAR_HELP = formatHelp(
   "logtally-sidecar [options]",
   "Tails one CSV log file and ships per-(host, job_name) row deltas to the logtally aggregator,\n" +
-    "resuming from the aggregator's committed offset. It exposes no counts itself.",
+    "resuming from the aggregator's committed offset. It exposes no counts itself.\n\n" +
+    "To add it to Kubernetes pods: logtally-sidecar inject --help, logtally-sidecar webhook --help.",
   FLAGS,
 );
 

@@ -24,3 +24,11 @@ export function firstStopSignal(): Promise<NodeJS.Signals> {
     else listener = resolve;
   });
 }
+
+/**
+ * Gives SIGTERM and SIGINT their default action back (the process ends at
+ * once), for commands that have nothing to drain.
+ */
+export function releaseStopSignals(): void {
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.removeAllListeners(signal);
+}
