@@ -18,6 +18,18 @@ ensure_debian_packages() {
   DEBIAN_FRONTEND=noninteractive run_as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# kubectl renders manifests/ in the manifest tests (`kubectl kustomize`). Debian's
+# kubernetes-client (1.20) embeds a kustomize too old for components, so it is
+# not installed here: say how to get a recent one.
+require_kubectl() {
+  command -v kubectl >/dev/null 2>&1 && return 0
+  printf '%s\n' \
+    "kubectl is not on PATH. The manifest tests (test/e2e/manifests.test.ts) render" \
+    "manifests/ with \`kubectl kustomize\`: install kubectl 1.27 or newer (it embeds" \
+    "kustomize v5), see https://kubernetes.io/docs/tasks/tools/, and run again." >&2
+  return 1
+}
+
 ensure_node_modules() {
   if [ ! -d node_modules/.bin ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     echo "Installing npm dependencies" >&2

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test of logtally: installs what the tests need when it is missing
 # (Debian's prometheus, python3-grpcio and python3-protobuf; the npm
-# dependencies), builds, then runs the unit and end-to-end tests in one run of
-# node's test runner, whose summary ends the output.
+# dependencies), checks that a recent kubectl is there (Debian's is too old),
+# builds, then runs the unit and end-to-end tests in one run of node's test
+# runner, whose summary ends the output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 ensure_debian_packages
+require_kubectl
 ensure_node_modules
 build
 
