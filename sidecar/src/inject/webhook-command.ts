@@ -6,6 +6,7 @@ import {
   formatHelp,
   formatListenAddress,
   parseFlags,
+  parseIntegerFlag,
   parseListenAddress,
   parseLogLevel,
   type FlagSpec,
@@ -14,12 +15,19 @@ import {
 } from "@logtally/proto";
 import { INJECTION_FLAGS, parseInjectionDefaults } from "./injection-flags";
 import type { InjectionDefaults } from "./sidecar-request";
+import { KeyPairFiles, type KeyPair } from "./key-pair-files";
 import { WebhookServer } from "./webhook-server";
 
 const FLAGS = [
   { name: "listen", env: "LOGTALLY_WEBHOOK_LISTEN", default: "0.0.0.0:8443", description: "host:port of the HTTPS server. Port 0 picks a free port." },
   { name: "tls-cert", env: "LOGTALLY_WEBHOOK_TLS_CERT", description: "PEM certificate (chain) the server presents. Required." },
   { name: "tls-key", env: "LOGTALLY_WEBHOOK_TLS_KEY", description: "PEM private key of --tls-cert. Required." },
+  {
+    name: "tls-reload-interval-ms",
+    env: "LOGTALLY_WEBHOOK_TLS_RELOAD_INTERVAL_MS",
+    default: "10000",
+    description: "How often the certificate files are read again, so a renewed Secret is served without a restart.",
+  },
   ...INJECTION_FLAGS,
   { name: "log-level", env: "LOGTALLY_LOG_LEVEL", default: "info", description: "One of fatal, error, warn, info, debug, trace. Logs are JSON lines on stderr." },
 ] as const satisfies ReadonlyArray<FlagSpec>;
@@ -41,7 +49,10 @@ export const WEBHOOK_HELP = formatHelp(
 export interface WebhookConfig {
   readonly listen: ListenAddress;
   /** PEM contents of --tls-cert and --tls-key, checked to make a key pair. */
-  readonly tls: { readonly cert: Buffer; readonly key: Buffer };
+  readonly tls: KeyPair;
+  /** The files they were read from, read again every `tlsReloadIntervalMs`. */
+  readonly tlsFiles: { readonly cert: string; readonly key: string };
+  readonly tlsReloadIntervalMs: number;
   readonly defaults: InjectionDefaults;
   readonly logLevel: (typeof LOG_LEVELS)[number];
 }
@@ -73,6 +84,8 @@ export function loadWebhookConfig(argv: string[], env: NodeJS.ProcessEnv): Webho
   return Object.freeze({
     listen: parseListenAddress(labels.listen, values.listen!),
     tls: Object.freeze(pem),
+    tlsFiles: Object.freeze({ cert: values["tls-cert"]!, key: values["tls-key"]! }),
+    tlsReloadIntervalMs: parseIntegerFlag(labels["tls-reload-interval-ms"], values["tls-reload-interval-ms"]!, 100, 86_400_000),
     defaults: parseInjectionDefaults(values, labels),
     logLevel: parseLogLevel(labels["log-level"], values["log-level"]!),
   });
@@ -83,9 +96,12 @@ export async function runWebhook(config: WebhookConfig, stopSignal: Promise<Node
   const log = createLogger("webhook", config.logLevel);
   const server = new WebhookServer({ tls: config.tls, defaults: config.defaults }, log);
   const port = await server.start(config.listen);
+  const keyPairFiles = new KeyPairFiles(config.tlsFiles, config.tls, (pair) => server.setKeyPair(pair), log);
+  keyPairFiles.start(config.tlsReloadIntervalMs);
   log.info({ address: formatListenAddress({ host: config.listen.host, port }), port, ...config.defaults }, "webhook listening");
   const signal = await stopSignal;
   log.info({ signal }, "signal received");
+  keyPairFiles.stop();
   await server.stop();
   log.info("webhook stopped");
   return 0;

@@ -65,6 +65,11 @@ export class WebhookServer {
     this.server.on("tlsClientError", (error) => this.log.debug({ err: error }, "tls handshake failed"));
   }
 
+  /** Presents `pair` on connections from now on (those open keep theirs). */
+  setKeyPair(pair: { readonly cert: Buffer; readonly key: Buffer }): void {
+    this.server.setSecureContext({ cert: pair.cert, key: pair.key });
+  }
+
   /** Listens; resolves with the bound port (useful with port 0). Only once. */
   async start(address: ListenAddress): Promise<number> {
     if (this.lifecycle.state !== "new") throw new Error(`cannot start a webhook server that is ${this.lifecycle.state}`);

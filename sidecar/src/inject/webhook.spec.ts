@@ -1,9 +1,11 @@
 import { after, before, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
+import * as crypto from "node:crypto";
 import * as https from "node:https";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as tls from "node:tls";
 import { parse as parseYaml } from "yaml";
 import type { JsonObject, JsonValue } from "./json-value";
 import { applyJsonPatch, type PatchOperation } from "./testing/json-patch-applier";
@@ -295,6 +297,21 @@ describe("logtally-sidecar webhook", () => {
   });
 });
 
+/** SHA-256 fingerprint of the certificate the server at `port` presents to a new connection. */
+function presentedCertificate(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: "127.0.0.1", port, servername: "localhost", rejectUnauthorized: false }, () => {
+      resolve(socket.getPeerCertificate().fingerprint256);
+      socket.end();
+    });
+    socket.once("error", reject);
+  });
+}
+
+function fingerprintOf(cert: SelfSignedCert): string {
+  return new crypto.X509Certificate(cert.certPem).fingerprint256;
+}
+
 describe("logtally-sidecar webhook start and stop", () => {
   let dir: string;
   let cert: SelfSignedCert;
@@ -341,9 +358,35 @@ describe("logtally-sidecar webhook start and stop", () => {
     });
   }
 
+  it("serves a renewed certificate without a restart, and keeps the one in use while the files are invalid", async () => {
+    const live = fs.mkdtempSync(path.join(dir, "live-"));
+    const first = makeSelfSignedCert(fs.mkdtempSync(path.join(dir, "first-")));
+    const renewed = makeSelfSignedCert(fs.mkdtempSync(path.join(dir, "renewed-")));
+    const files = { certFile: path.join(live, "tls.crt"), keyFile: path.join(live, "tls.key") };
+    const install = (from: SelfSignedCert): void => {
+      fs.copyFileSync(from.certFile, files.certFile);
+      fs.copyFileSync(from.keyFile, files.keyFile);
+    };
+    install(first);
+    const webhook = await Webhook.start({ ...files, certPem: first.certPem }, ["--tls-reload-interval-ms", "100"]);
+    try {
+      assert.equal(await presentedCertificate(webhook.port), fingerprintOf(first));
+
+      fs.writeFileSync(files.certFile, "not a certificate\n");
+      await webhook.program.waitForLog("the certificate files are not a valid pair: keeping the certificate in use");
+      assert.equal(await presentedCertificate(webhook.port), fingerprintOf(first));
+
+      install(renewed);
+      await webhook.program.waitForLog("certificate reloaded");
+      assert.equal(await presentedCertificate(webhook.port), fingerprintOf(renewed));
+    } finally {
+      await webhook.program.stop("SIGKILL");
+    }
+  });
+
   it("--help documents its flags", async () => {
     const { code, stdout } = await runSidecarProgram(["webhook", "--help"]);
     assert.equal(code, 0);
-    for (const flag of ["listen", "tls-cert", "tls-key", "image", "aggregator", "log-level"]) assert.match(stdout, new RegExp(`\\n  --${flag} <value> `));
+    for (const flag of ["listen", "tls-cert", "tls-key", "tls-reload-interval-ms", "image", "aggregator", "log-level"]) assert.match(stdout, new RegExp(`\\n  --${flag} <value> `));
   });
 });
