@@ -1,0 +1,57 @@
+import * as fs from "node:fs";
+import type { AggregatorProcess, RunningProcess } from "../e2e/harness/processes";
+import { CommitProbe, startBenchSidecar } from "./pipeline";
+
+/** A sidecar that has shipped a file up to a point, still running, and how long that took from its start. */
+export interface CaughtUp {
+  readonly sidecar: RunningProcess;
+  /** From spawning the sidecar until the aggregator answered with the awaited committed offset. */
+  readonly seconds: number;
+  /** The committed offset awaited. */
+  readonly committedBytes: number;
+}
+
+/**
+ * Starts a sidecar for `file` as `sourceId` and waits until the aggregator's
+ * committed offset for it equals the file's size (or satisfies `done`, given
+ * the offset and the file's size at that moment). The clock starts just
+ * before the sidecar is spawned, so its start-up counts. `beforeStart` runs
+ * right before the spawn (to start a writer at the same moment).
+ */
+export async function catchUp(
+  aggregator: AggregatorProcess,
+  {
+    file,
+    sourceId,
+    name = sourceId,
+    done = (offsetBytes, sizeBytes) => offsetBytes === sizeBytes,
+    beforeStart,
+    pollIntervalMs = 20,
+  }: {
+    file: string;
+    sourceId: string;
+    name?: string;
+    done?: (offsetBytes: number, sizeBytes: number) => boolean;
+    beforeStart?: () => void;
+    pollIntervalMs?: number;
+  },
+): Promise<CaughtUp> {
+  const probe = new CommitProbe(aggregator);
+  try {
+    beforeStart?.();
+    const startMs = performance.now();
+    const sidecar = startBenchSidecar(name, { file, aggregator, sourceId });
+    let committedBytes = 0;
+    const endMs = await probe.waitForOffset(
+      sourceId,
+      (offsetBytes) => {
+        committedBytes = offsetBytes;
+        return done(offsetBytes, fs.statSync(file).size);
+      },
+      { intervalMs: pollIntervalMs, watch: [sidecar] },
+    );
+    return { sidecar, seconds: (endMs - startMs) / 1000, committedBytes };
+  } finally {
+    probe.close();
+  }
+}
