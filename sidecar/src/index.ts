@@ -11,3 +11,4 @@ export { InjectionError } from "./inject/injection-error";
 export { ManifestError } from "./inject/manifest-stream";
 export type { InjectionDefaults, InjectionOptions } from "./inject/sidecar-request";
 export { WebhookServer, type WebhookServerOptions } from "./inject/webhook-server";
+export { SIDECAR_NODE_OPTIONS } from "./node-options";

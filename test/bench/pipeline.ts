@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { SIDECAR_NODE_OPTIONS } from "@logtally/sidecar";
 import { startAggregator, startSidecar, type AggregatorProcess, type RunningProcess } from "../e2e/harness/processes";
 import { QueryProbe } from "../e2e/harness/query";
 import { track } from "./cleanup";
@@ -7,7 +8,8 @@ import { sleep } from "./stats";
 
 /**
  * The sidecar's own defaults for the flags the test harness shortens, and
- * info-level logs: benchmarks run the sidecar as it is deployed.
+ * info-level logs: benchmarks run the sidecar as it is deployed (and with the
+ * node options its image passes).
  */
 const SIDECAR_DEFAULT_ARGS = ["--poll-interval-ms", "250", "--rotate-grace-ms", "1000", "--log-level", "info"];
 
@@ -28,6 +30,7 @@ export function startBenchSidecar(name: string, options: { file: string; aggrega
     aggregator: options.aggregator.grpcAddress,
     sourceId: options.sourceId,
     extraArgs: SIDECAR_DEFAULT_ARGS,
+    nodeArgs: SIDECAR_NODE_OPTIONS,
   });
   track(sidecar.child);
   return sidecar;

@@ -8,6 +8,7 @@ import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import * as YAML from "yaml";
 import { parseAggregatorConfig } from "@logtally/aggregator";
+import { SIDECAR_NODE_OPTIONS } from "@logtally/sidecar";
 import { parseSidecarConfig } from "@logtally/sidecar";
 import { absoluteDestination, dockerignoreExcludes, execForm, parseCopy, parseDockerfile, type Stage } from "./harness/dockerfile";
 import {
@@ -761,7 +762,9 @@ describe("images", () => {
       assert.equal(user.split(":")[0], "65532");
       const entrypoints = last.instructions.filter((instruction) => instruction.keyword === "ENTRYPOINT");
       assert.equal(entrypoints.length, 1);
-      assert.deepEqual(execForm(entrypoints[0]!), ["/usr/bin/tini", "--", "node", `/app/${program}/dist/main.js`]);
+      // The sidecar runs with the heap limits that bound its resident set.
+      const nodeOptions = program === "sidecar" ? [...SIDECAR_NODE_OPTIONS] : [];
+      assert.deepEqual(execForm(entrypoints[0]!), ["/usr/bin/tini", "--", "node", ...nodeOptions, `/app/${program}/dist/main.js`]);
       assert.equal(last.instructions.filter((instruction) => instruction.keyword === "CMD").length, 0, "arguments come from the pod spec");
       const install = runs(last).find((run) => /apt-get install/.test(run));
       assert.ok(install, "tini is installed with apt-get");

@@ -66,8 +66,8 @@ export class RunningProcess {
   }
 }
 
-function start(name: string, main: string, args: string[]): RunningProcess {
-  const child = spawn(process.execPath, [main, ...args], { stdio: ["ignore", "inherit", "pipe"], env: { ...process.env, LOGTALLY_LOG_LEVEL: "debug" } });
+function start(name: string, main: string, args: string[], nodeArgs: readonly string[] = []): RunningProcess {
+  const child = spawn(process.execPath, [...nodeArgs, main, ...args], { stdio: ["ignore", "inherit", "pipe"], env: { ...process.env, LOGTALLY_LOG_LEVEL: "debug" } });
   return new RunningProcess(name, child);
 }
 
@@ -105,7 +105,13 @@ export async function startAggregator(
 /** Starts a sidecar on `file`, shipping to `aggregator` (host:port) as `sourceId`. */
 export function startSidecar(
   name: string,
-  { file, aggregator, sourceId, extraArgs = [] }: { file: string; aggregator: string; sourceId: string; extraArgs?: string[] },
+  {
+    file,
+    aggregator,
+    sourceId,
+    extraArgs = [],
+    nodeArgs = [],
+  }: { file: string; aggregator: string; sourceId: string; extraArgs?: string[]; nodeArgs?: readonly string[] },
 ): RunningProcess {
   return start(name, SIDECAR_MAIN, [
     "--file",
@@ -121,5 +127,5 @@ export function startSidecar(
     "--rotate-grace-ms",
     "200",
     ...extraArgs,
-  ]);
+  ], nodeArgs);
 }
