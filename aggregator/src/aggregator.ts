@@ -14,6 +14,7 @@ import type { AggregatorConfig } from "./config";
 import { IngestService } from "./ingest-service";
 import { AggregatorMetrics } from "./metrics";
 import { QueryService } from "./query-service";
+import { SourceActivity } from "./source-activity";
 import { CountStore } from "./store";
 
 /** Where a running aggregator listens (ports resolved when configured as 0). */
@@ -50,9 +51,10 @@ export class Aggregator {
     private readonly log: Logger,
   ) {
     this.store = CountStore.open(config.stateDir);
-    this.metrics = new AggregatorMetrics(this.store);
-    this.ingest = new IngestService(this.store, this.metrics, log.child({ component: "ingest" }));
-    const query = new QueryService(this.store, () => this.ingest.connectedBySource());
+    const activity = new SourceActivity((sourceId) => this.store.allSources().has(sourceId));
+    this.metrics = new AggregatorMetrics(this.store, activity);
+    this.ingest = new IngestService(this.store, this.metrics, activity, config, log.child({ component: "ingest" }));
+    const query = new QueryService(this.store, activity);
     const logtally = loadLogtallyGrpc().logtally.v1;
     this.grpcServer = new grpc.Server({
       "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,

@@ -35,6 +35,12 @@ const FLAGS = [
     description: "On SIGTERM, how long open calls may take to finish before they are cancelled.",
   },
   {
+    name: "heartbeat-interval-ms",
+    env: "LOGTALLY_HEARTBEAT_INTERVAL_MS",
+    default: "10000",
+    description: "How often sidecars with nothing to ship report that they are alive and their file's size (told to them on connect).",
+  },
+  {
     name: "log-level",
     env: "LOGTALLY_LOG_LEVEL",
     default: "info",
@@ -48,6 +54,7 @@ export interface AggregatorConfig {
   readonly metricsListen: ListenAddress;
   readonly stateDir: string;
   readonly shutdownGraceMs: number;
+  readonly heartbeatIntervalMs: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
 }
 
@@ -73,6 +80,7 @@ export function parseAggregatorConfig(argv: string[], env: NodeJS.ProcessEnv): A
     metricsListen: parseListenAddress(labels["metrics-listen"], values["metrics-listen"]),
     stateDir: values["state-dir"],
     shutdownGraceMs: parseIntegerFlag(labels["shutdown-grace-ms"], values["shutdown-grace-ms"], 0, 600_000),
+    heartbeatIntervalMs: parseIntegerFlag(labels["heartbeat-interval-ms"], values["heartbeat-interval-ms"], 100, 3_600_000),
     logLevel: parseLogLevel(labels["log-level"], values["log-level"]),
   });
 }

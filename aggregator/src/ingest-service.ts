@@ -2,6 +2,7 @@ import { status, type ServerDuplexStream } from "@grpc/grpc-js";
 import {
   checkIdentifier,
   type DeltaBatch__Output,
+  type Heartbeat__Output,
   type Hello__Output,
   type IngestHandlers,
   type Logger,
@@ -10,8 +11,9 @@ import {
   type Welcome,
 } from "@logtally/proto";
 import { IngestError, toServiceError } from "./errors";
-import { checkFileId, decideBatch, generationId, parseGenerationId, validateBatch } from "./ledger";
+import { checkFileId, decideBatch, generationId, parseGenerationId, validateBatch, validateHeartbeat } from "./ledger";
 import type { AggregatorMetrics } from "./metrics";
+import type { SourceActivity } from "./source-activity";
 import type { CountStore } from "./store";
 
 type ShipCall = ServerDuplexStream<ShipRequest__Output, ShipResponse>;
@@ -22,11 +24,18 @@ type StreamState =
   | { readonly state: "open"; readonly sourceId: string; sidecarId: string }
   | { readonly state: "closed" };
 
+/** Settings of the Ingest service. */
+export interface IngestServiceOptions {
+  /** Told to sidecars in the Welcome: how often to send a Heartbeat while idle. */
+  readonly heartbeatIntervalMs: number;
+}
+
 /**
  * The Ingest service: one bidirectional stream per sidecar. Each message is
  * handled to completion before the next (SQLite commits are synchronous), so
  * acknowledgements leave in the order batches arrived, and each is sent only
- * after its transaction committed.
+ * after its transaction committed. What sidecars report about themselves
+ * (connections, heartbeats, file sizes) goes to the live SourceActivity.
  */
 export class IngestService {
   private readonly calls = new Map<ShipCall, StreamState>();
@@ -34,6 +43,8 @@ export class IngestService {
   constructor(
     private readonly store: CountStore,
     private readonly metrics: AggregatorMetrics,
+    private readonly activity: SourceActivity,
+    private readonly options: IngestServiceOptions,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {}
@@ -41,15 +52,6 @@ export class IngestService {
   /** grpc-js handlers for `logtally.v1.Ingest`. */
   handlers(): IngestHandlers {
     return { Ship: (call: ShipCall) => this.serve(call) };
-  }
-
-  /** Open streams, per source id (streams still awaiting their Hello are not counted). */
-  connectedBySource(): Map<string, number> {
-    const bySource = new Map<string, number>();
-    for (const stream of this.calls.values()) {
-      if (stream.state === "open") bySource.set(stream.sourceId, (bySource.get(stream.sourceId) ?? 0) + 1);
-    }
-    return bySource;
   }
 
   /** Ends every open stream with UNAVAILABLE, so sidecars reconnect once the aggregator is back. */
@@ -79,7 +81,8 @@ export class IngestService {
     if (!stream || stream.state === "closed") return;
     if (request.hello) return this.hello(call, stream, request.hello);
     if (request.batch) return this.batch(call, stream, request.batch);
-    throw new IngestError(status.INVALID_ARGUMENT, "ShipRequest carries neither hello nor batch");
+    if (request.heartbeat) return this.heartbeat(stream, request.heartbeat);
+    throw new IngestError(status.INVALID_ARGUMENT, "ShipRequest carries neither hello nor batch nor heartbeat");
   }
 
   private hello(call: ShipCall, stream: StreamState, hello: Hello__Output): void {
@@ -97,6 +100,7 @@ export class IngestService {
     }
     if (stream.state === "awaiting_hello") {
       this.calls.set(call, { state: "open", sourceId: hello.sourceId, sidecarId: hello.sidecarId });
+      this.activity.streamOpened(hello.sourceId, hello.sidecarId);
       this.log.info({ sourceId: hello.sourceId, sidecarId: hello.sidecarId, peer: call.getPeer() }, "sidecar connected");
     }
     const welcome = this.welcome(hello);
@@ -119,7 +123,12 @@ export class IngestService {
     const sourceCreatedUnixMillis = source?.createdMs ?? 0;
     const sourceLatestFileId = (source && parseGenerationId(source.latestGeneration)?.fileId) ?? "";
     const sourceLatestFileBirthUnixMillis = (source && this.store.generation(sourceId, source.latestGeneration)?.fileBirthMs) ?? 0;
-    const sourceFacts = { sourceCreatedUnixMillis, sourceLatestFileId, sourceLatestFileBirthUnixMillis };
+    const sourceFacts = {
+      sourceCreatedUnixMillis,
+      sourceLatestFileId,
+      sourceLatestFileBirthUnixMillis,
+      heartbeatIntervalMillis: this.options.heartbeatIntervalMs,
+    };
     const latestEpoch = this.store.latestEpoch(sourceId, fileId);
     const latest = latestEpoch > 0 ? generationId(fileId, latestEpoch) : undefined;
     if (latest === undefined || hello.supersedeGeneration === latest) {
@@ -157,6 +166,7 @@ export class IngestService {
     }
     const committedOffset = committed?.committedOffset ?? 0;
     const decision = decideBatch(committedOffset, batch.startOffset, batch.endOffset);
+    this.activity.heardFrom(sourceId, nowMs, batch.fileSize > 0 ? { generation: batch.generation, sizeBytes: batch.fileSize } : undefined);
     if (decision === "apply") {
       const stopTimer = this.metrics.commitSeconds.startTimer();
       this.store.apply({
@@ -197,6 +207,14 @@ export class IngestService {
     });
   }
 
+  /** Records that the sidecar is alive and how large its file is; a heartbeat is never answered. */
+  private heartbeat(stream: StreamState, heartbeat: Heartbeat__Output): void {
+    if (stream.state !== "open") throw new IngestError(status.FAILED_PRECONDITION, "send a hello before any heartbeat");
+    const problem = validateHeartbeat(heartbeat);
+    if (problem) throw new IngestError(status.INVALID_ARGUMENT, `heartbeat: ${problem}`);
+    this.activity.heardFrom(stream.sourceId, this.now(), { generation: heartbeat.generation, sizeBytes: heartbeat.fileSize });
+  }
+
   private fail(call: ShipCall, error: unknown): void {
     const stream = this.calls.get(call);
     if (!stream || stream.state === "closed") return;
@@ -205,6 +223,7 @@ export class IngestService {
     if (serviceError.code === status.INTERNAL) this.log.error({ ...fields, err: error }, "ingest stream failed");
     else if (serviceError.code !== status.UNAVAILABLE) this.log.warn(fields, "ingest stream refused");
     this.metrics.ingestErrors.inc({ code: status[serviceError.code] ?? String(serviceError.code) });
+    if (stream.state === "open") this.activity.streamClosed(stream.sourceId, stream.sidecarId);
     this.calls.set(call, { state: "closed" });
     call.emit("error", serviceError);
     this.forget(call);
@@ -216,7 +235,10 @@ export class IngestService {
     if (!stream) return false;
     this.calls.delete(call);
     this.metrics.connectedSidecars.set(this.calls.size);
-    if (stream.state === "open") this.log.info({ sourceId: stream.sourceId, sidecarId: stream.sidecarId }, "sidecar disconnected");
+    if (stream.state === "open") {
+      this.activity.streamClosed(stream.sourceId, stream.sidecarId);
+      this.log.info({ sourceId: stream.sourceId, sidecarId: stream.sidecarId }, "sidecar disconnected");
+    }
     return true;
   }
 }

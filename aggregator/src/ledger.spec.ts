@@ -9,6 +9,7 @@ import {
   pairKey,
   parseGenerationId,
   validateBatch,
+  validateHeartbeat,
   type BatchDecision,
 } from "./ledger";
 
@@ -27,6 +28,7 @@ function validBatch(overrides: Partial<DeltaBatch__Output> = {}): DeltaBatch__Ou
     rejected: [{ reason: "too_few_fields", count: 1 }],
     anchor: "0123456789abcdef",
     fileBirthUnixMillis: 0,
+    fileSize: 0,
     ...overrides,
   };
 }
@@ -148,6 +150,23 @@ test("validateBatch takes a file creation time or 0, nothing else", () => {
       `file_birth_unix_millis ${birth} must be a time, or 0 when unknown`,
     );
   }
+});
+
+test("validateBatch takes a file size, or 0 when the sidecar reports none", () => {
+  for (const fileSize of [0, 100, 5_000, MAX_FILE_OFFSET_BYTES]) assert.equal(validateBatch(validBatch({ fileSize })), undefined);
+  for (const fileSize of [-1, 1.5, Number.NaN, MAX_FILE_OFFSET_BYTES + 1, 2 ** 60]) {
+    assert.equal(validateBatch(validBatch({ fileSize })), `file_size ${fileSize} is not a file size`);
+  }
+});
+
+test("validateHeartbeat wants a generation id and a file size", () => {
+  assert.equal(validateHeartbeat({ generation: "12-ab#3", fileSize: 0 }), undefined);
+  assert.equal(validateHeartbeat({ generation: "12-ab#3", fileSize: 4096 }), undefined);
+  assert.equal(validateHeartbeat({ generation: "", fileSize: 1 }), 'generation "" is malformed');
+  assert.equal(validateHeartbeat({ generation: "12-ab", fileSize: 1 }), 'generation "12-ab" is malformed');
+  assert.equal(validateHeartbeat({ generation: "12-\u0001b#1", fileSize: 1 }), "generation contains control characters or invalid UTF-8");
+  assert.equal(validateHeartbeat({ generation: `${"x".repeat(MAX_ID_LENGTH)}#1`, fileSize: 1 }), `generation is longer than ${MAX_ID_LENGTH} characters`);
+  assert.equal(validateHeartbeat({ generation: "12-ab#3", fileSize: -5 }), "file_size -5 is not a file size");
 });
 
 test("validateBatch limits the number of deltas", () => {

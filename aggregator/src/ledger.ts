@@ -4,7 +4,7 @@ import {
   checkIdentifier,
   checkLabel,
 } from "@logtally/proto";
-import type { DeltaBatch__Output } from "@logtally/proto";
+import type { DeltaBatch__Output, Heartbeat__Output } from "@logtally/proto";
 
 /**
  * The exactly-once rules, free of gRPC and SQLite so they can be tested and
@@ -71,6 +71,8 @@ export function validateBatch(batch: DeltaBatch__Output): string | undefined {
     return `${batch.deltas.length} deltas exceed the limit of ${MAX_DELTAS_PER_BATCH}`;
   }
   if (!ANCHOR_PATTERN.test(batch.anchor)) return "anchor must be at most 64 lowercase hex digits";
+  const sizeProblem = checkFileSize(batch.fileSize);
+  if (sizeProblem) return sizeProblem;
   const birth = batch.fileBirthUnixMillis;
   if (!Number.isFinite(birth) || birth < 0) return `file_birth_unix_millis ${birth} must be a time, or 0 when unknown`;
   let counted = 0;
@@ -94,6 +96,20 @@ export function validateBatch(batch: DeltaBatch__Output): string | undefined {
   // Every line, counted or rejected, takes at least its newline byte.
   if (counted + rejected > endOffset - startOffset) {
     return `${counted + rejected} rows cannot fit in ${endOffset - startOffset} bytes`;
+  }
+  return undefined;
+}
+
+/** Validates a heartbeat; returns a message for the sender when it is malformed. */
+export function validateHeartbeat(heartbeat: Heartbeat__Output): string | undefined {
+  if (!parseGenerationId(heartbeat.generation)) return `generation ${JSON.stringify(heartbeat.generation.slice(0, 100))} is malformed`;
+  return checkIdentifier("generation", heartbeat.generation, { required: true }) ?? checkFileSize(heartbeat.fileSize);
+}
+
+/** A reported file size: an offset, or 0 when not reported. */
+function checkFileSize(fileSize: number): string | undefined {
+  if (!Number.isSafeInteger(fileSize) || fileSize < 0 || fileSize > MAX_FILE_OFFSET_BYTES) {
+    return `file_size ${fileSize} is not a file size`;
   }
   return undefined;
 }

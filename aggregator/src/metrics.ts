@@ -1,5 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { CountExposition } from "./count-exposition";
+import type { SourceActivity } from "./source-activity";
+import { lagBytes } from "./source-status";
 import type { CountStore } from "./store";
 
 /** Outcomes a batch can have, as counted by `logtally_batches_total`. */
@@ -19,7 +21,10 @@ export class AggregatorMetrics {
   readonly commitSeconds: Histogram<never>;
   readonly connectedSidecars: Gauge<never>;
 
-  constructor(private readonly store: CountStore) {
+  constructor(
+    private readonly store: CountStore,
+    activity: SourceActivity,
+  ) {
     const registers = [this.registry];
     new Counter({
       name: "logtally_rows_counted_total",
@@ -69,6 +74,19 @@ export class AggregatorMetrics {
       collect() {
         this.reset();
         for (const source of store.allSources().values()) this.set({ source_id: source.sourceId }, source.lastSeenMs / 1000);
+      },
+    });
+    new Gauge({
+      name: "logtally_source_lag_bytes",
+      help: "Bytes of the file each source's sidecar ships that are not counted yet, as of its latest report (sources that reported a size).",
+      labelNames: ["source_id"],
+      registers,
+      collect() {
+        this.reset();
+        for (const live of activity.all()) {
+          const lag = lagBytes(store, live);
+          if (lag !== undefined) this.set({ source_id: live.sourceId }, lag);
+        }
       },
     });
     this.batches = new Counter({

@@ -7,19 +7,20 @@ import type {
   ListSourcesResponse,
   PairCount,
   QueryHandlers,
-  SourceStatus,
 } from "@logtally/proto";
 import { IngestError, toServiceError } from "./errors";
+import type { SourceActivity } from "./source-activity";
+import { describeSources } from "./source-status";
 import type { CountStore } from "./store";
 
 /**
  * The read-only Query service. It reads the store's in-memory view, which
- * only ever holds committed state.
+ * only ever holds committed state, and the live view of the sources.
  */
 export class QueryService {
   constructor(
     private readonly store: CountStore,
-    private readonly connectedBySource: () => ReadonlyMap<string, number>,
+    private readonly activity: SourceActivity,
   ) {}
 
   /** grpc-js handlers for `logtally.v1.Query`. */
@@ -46,29 +47,25 @@ export class QueryService {
     return { counts };
   }
 
-  /** Every source with its most recently advanced generation, sorted by source id. */
+  /** Every source, sorted by source id. */
   listSources(_request: ListSourcesRequest__Output): ListSourcesResponse {
-    const generationsBySource = new Map<string, number>();
-    for (const generation of this.store.allGenerations()) {
-      generationsBySource.set(generation.sourceId, (generationsBySource.get(generation.sourceId) ?? 0) + 1);
-    }
-    const connected = this.connectedBySource();
-    const sources: SourceStatus[] = [];
-    for (const source of this.store.allSources().values()) {
-      const latest = this.store.generation(source.sourceId, source.latestGeneration);
-      sources.push({
-        sourceId: source.sourceId,
-        generation: source.latestGeneration,
-        fileId: latest?.fileId ?? "",
-        committedOffset: latest?.committedOffset ?? 0,
-        lastSeenUnixMillis: source.lastSeenMs,
-        generations: generationsBySource.get(source.sourceId) ?? 0,
-        connectedSidecars: connected.get(source.sourceId) ?? 0,
-        lastSidecarId: source.lastSidecarId,
-      });
-    }
-    sources.sort((a, b) => compare(a.sourceId!, b.sourceId!));
-    return { sources };
+    return {
+      sources: describeSources(this.store, this.activity).map((view) => ({
+        sourceId: view.sourceId,
+        generation: view.generation,
+        fileId: view.fileId,
+        committedOffset: view.committedOffset,
+        lastSeenUnixMillis: view.lastSeenMs,
+        generations: view.generations,
+        connectedSidecars: view.connectedSidecarIds.length,
+        lastSidecarId: view.lastSidecarId,
+        fileSize: view.fileSizeBytes,
+        fileSizeGeneration: view.fileSizeGeneration,
+        lagBytes: view.lagBytes ?? 0,
+        lastHeartbeatUnixMillis: view.lastHeartbeatMs,
+        connectedSidecarIds: view.connectedSidecarIds,
+      })),
+    };
   }
 }
 

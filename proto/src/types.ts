@@ -2,6 +2,7 @@
 export type { BatchAck, BatchAck__Output } from "./gen/logtally/v1/BatchAck";
 export type { Delta, Delta__Output } from "./gen/logtally/v1/Delta";
 export type { DeltaBatch, DeltaBatch__Output } from "./gen/logtally/v1/DeltaBatch";
+export type { Heartbeat, Heartbeat__Output } from "./gen/logtally/v1/Heartbeat";
 export type { Hello, Hello__Output } from "./gen/logtally/v1/Hello";
 export type { RejectedRows, RejectedRows__Output } from "./gen/logtally/v1/RejectedRows";
 export type { ShipRequest, ShipRequest__Output } from "./gen/logtally/v1/ShipRequest";

@@ -44,6 +44,11 @@ export interface ShipperContext {
  * The read position only matters until the next acknowledgement: on any
  * refusal the shipper re-reads from the offset the aggregator returns,
  * dropping what it read ahead.
+ *
+ * Every batch reports the file's size, and so does a heartbeat when the
+ * shipper has been idle at the end of the file for the aggregator's heartbeat
+ * interval (checked at each wake-up, so at least the poll interval apart):
+ * the aggregator shows how far behind the source is, and that it is alive.
  */
 export class GenerationShipper {
   private readOffset: number;
@@ -55,6 +60,10 @@ export class GenerationShipper {
   private rotationSeenAtMs: number | undefined;
   /** The batch shipped and not yet acknowledged. */
   private inFlight: { readonly batch: SealedBatch; readonly ack: Promise<BatchAck__Output> } | undefined;
+  /** When a batch or heartbeat was last sent (Date.now()); 0 before the first. */
+  private lastSentMs = 0;
+  /** The file's size when the reader last reached its end. */
+  private sizeAtEndBytes = 0;
 
   constructor(
     private readonly context: ShipperContext,
@@ -100,6 +109,7 @@ export class GenerationShipper {
       if (await this.settle()) continue;
       const end = await this.atEndOfFile(drainingBeforeRead);
       if (end) return end;
+      this.heartbeatIfDue();
       await this.context.notifier.wait(signal);
     }
     return "drained";
@@ -108,6 +118,7 @@ export class GenerationShipper {
   /** Checks, at the end of the file, whether this generation is over. */
   private async atEndOfFile(drainingBeforeRead: boolean): Promise<GenerationEnd | undefined> {
     const size = await this.file.size();
+    this.sizeAtEndBytes = size;
     this.context.metrics.fileSize.set(size);
     if (size < this.readOffset) return this.rewritten(`file shrank from ${this.readOffset} to ${size} bytes`);
     if (!(await this.windowIntact())) return this.rewritten("content before the read position changed");
@@ -142,7 +153,8 @@ export class GenerationShipper {
   }
 
   private async send(batch: SealedBatch): Promise<BatchAck__Output> {
-    const anchor = (await this.file.anchorAt(batch.endOffset)) ?? "";
+    const [anchor, fileSize] = await Promise.all([this.file.anchorAt(batch.endOffset), this.file.size()]);
+    this.lastSentMs = Date.now();
     return this.connection.ship({
       sequence: this.context.nextSequence(),
       generation: this.generation,
@@ -151,9 +163,19 @@ export class GenerationShipper {
       deltas: batch.deltas,
       rows: batch.rows,
       rejected: batch.rejected,
-      anchor,
+      anchor: anchor ?? "",
       fileBirthUnixMillis: this.file.birthMs,
+      fileSize,
     });
+  }
+
+  /** Tells the aggregator the file's size, if nothing was sent for its heartbeat interval. */
+  private heartbeatIfDue(): void {
+    const intervalMs = this.connection.heartbeatIntervalMs;
+    const now = Date.now();
+    if (intervalMs === 0 || now - this.lastSentMs < intervalMs) return;
+    this.lastSentMs = now;
+    this.connection.heartbeat({ generation: this.generation, fileSize: this.sizeAtEndBytes });
   }
 
   /**

@@ -4,6 +4,7 @@ import {
   loadLogtallyGrpc,
   type BatchAck__Output,
   type DeltaBatch,
+  type Heartbeat,
   type Hello,
   type IngestClient,
   type ShipRequest,
@@ -47,11 +48,15 @@ interface Pending {
  * One Ingest stream, used as request/response: a Hello gets a Welcome, a
  * batch gets its acknowledgement. One request is outstanding at a time, so a
  * sidecar holds at most one batch beyond what the aggregator has committed.
+ * A heartbeat is not a request: the aggregator never answers it, so it can be
+ * sent at any time without disturbing that pairing.
  */
 export class IngestConnection {
   private readonly call: grpc.ClientDuplexStream<ShipRequest, ShipResponse__Output>;
   private pending: Pending | undefined;
   private failure: ConnectionLost | undefined;
+  /** From the latest Welcome: 0 when the aggregator does not take heartbeats. */
+  private heartbeatIntervalMillis = 0;
 
   constructor(
     client: IngestClient,
@@ -68,7 +73,24 @@ export class IngestConnection {
   /** Announces a file; resolves with the aggregator's view of its generation. */
   async hello(hello: Hello): Promise<Welcome__Output> {
     const response = await this.request({ hello }, { expects: "welcome" });
+    const interval = Number(response.welcome!.heartbeatIntervalMillis);
+    this.heartbeatIntervalMillis = Number.isSafeInteger(interval) && interval > 0 ? interval : 0;
     return response.welcome!;
+  }
+
+  /**
+   * How often the aggregator wants a heartbeat while nothing else is sent
+   * (milliseconds); 0 when it takes none: an older aggregator would end the
+   * stream on one.
+   */
+  get heartbeatIntervalMs(): number {
+    return this.heartbeatIntervalMillis;
+  }
+
+  /** Sends a heartbeat, if the aggregator takes them and the stream is up; no answer comes. */
+  heartbeat(heartbeat: Heartbeat): void {
+    if (this.failure || this.heartbeatIntervalMillis === 0) return;
+    this.call.write({ heartbeat });
   }
 
   /** Ships a batch; resolves once the aggregator acknowledged it durably. */

@@ -208,6 +208,30 @@ const REFUSALS: readonly RefusalCase[] = [
     expectDetails: /neither hello nor batch/,
   },
   {
+    name: "a heartbeat before any hello",
+    messages: [{ heartbeat: { generation: HONEST_GENERATION, fileSize: 100 } }],
+    expectCode: grpc.status.FAILED_PRECONDITION,
+    expectDetails: /hello before any heartbeat/,
+  },
+  {
+    name: "a heartbeat whose generation has no epoch",
+    messages: [{ hello: HONEST_HELLO }, { heartbeat: { generation: "10-aaaa", fileSize: 100 } }],
+    expectCode: grpc.status.INVALID_ARGUMENT,
+    expectDetails: /heartbeat: generation "10-aaaa" is malformed/,
+  },
+  {
+    name: "a heartbeat with a negative file_size",
+    messages: [{ hello: HONEST_HELLO }, { heartbeat: { generation: HONEST_GENERATION, fileSize: -1 } }],
+    expectCode: grpc.status.INVALID_ARGUMENT,
+    expectDetails: /heartbeat: file_size -1 is not a file size/,
+  },
+  {
+    name: "a batch with a file_size beyond 2^50",
+    messages: [{ hello: HONEST_HELLO }, nextBatch({ fileSize: 2 ** 50 + 1 })],
+    expectCode: grpc.status.INVALID_ARGUMENT,
+    expectDetails: /file_size \d+ is not a file size/,
+  },
+  {
     name: "a hello with an empty source_id",
     messages: [{ hello: { ...HONEST_HELLO, sourceId: "" } }],
     expectCode: grpc.status.INVALID_ARGUMENT,
@@ -511,6 +535,7 @@ describe("bad input from the network", () => {
       sourceLatestFileId: "",
       fileBirthUnixMillis: 0,
       sourceLatestFileBirthUnixMillis: 0,
+      heartbeatIntervalMillis: 10_000,
     });
     const ack = (
       await honest.send({
@@ -613,6 +638,7 @@ describe("bad input from the network", () => {
         // this file from a new one that reuses its inode.
         fileBirthUnixMillis: HONEST_FILE_BIRTH,
         sourceLatestFileBirthUnixMillis: HONEST_FILE_BIRTH,
+        heartbeatIntervalMillis: 10_000,
       });
       const refused: Array<{ batch: DeltaBatch; outcome: string }> = [
         {
@@ -696,10 +722,16 @@ function ingestErrorsByCode(samples: readonly Sample[]): Map<string, number> {
   return byCode;
 }
 
-/** A snapshot without the fields a refused-but-acknowledged batch legitimately updates. */
+/**
+ * A snapshot without the fields a refused-but-acknowledged batch legitimately
+ * updates: when the source was heard from, and which streams are open.
+ */
 function committedPart(snapshot: Snapshot): Snapshot {
   return {
     ...snapshot,
-    sources: snapshot.sources.map(({ lastSeenUnixMillis: _seen, connectedSidecars: _connected, ...committed }) => committed as SourceStatus__Output),
+    sources: snapshot.sources.map(
+      ({ lastSeenUnixMillis: _seen, lastHeartbeatUnixMillis: _heartbeat, connectedSidecars: _connected, connectedSidecarIds: _ids, ...committed }) =>
+        committed as SourceStatus__Output,
+    ),
   };
 }

@@ -27,6 +27,7 @@ const AGGREGATOR_FLAGS: readonly DocumentedFlag[] = [
   { flag: "metrics-listen", env: "LOGTALLY_METRICS_LISTEN", default: "0.0.0.0:9464" },
   { flag: "state-dir", env: "LOGTALLY_STATE_DIR", default: "./logtally-data" },
   { flag: "shutdown-grace-ms", env: "LOGTALLY_SHUTDOWN_GRACE_MS", default: "5000" },
+  { flag: "heartbeat-interval-ms", env: "LOGTALLY_HEARTBEAT_INTERVAL_MS", default: "10000" },
   { flag: "log-level", env: "LOGTALLY_LOG_LEVEL", default: "info" },
 ];
 

@@ -82,7 +82,12 @@ export interface AggregatorProcess extends RunningProcess {
 /** Starts an aggregator on `stateDir`; ports default to free ones. */
 export async function startAggregator(
   stateDir: string,
-  { grpcPort = 0, metricsPort = 0, name = "aggregator" }: { grpcPort?: number; metricsPort?: number; name?: string } = {},
+  {
+    grpcPort = 0,
+    metricsPort = 0,
+    name = "aggregator",
+    extraArgs = [],
+  }: { grpcPort?: number; metricsPort?: number; name?: string; extraArgs?: string[] } = {},
 ): Promise<AggregatorProcess> {
   const running = start(name, AGGREGATOR_MAIN, [
     "--grpc-listen",
@@ -93,6 +98,7 @@ export async function startAggregator(
     stateDir,
     "--shutdown-grace-ms",
     "1000",
+    ...extraArgs,
   ]);
   const started = await running.waitForLog("aggregator started");
   const bound = { grpcPort: Number(started.grpcPort), metricsPort: Number(started.metricsPort) };
