@@ -1,14 +1,15 @@
-import { status, type sendUnaryData, type ServerUnaryCall } from "@grpc/grpc-js";
-import { checkLabel } from "@logtally/proto";
+import type { sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
 import type {
   GetCountsRequest__Output,
   GetCountsResponse,
   ListSourcesRequest__Output,
   ListSourcesResponse,
-  PairCount,
   QueryHandlers,
 } from "@logtally/proto";
-import { IngestError, toServiceError } from "./errors";
+import { parseCountFilter } from "./count-filter";
+import { pageOfCounts } from "./count-pages";
+import { toServiceError } from "./errors";
+import { SortedCounts } from "./sorted-counts";
 import type { SourceActivity } from "./source-activity";
 import { describeSources } from "./source-status";
 import type { CountStore } from "./store";
@@ -18,10 +19,17 @@ import type { CountStore } from "./store";
  * only ever holds committed state, and the live view of the sources.
  */
 export class QueryService {
+  private readonly index: SortedCounts;
+
   constructor(
     private readonly store: CountStore,
     private readonly activity: SourceActivity,
-  ) {}
+  ) {
+    this.index = new SortedCounts(store.allCounts().values());
+    store.onCommit(({ changed }) => {
+      for (const pair of changed) this.index.add(pair);
+    });
+  }
 
   /** grpc-js handlers for `logtally.v1.Query`. */
   handlers(): QueryHandlers {
@@ -31,20 +39,9 @@ export class QueryService {
     };
   }
 
-  /** Counts matching the filter, sorted by host then job name. */
+  /** One page of the counts matching the filter, sorted by host then job name. */
   getCounts(request: GetCountsRequest__Output): GetCountsResponse {
-    for (const [name, value] of [["host", request.host], ["job_name", request.jobName]] as const) {
-      const problem = value === "" ? undefined : checkLabel(value);
-      if (problem) throw new IngestError(status.INVALID_ARGUMENT, `${name} filter is not a valid label: ${problem}`);
-    }
-    const counts: PairCount[] = [];
-    for (const pair of this.store.allCounts().values()) {
-      if (request.host && pair.host !== request.host) continue;
-      if (request.jobName && pair.jobName !== request.jobName) continue;
-      counts.push({ host: pair.host, jobName: pair.jobName, count: pair.count });
-    }
-    counts.sort((a, b) => compare(a.host!, b.host!) || compare(a.jobName!, b.jobName!));
-    return { counts };
+    return pageOfCounts(this.index, parseCountFilter(request), request);
   }
 
   /** Every source, sorted by source id. */
@@ -67,10 +64,7 @@ export class QueryService {
       })),
     };
   }
-}
 
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function answer<Request, Response>(

@@ -43,6 +43,14 @@ export interface BatchChange {
   readonly nowMs: number;
 }
 
+/** What one committed batch changed, as the in-memory view holds it now. */
+export interface CommittedChange {
+  readonly sourceId: string;
+  readonly generation: string;
+  /** The pairs the batch counted, with their new totals: live objects, read them before the next commit. */
+  readonly changed: ReadonlyArray<Readonly<PairCount>>;
+}
+
 /** Source-level facts kept for inspection. */
 export interface SourceState {
   readonly sourceId: string;
@@ -70,6 +78,7 @@ export class CountStore {
   private readonly sources = new Map<string, SourceState>();
   private readonly rejectedRows = new Map<RejectReason, number>();
   private countedRows = 0;
+  private readonly commitListeners = new Set<(change: CommittedChange) => void>();
   private readonly applyTransaction: (change: BatchChange) => void;
   private closed = false;
 
@@ -191,15 +200,20 @@ export class CountStore {
     }
   }
 
-  /** Commits one batch durably, then updates the in-memory view. */
+  /**
+   * Commits one batch durably, then updates the in-memory view and tells the
+   * commit listeners what changed.
+   */
   apply(change: BatchChange): void {
     this.assertOpen();
     this.applyTransaction(change);
+    const changed: Array<Readonly<PairCount>> = [];
     for (const delta of change.deltas) {
       const key = pairKey(delta.host, delta.jobName);
-      const pair = this.counts.get(key);
+      let pair = this.counts.get(key);
       if (pair) pair.count += delta.count;
-      else this.counts.set(key, { host: delta.host, jobName: delta.jobName, count: delta.count });
+      else this.counts.set(key, (pair = { host: delta.host, jobName: delta.jobName, count: delta.count }));
+      changed.push(pair);
       this.countedRows += delta.count;
     }
     for (const entry of change.rejected) {
@@ -223,6 +237,19 @@ export class CountStore {
       lastSeenMs: change.nowMs,
       lastSidecarId: change.sidecarId,
     });
+    if (changed.length === 0) return;
+    const committed: CommittedChange = { sourceId: change.sourceId, generation: change.generation, changed };
+    for (const listener of this.commitListeners) listener(committed);
+  }
+
+  /**
+   * Calls `listener` after every committed batch that changed a count, in
+   * commit order, synchronously: it must not throw, and must be quick, since
+   * the batch is acknowledged after it returns. Returns the unsubscribe.
+   */
+  onCommit(listener: (change: CommittedChange) => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
   }
 
   private rememberGeneration(state: GenerationState): void {

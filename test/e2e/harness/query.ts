@@ -1,5 +1,12 @@
 import * as grpc from "@grpc/grpc-js";
-import { loadLogtallyGrpc, type PairCount__Output, type QueryClient, type SourceStatus__Output } from "@logtally/proto";
+import {
+  loadLogtallyGrpc,
+  type GetCountsRequest,
+  type GetCountsResponse__Output,
+  type PairCount__Output,
+  type QueryClient,
+  type SourceStatus__Output,
+} from "@logtally/proto";
 import { countsOf, scrape } from "./metrics";
 import { fileSize } from "./log-writer";
 import { waitFor } from "./wait";
@@ -19,10 +26,21 @@ export class QueryProbe {
     );
   }
 
-  getCounts(filter: { host?: string; jobName?: string } = {}): Promise<PairCount__Output[]> {
-    return new Promise((resolve, reject) =>
-      this.client.GetCounts(filter, (error, response) => (error ? reject(error) : resolve(response!.counts))),
-    );
+  /** One GetCounts call: a page. */
+  getCountsPage(request: GetCountsRequest = {}): Promise<GetCountsResponse__Output> {
+    return new Promise((resolve, reject) => this.client.GetCounts(request, (error, response) => (error ? reject(error) : resolve(response!))));
+  }
+
+  /** Every count matching the filter, walking all pages. */
+  async getCounts(filter: Omit<GetCountsRequest, "pageToken"> = {}): Promise<PairCount__Output[]> {
+    const counts: PairCount__Output[] = [];
+    let pageToken = "";
+    do {
+      const page = await this.getCountsPage({ ...filter, pageToken });
+      counts.push(...page.counts);
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "");
+    return counts;
   }
 
   close(): void {

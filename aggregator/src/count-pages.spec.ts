@@ -1,0 +1,144 @@
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import { status } from "@grpc/grpc-js";
+import fc from "fast-check";
+import { filterMatches, parseCountFilter, type CountFilter, type CountFilterFields } from "./count-filter";
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, effectivePageSize, pageOfCounts } from "./count-pages";
+import { IngestError } from "./errors";
+import { encodePageToken } from "./page-token";
+import { SortedCounts, comparePairs } from "./sorted-counts";
+import type { PairCount } from "./store";
+
+const NO_FILTER: CountFilterFields = { host: "", jobName: "", hostPrefix: "", jobNamePrefix: "" };
+
+/** Labels from a small alphabet, so that prefixes and equal hosts are common. */
+const label = fc.string({ unit: fc.constantFrom("a", "b", "ab", "-", "é", "日", "\u{1F600}"), minLength: 1, maxLength: 4 });
+const pairs = fc.uniqueArray(fc.record({ host: label, jobName: label, count: fc.integer({ min: 1, max: 1000 }) }), {
+  selector: (pair) => `${pair.host}\u0000${pair.jobName}`,
+  maxLength: 60,
+});
+const filterFields: fc.Arbitrary<CountFilterFields> = fc
+  .record({
+    host: fc.option(label, { nil: "" }),
+    hostPrefix: fc.option(label, { nil: "" }),
+    jobName: fc.option(label, { nil: "" }),
+    jobNamePrefix: fc.option(label, { nil: "" }),
+  })
+  // Exact value and prefix of one label are exclusive.
+  .map((fields) => ({ ...fields, hostPrefix: fields.host ? "" : fields.hostPrefix, jobNamePrefix: fields.jobName ? "" : fields.jobNamePrefix }));
+
+/** Walks every page; returns the pages. */
+function walk(index: SortedCounts, filter: CountFilter, pageSize: number, between: (page: number) => void = () => undefined) {
+  const pages: Array<ReturnType<typeof pageOfCounts>> = [];
+  let pageToken = "";
+  do {
+    const page = pageOfCounts(index, filter, { pageSize, pageToken });
+    pages.push(page);
+    pageToken = page.nextPageToken;
+    between(pages.length);
+    assert.ok(pages.length <= 10_000, "the walk ends");
+  } while (pageToken !== "");
+  return pages;
+}
+
+function expected(all: readonly PairCount[], filter: CountFilter): PairCount[] {
+  return all
+    .filter((pair) => filterMatches(filter, pair.host, pair.jobName))
+    .sort(comparePairs)
+    .map(({ host, jobName, count }) => ({ host, jobName, count }));
+}
+
+test("walking the pages returns every matching pair once, in order, whatever the filter and page size", () => {
+  fc.assert(
+    fc.property(pairs, filterFields, fc.integer({ min: 1, max: 12 }), (all, fields, pageSize) => {
+      const index = new SortedCounts(all);
+      const filter = parseCountFilter(fields);
+      const want = expected(all, filter);
+      const pages = walk(index, filter, pageSize);
+      assert.deepEqual(
+        pages.flatMap((page) => page.counts),
+        want,
+      );
+      for (const [number, page] of pages.entries()) {
+        assert.equal(page.totalSize, want.length);
+        const last = number === pages.length - 1;
+        assert.equal(page.counts.length, last ? want.length - pageSize * (pages.length - 1) : pageSize);
+        assert.equal(page.nextPageToken === "", last);
+      }
+    }),
+  );
+});
+
+test("pairs added during a walk never make it repeat or skip a pair that was there from the start", () => {
+  fc.assert(
+    fc.property(pairs, pairs, filterFields, fc.integer({ min: 1, max: 5 }), (initial, added, fields, pageSize) => {
+      const index = new SortedCounts(initial);
+      const filter = parseCountFilter(fields);
+      const newcomers = added.filter((pair) => !initial.some((old) => comparePairs(old, pair) === 0));
+      let next = 0;
+      const pages = walk(index, filter, pageSize, () => {
+        // Between pages, a new pair arrives (before or after the cursor).
+        if (next < newcomers.length) index.add({ ...newcomers[next++]! });
+      });
+      const seen = pages.flatMap((page) => page.counts);
+      const keys = seen.map((pair) => `${pair.host}\u0000${pair.jobName}`);
+      assert.equal(new Set(keys).size, keys.length, "no pair twice");
+      assert.deepEqual([...seen].sort(comparePairs), seen, "in order");
+      for (const pair of expected(initial, filter)) assert.ok(keys.includes(`${pair.host}\u0000${pair.jobName}`), `${pair.host}/${pair.jobName} seen`);
+    }),
+  );
+});
+
+test("counts are read when the page is made: the page holds copies", () => {
+  const live: PairCount = { host: "a", jobName: "b", count: 1 };
+  const index = new SortedCounts([live]);
+  const page = pageOfCounts(index, parseCountFilter(NO_FILTER), { pageSize: 0, pageToken: "" });
+  live.count = 5;
+  assert.deepEqual(page.counts, [{ host: "a", jobName: "b", count: 1 }]);
+  assert.deepEqual(pageOfCounts(index, parseCountFilter(NO_FILTER), { pageSize: 0, pageToken: "" }).counts, [{ host: "a", jobName: "b", count: 5 }]);
+});
+
+test("page size: 0 is the default, above the maximum is the maximum, negative is refused", () => {
+  assert.equal(effectivePageSize(0), DEFAULT_PAGE_SIZE);
+  assert.equal(effectivePageSize(1), 1);
+  assert.equal(effectivePageSize(MAX_PAGE_SIZE), MAX_PAGE_SIZE);
+  assert.equal(effectivePageSize(MAX_PAGE_SIZE + 1), MAX_PAGE_SIZE);
+  assert.equal(effectivePageSize(2 ** 31 - 1), MAX_PAGE_SIZE);
+  assertInvalidArgument(() => effectivePageSize(-1), /page_size -1 must not be negative/);
+
+  const many = Array.from({ length: MAX_PAGE_SIZE + 5 }, (_, i) => ({ host: `h${i}`, jobName: "j", count: 1 }));
+  const index = new SortedCounts(many);
+  const filter = parseCountFilter(NO_FILTER);
+  assert.equal(pageOfCounts(index, filter, { pageSize: 0, pageToken: "" }).counts.length, DEFAULT_PAGE_SIZE);
+  assert.equal(pageOfCounts(index, filter, { pageSize: 50_000, pageToken: "" }).counts.length, MAX_PAGE_SIZE);
+});
+
+test("a page token works only with the filter it was issued for", () => {
+  const index = new SortedCounts([
+    { host: "a", jobName: "x", count: 1 },
+    { host: "b", jobName: "x", count: 1 },
+  ]);
+  const hostA = parseCountFilter({ ...NO_FILTER, hostPrefix: "a" });
+  const token = encodePageToken(hostA, { host: "a", jobName: "x" });
+  assert.deepEqual(pageOfCounts(index, hostA, { pageSize: 1, pageToken: token }).counts, []);
+  assertInvalidArgument(
+    () => pageOfCounts(index, parseCountFilter(NO_FILTER), { pageSize: 1, pageToken: token }),
+    /page_token is invalid: it was issued for another filter/,
+  );
+});
+
+test("a filter that no label could match is refused, and so is an exact value with a prefix", () => {
+  assertInvalidArgument(() => parseCountFilter({ ...NO_FILTER, host: "a\u0000b" }), /host filter is not a valid label: invalid_label/);
+  assertInvalidArgument(() => parseCountFilter({ ...NO_FILTER, jobNamePrefix: "x".repeat(1025) }), /job_name_prefix filter is not a valid label: field_too_long/);
+  assertInvalidArgument(() => parseCountFilter({ ...NO_FILTER, host: "a", hostPrefix: "a" }), /give host or host_prefix, not both/);
+  assertInvalidArgument(() => parseCountFilter({ ...NO_FILTER, jobName: "a", jobNamePrefix: "b" }), /give job_name or job_name_prefix, not both/);
+});
+
+function assertInvalidArgument(run: () => unknown, message: RegExp): void {
+  assert.throws(run, (error: unknown) => {
+    assert.ok(error instanceof IngestError, String(error));
+    assert.equal(error.code, status.INVALID_ARGUMENT);
+    assert.match(error.message, message);
+    return true;
+  });
+}
