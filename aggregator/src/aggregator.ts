@@ -41,6 +41,7 @@ export class Aggregator {
   private readonly store: CountStore;
   private readonly metrics: AggregatorMetrics;
   private readonly ingest: IngestService;
+  private readonly query: QueryService;
   private readonly health = new HealthImplementation();
   private readonly grpcServer: grpc.Server;
   private readonly httpServer: HttpServer;
@@ -54,14 +55,14 @@ export class Aggregator {
     const activity = new SourceActivity((sourceId) => this.store.allSources().has(sourceId));
     this.metrics = new AggregatorMetrics(this.store, activity);
     this.ingest = new IngestService(this.store, this.metrics, activity, config, log.child({ component: "ingest" }));
-    const query = new QueryService(this.store, activity);
+    this.query = new QueryService(this.store, activity, config, log.child({ component: "query" }));
     const logtally = loadLogtallyGrpc().logtally.v1;
     this.grpcServer = new grpc.Server({
       "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
       "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
     });
     this.grpcServer.addService(logtally.Ingest.service, this.ingest.handlers());
-    this.grpcServer.addService(logtally.Query.service, query.handlers());
+    this.grpcServer.addService(logtally.Query.service, this.query.handlers());
     this.health.addToServer(this.grpcServer);
     new ReflectionService(loadReflectedDefinition()).addToServer(this.grpcServer);
     this.setHealth("NOT_SERVING");
@@ -92,7 +93,8 @@ export class Aggregator {
 
   /**
    * Graceful stop: report NOT_SERVING, end ingest streams (sidecars will
-   * reconnect and resume from the committed offsets), let open calls finish
+   * reconnect and resume from the committed offsets) and count watches with
+   * UNAVAILABLE (watchers watch again elsewhere or later), let open calls finish
    * within the grace period, then close the database. Every batch is committed
    * synchronously before its acknowledgement, so no transaction is ever left
    * half-done. Idempotent.
@@ -110,6 +112,7 @@ export class Aggregator {
     this.log.info({ graceMs: this.config.shutdownGraceMs }, "aggregator stopping");
     this.setHealth("NOT_SERVING");
     this.ingest.closeAll("aggregator is shutting down");
+    this.query.stop("aggregator is shutting down");
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         this.grpcServer.forceShutdown();

@@ -41,6 +41,12 @@ const FLAGS = [
     description: "How often sidecars with nothing to ship report that they are alive and their file's size (told to them on connect).",
   },
   {
+    name: "watch-buffer-bytes",
+    env: "LOGTALLY_WATCH_BUFFER_BYTES",
+    default: "16777216",
+    description: "Changes queued for one WatchCounts stream beyond this many bytes end it with RESOURCE_EXHAUSTED.",
+  },
+  {
     name: "log-level",
     env: "LOGTALLY_LOG_LEVEL",
     default: "info",
@@ -55,6 +61,7 @@ export interface AggregatorConfig {
   readonly stateDir: string;
   readonly shutdownGraceMs: number;
   readonly heartbeatIntervalMs: number;
+  readonly watchBufferBytes: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
 }
 
@@ -81,6 +88,7 @@ export function parseAggregatorConfig(argv: string[], env: NodeJS.ProcessEnv): A
     stateDir: values["state-dir"],
     shutdownGraceMs: parseIntegerFlag(labels["shutdown-grace-ms"], values["shutdown-grace-ms"], 0, 600_000),
     heartbeatIntervalMs: parseIntegerFlag(labels["heartbeat-interval-ms"], values["heartbeat-interval-ms"], 100, 3_600_000),
+    watchBufferBytes: parseIntegerFlag(labels["watch-buffer-bytes"], values["watch-buffer-bytes"], 1024, 1024 * 1024 * 1024),
     logLevel: parseLogLevel(labels["log-level"], values["log-level"]),
   });
 }

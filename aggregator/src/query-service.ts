@@ -1,18 +1,28 @@
-import type { sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
+import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from "@grpc/grpc-js";
 import type {
   GetCountsRequest__Output,
   GetCountsResponse,
   ListSourcesRequest__Output,
   ListSourcesResponse,
+  Logger,
   QueryHandlers,
+  WatchCountsRequest__Output,
+  WatchCountsResponse,
 } from "@logtally/proto";
 import { parseCountFilter } from "./count-filter";
 import { pageOfCounts } from "./count-pages";
+import { CountWatchHub } from "./count-watch";
 import { toServiceError } from "./errors";
 import { SortedCounts } from "./sorted-counts";
 import type { SourceActivity } from "./source-activity";
 import { describeSources } from "./source-status";
 import type { CountStore } from "./store";
+
+/** Settings of the Query service. */
+export interface QueryServiceOptions {
+  /** Bound on the changes queued for one WatchCounts stream, in bytes. */
+  readonly watchBufferBytes: number;
+}
 
 /**
  * The read-only Query service. It reads the store's in-memory view, which
@@ -20,15 +30,20 @@ import type { CountStore } from "./store";
  */
 export class QueryService {
   private readonly index: SortedCounts;
+  private readonly watchHub: CountWatchHub;
 
   constructor(
     private readonly store: CountStore,
     private readonly activity: SourceActivity,
+    options: QueryServiceOptions,
+    log: Logger,
   ) {
     this.index = new SortedCounts(store.allCounts().values());
+    // Subscribed before the hub, so a watcher's snapshot already holds a pair its batch created.
     store.onCommit(({ changed }) => {
       for (const pair of changed) this.index.add(pair);
     });
+    this.watchHub = new CountWatchHub(store, this.index, options.watchBufferBytes, log);
   }
 
   /** grpc-js handlers for `logtally.v1.Query`. */
@@ -36,6 +51,7 @@ export class QueryService {
     return {
       GetCounts: (call, callback) => answer(call, callback, (request) => this.getCounts(request)),
       ListSources: (call, callback) => answer(call, callback, (request) => this.listSources(request)),
+      WatchCounts: (call) => this.watchCounts(call),
     };
   }
 
@@ -65,6 +81,18 @@ export class QueryService {
     };
   }
 
+  /** Ends every WatchCounts stream with UNAVAILABLE and refuses new ones. Idempotent. */
+  stop(reason: string): void {
+    this.watchHub.closeAll(reason);
+  }
+
+  private watchCounts(call: ServerWritableStream<WatchCountsRequest__Output, WatchCountsResponse>): void {
+    try {
+      this.watchHub.watch(call, parseCountFilter(call.request));
+    } catch (error) {
+      call.emit("error", toServiceError(error));
+    }
+  }
 }
 
 function answer<Request, Response>(

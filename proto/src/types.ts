@@ -15,4 +15,6 @@ export type { ListSourcesRequest, ListSourcesRequest__Output } from "./gen/logta
 export type { ListSourcesResponse, ListSourcesResponse__Output } from "./gen/logtally/v1/ListSourcesResponse";
 export type { PairCount, PairCount__Output } from "./gen/logtally/v1/PairCount";
 export type { SourceStatus, SourceStatus__Output } from "./gen/logtally/v1/SourceStatus";
+export type { WatchCountsRequest, WatchCountsRequest__Output } from "./gen/logtally/v1/WatchCountsRequest";
+export type { WatchCountsResponse, WatchCountsResponse__Output } from "./gen/logtally/v1/WatchCountsResponse";
 export type { QueryClient, QueryHandlers } from "./gen/logtally/v1/Query";

@@ -28,6 +28,7 @@ const AGGREGATOR_FLAGS: readonly DocumentedFlag[] = [
   { flag: "state-dir", env: "LOGTALLY_STATE_DIR", default: "./logtally-data" },
   { flag: "shutdown-grace-ms", env: "LOGTALLY_SHUTDOWN_GRACE_MS", default: "5000" },
   { flag: "heartbeat-interval-ms", env: "LOGTALLY_HEARTBEAT_INTERVAL_MS", default: "10000" },
+  { flag: "watch-buffer-bytes", env: "LOGTALLY_WATCH_BUFFER_BYTES", default: "16777216" },
   { flag: "log-level", env: "LOGTALLY_LOG_LEVEL", default: "info" },
 ];
 

@@ -6,6 +6,8 @@ import {
   type PairCount__Output,
   type QueryClient,
   type SourceStatus__Output,
+  type WatchCountsRequest,
+  type WatchCountsResponse__Output,
 } from "@logtally/proto";
 import { countsOf, scrape } from "./metrics";
 import { fileSize } from "./log-writer";
@@ -43,8 +45,85 @@ export class QueryProbe {
     return counts;
   }
 
+  /** Opens a WatchCounts stream. */
+  watchCounts(request: WatchCountsRequest = {}): CountWatch {
+    return new CountWatch(this.client.WatchCounts(request));
+  }
+
   close(): void {
     this.client.close();
+  }
+}
+
+/** A WatchCounts stream from the client side: its messages in order, and how it ended. */
+export class CountWatch {
+  /** How the stream ended. */
+  readonly status: Promise<grpc.StatusObject>;
+  private readonly messages: WatchCountsResponse__Output[] = [];
+  private readonly waiters: Array<() => void> = [];
+  private read = 0;
+
+  constructor(private readonly call: grpc.ClientReadableStream<WatchCountsResponse__Output>) {
+    call.on("data", (message: WatchCountsResponse__Output) => {
+      this.messages.push(message);
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+    // A non-OK status also arrives as an "error"; the status event carries it.
+    call.on("error", () => undefined);
+    this.status = new Promise((resolve) => call.on("status", resolve));
+  }
+
+  /** The next message; rejects if the stream ends first or nothing comes within `timeoutMs`. */
+  async next(timeoutMs = 15_000): Promise<WatchCountsResponse__Output> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const message = this.messages[this.read];
+      if (message) {
+        this.read++;
+        return message;
+      }
+      const remainingMs = deadline - Date.now();
+      if (remainingMs <= 0) throw new Error(`no WatchCounts message within ${timeoutMs} ms`);
+      let timer: NodeJS.Timeout | undefined;
+      const ended = await Promise.race([
+        new Promise<undefined>((resolve) => this.waiters.push(() => resolve(undefined))),
+        new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), remainingMs))),
+        this.status,
+      ]);
+      clearTimeout(timer);
+      if (ended && this.read >= this.messages.length) {
+        throw new Error(`WatchCounts ended with ${grpc.status[ended.code]} "${ended.details}" instead of sending a message`);
+      }
+    }
+  }
+
+  /** Reads messages up to and including the one that completes the snapshot; returns their counts. */
+  async snapshot(): Promise<PairCount__Output[]> {
+    const counts: PairCount__Output[] = [];
+    for (;;) {
+      const message = await this.next();
+      if (message.kind !== "SNAPSHOT") throw new Error(`expected a SNAPSHOT message, got ${JSON.stringify(message)}`);
+      counts.push(...message.counts);
+      if (message.snapshotComplete) return counts;
+    }
+  }
+
+  /** Messages received and not yet read. */
+  get unread(): number {
+    return this.messages.length - this.read;
+  }
+
+  /** Stops reading from the network: the server's flow-control window fills. */
+  pause(): void {
+    this.call.pause();
+  }
+
+  resume(): void {
+    this.call.resume();
+  }
+
+  cancel(): void {
+    this.call.cancel();
   }
 }
 
