@@ -75,6 +75,7 @@ const pods = ["pod-a", "pod-b"].map((pod) => {
 console.log(`logtally demo
   aggregator gRPC   ${grpcAddress}   (grpcurl -plaintext ${grpcAddress} list)
   Prometheus scrape ${metricsUrl}
+  status page       ${metricsUrl.replace(/metrics$/, "")}
   pod log files     ${pods.map((p) => path.relative(process.cwd(), p.file)).join(", ")}
   process logs      ${path.relative(process.cwd(), logDir)}/
 Press Ctrl-C to stop.

@@ -7,11 +7,13 @@ run_as_root() {
 }
 
 # Debian packages the end-to-end tests use: a real Prometheus and promtool,
-# and a strict reflection client built on Debian's grpcio and protobuf.
+# a strict reflection client built on Debian's grpcio and protobuf, and
+# Chromium to load the aggregator's status page.
 ensure_debian_packages() {
   local missing=()
   { [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ]; } || missing+=(prometheus)
   /usr/bin/python3 -c 'import grpc, google.protobuf' >/dev/null 2>&1 || missing+=(python3-grpcio python3-protobuf)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "Installing Debian packages: ${missing[*]}" >&2
   run_as_root apt-get update -qq >/dev/null

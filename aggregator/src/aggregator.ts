@@ -15,7 +15,10 @@ import { IngestService } from "./ingest-service";
 import { AggregatorMetrics } from "./metrics";
 import { QueryService } from "./query-service";
 import { SourceActivity } from "./source-activity";
+import { describeSources } from "./source-status";
+import { STATUS_PAGE_TOP_COUNTS, renderStatusPage } from "./status-page";
 import { CountStore } from "./store";
+import { topCounts } from "./top-counts";
 
 /** Where a running aggregator listens (ports resolved when configured as 0). */
 export interface AggregatorAddresses {
@@ -67,7 +70,18 @@ export class Aggregator {
     new ReflectionService(loadReflectedDefinition()).addToServer(this.grpcServer);
     this.setHealth("NOT_SERVING");
     this.httpServer = new HttpServer(
-      { renderMetrics: () => this.metrics.render(), isReady: () => this.lifecycle.state === "running" },
+      {
+        renderMetrics: () => this.metrics.render(),
+        isReady: () => this.lifecycle.state === "running",
+        renderHomePage: () =>
+          renderStatusPage({
+            nowMs: Date.now(),
+            sources: describeSources(this.store, activity),
+            topCounts: topCounts(this.store.allCounts().values(), STATUS_PAGE_TOP_COUNTS),
+            seriesCount: this.store.allCounts().size,
+            rowsCounted: this.store.totalCounted(),
+          }),
+      },
       log.child({ component: "http" }),
     );
   }

@@ -20,7 +20,7 @@ const FLAGS = [
     name: "metrics-listen",
     env: "LOGTALLY_METRICS_LISTEN",
     default: "0.0.0.0:9464",
-    description: "Address of the HTTP server: /metrics (Prometheus), /healthz, /readyz.",
+    description: "Address of the HTTP server: /metrics (Prometheus), /healthz, /readyz, and a status page at /.",
   },
   {
     name: "state-dir",

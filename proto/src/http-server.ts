@@ -3,19 +3,28 @@ import type { AddressInfo, Server } from "node:net";
 import type { ListenAddress } from "./cli";
 import type { Logger } from "pino";
 
+/** An HTML page and the Content-Security-Policy it is served with. */
+export interface HtmlPage {
+  readonly html: string;
+  readonly contentSecurityPolicy: string;
+}
+
 /** What the HTTP endpoints read. */
 export interface HttpEndpoints {
   /** Prometheus text exposition. */
   renderMetrics(): Promise<string>;
   /** True while the process does its job: serving for the aggregator, shipping for a sidecar. */
   isReady(): boolean;
+  /** A page for people at `/`; without it, `/` is not found. */
+  renderHomePage?(): HtmlPage;
 }
 
 const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
 /**
  * The HTTP side of a logtally process: `/metrics` for Prometheus, `/healthz`
- * (the process answers) and `/readyz` (it does its job).
+ * (the process answers), `/readyz` (it does its job) and, where the process
+ * has one, a page for people at `/`.
  */
 export class HttpServer {
   private readonly server: http.Server;
@@ -67,10 +76,28 @@ export class HttpServer {
         response.writeHead(ready ? 200 : 503, { "content-type": "text/plain" }).end(ready ? "ready\n" : "not ready\n");
         return;
       }
+      case "/": {
+        const page = this.endpoints.renderHomePage?.();
+        if (!page) return notFound(response);
+        response
+          .writeHead(200, {
+            "content-type": "text/html; charset=utf-8",
+            "content-security-policy": page.contentSecurityPolicy,
+            "x-content-type-options": "nosniff",
+            "referrer-policy": "no-referrer",
+            "cache-control": "no-store",
+          })
+          .end(page.html);
+        return;
+      }
       default:
-        response.writeHead(404, { "content-type": "text/plain" }).end("not found: try /metrics, /healthz or /readyz\n");
+        notFound(response);
     }
   }
+}
+
+function notFound(response: http.ServerResponse): void {
+  response.writeHead(404, { "content-type": "text/plain" }).end("not found: try /metrics, /healthz or /readyz\n");
 }
 
 /**
