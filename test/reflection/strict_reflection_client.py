@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A gRPC client that knows nothing of logtally but what server reflection tells it.
 
-Usage: strict_reflection_client.py HOST:PORT [--host HOST] [--timeout-seconds N]
+Usage: strict_reflection_client.py HOST:PORT [--host HOST] [--page-size N]
+                                   [--watch-changes N] [--timeout-seconds N]
 
 It behaves like grpcurl: it lists the services, fetches the descriptors of each
 one through reflection, and adds them to a fresh DescriptorPool, which is
@@ -9,8 +10,16 @@ strict: a file whose dependencies are not in the pool, or that names a type it
 does not declare or import, is refused. A dependency is looked up only through
 reflection (file_by_filename), never on disk, so a server that serves files
 with missing or wrong dependency lists makes this client fail, as it makes
-grpcurl fail. It then calls logtally.v1.Query/GetCounts with request and
-response classes built from that pool alone.
+grpcurl fail. It then calls every method of logtally.v1.Query, with request
+and response classes built from that pool alone and requests written in the
+proto3 JSON mapping, as grpcurl -d takes them:
+  - GetCounts: the first page, the --host filter, a walk of every page with
+    --page-size, and a page token it made up (which must be refused);
+  - ListSources;
+  - WatchCounts: reads the snapshot, writes "watch snapshot received" on a
+    line of its own to stderr, then reads --watch-changes CHANGE messages.
+A Query method it does not know how to call is a failure, so a new method
+cannot go unexercised.
 
 Needs Debian's python3-grpcio and python3-protobuf (run it with /usr/bin/python3);
 the reflection protocol's own messages are declared below, because Debian does
@@ -21,11 +30,17 @@ Output, one JSON object on stdout:
     "reflectionService": "grpc.reflection.v1.ServerReflection",  # the one that answered
     "services": ["grpc.health.v1.Health", ...],   # list_services, sorted
     "files": ["logtally/v1/query.proto", ...],    # files added to the pool, dependencies first
-    "counts": [{"host": "...", "jobName": "...", "count": "2"}, ...],  # GetCounts({})
-    "filtered": {"host": "server1", "counts": [...]} or null  # GetCounts({host}), with --host
+    "queryMethods": [{"name": "GetCounts", "clientStreaming": false, "serverStreaming": false}, ...],
+    "called": ["GetCounts", "ListSources", "WatchCounts"],  # the Query methods called
+    "counts": [{"host": "...", "jobName": "...", "count": "2"}, ...],  # GetCounts({}): its first page
+    "filtered": {"host": "server1", "counts": [...]} or null,  # GetCounts({host}), with --host
+    "pages": {"pageSize": 7, "pages": [[...], ...], "totalSizes": [...], "tokens": [...]},
+    "madeUpToken": {"code": "INVALID_ARGUMENT", "details": "..."},  # or {"code": "OK"}
+    "sources": [{"sourceId": "...", "lagBytes": "0", ...}, ...],  # ListSources({})
+    "watch": {"snapshot": [WatchCountsResponse, ...], "changes": [WatchCountsResponse, ...]}
   }
-Counts are in the proto3 JSON mapping, as grpcurl prints them: lowerCamelCase
-JSON names, every field present, int64 values as strings.
+Messages are in the proto3 JSON mapping, as grpcurl prints them: lowerCamelCase
+JSON names, every field present, int64 values as strings, enums by name.
 
 Exit status: 0 on success; 1 with a message on stderr on any failure; 2 on bad
 arguments.
@@ -48,7 +63,9 @@ except ImportError as error:
 # grpcurl asks for v1 first and falls back to v1alpha on UNIMPLEMENTED.
 REFLECTION_PACKAGES = ("grpc.reflection.v1", "grpc.reflection.v1alpha")
 QUERY_SERVICE = "logtally.v1.Query"
-GET_COUNTS_METHOD = "GetCounts"
+# The Query methods this client calls; any other is reported as unexercised.
+QUERY_METHODS = ("GetCounts", "ListSources", "WatchCounts")
+WATCH_READY_LINE = "watch snapshot received"
 
 
 class ClientFailure(Exception):
@@ -264,36 +281,124 @@ class StrictFileSet:
             self.add(name)
 
 
-def get_counts(channel, pool, host, timeout_seconds):
-    """Calls Query/GetCounts with classes built from `pool`; returns the PairCounts as JSON values."""
-    try:
-        service = pool.FindServiceByName(QUERY_SERVICE)
-    except KeyError as error:
-        raise ClientFailure(f"{QUERY_SERVICE} is not in the descriptors reflection served") from error
-    method = service.methods_by_name.get(GET_COUNTS_METHOD)
-    if method is None:
-        raise ClientFailure(f"{QUERY_SERVICE} has no method {GET_COUNTS_METHOD}")
-    if method.client_streaming or method.server_streaming:
-        raise ClientFailure(f"{QUERY_SERVICE}/{GET_COUNTS_METHOD} is not unary")
-    request_class = message_class(method.input_type)
-    response_class = message_class(method.output_type)
-    request = request_class()
-    if host is not None:
+class QueryCaller:
+    """Calls logtally.v1.Query methods with classes built from the strict pool alone."""
+
+    def __init__(self, channel, pool, timeout_seconds):
+        try:
+            self.service = pool.FindServiceByName(QUERY_SERVICE)
+        except KeyError as error:
+            raise ClientFailure(f"{QUERY_SERVICE} is not in the descriptors reflection served") from error
+        unknown = sorted(set(self.service.methods_by_name) - set(QUERY_METHODS))
+        if unknown:
+            raise ClientFailure(f"{QUERY_SERVICE} serves {unknown}, which this client does not call")
+        self._channel = channel
+        self._timeout_seconds = timeout_seconds
+        self.called = []
+
+    def methods(self):
+        return [
+            {"name": method.name, "clientStreaming": method.client_streaming, "serverStreaming": method.server_streaming}
+            for method in self.service.methods
+        ]
+
+    def _method(self, name, server_streaming):
+        method = self.service.methods_by_name.get(name)
+        if method is None:
+            raise ClientFailure(f"{QUERY_SERVICE} has no method {name}")
+        if method.client_streaming or method.server_streaming != server_streaming:
+            raise ClientFailure(f"{QUERY_SERVICE}/{name} is not {'server-streaming' if server_streaming else 'unary'}")
+        if name not in self.called:
+            self.called.append(name)
+        request = message_class(method.input_type)()
+        response_class = message_class(method.output_type)
+        return method, request, response_class
+
+    def unary(self, name, request_json):
+        """Calls a unary method with a request given in JSON; returns the response as JSON."""
+        method, request, response_class = self._method(name, server_streaming=False)
         # ParseDict refuses a field the served request type does not declare.
-        json_format.ParseDict({"host": host}, request)
-    call = channel.unary_unary(
-        f"/{service.full_name}/{method.name}",
-        request_serializer=lambda message: message.SerializeToString(),
-        response_deserializer=response_class.FromString,
-    )
-    response = call(request, timeout=timeout_seconds)
-    decoded = json_format.MessageToDict(response, including_default_value_fields=True)
-    if "counts" not in decoded:
-        raise ClientFailure(f"{method.output_type.full_name} has no field counts: {decoded}")
-    return decoded["counts"]
+        json_format.ParseDict(request_json, request)
+        call = self._channel.unary_unary(
+            f"/{self.service.full_name}/{method.name}",
+            request_serializer=lambda message: message.SerializeToString(),
+            response_deserializer=response_class.FromString,
+        )
+        return to_json(call(request, timeout=self._timeout_seconds))
+
+    def server_streaming(self, name, request_json):
+        """Calls a server-streaming method; returns the call, an iterator of responses as messages."""
+        method, request, response_class = self._method(name, server_streaming=True)
+        json_format.ParseDict(request_json, request)
+        call = self._channel.unary_stream(
+            f"/{self.service.full_name}/{method.name}",
+            request_serializer=lambda message: message.SerializeToString(),
+            response_deserializer=response_class.FromString,
+        )
+        return call(request, timeout=self._timeout_seconds)
 
 
-def run(target, host, timeout_seconds):
+def to_json(message):
+    return json_format.MessageToDict(message, including_default_value_fields=True)
+
+
+def field(decoded, name, message_name):
+    if name not in decoded:
+        raise ClientFailure(f"{message_name} has no field {name}: {decoded}")
+    return decoded[name]
+
+
+def walk_pages(query, page_size):
+    """GetCounts page by page with page_size, following next_page_token to the end."""
+    pages, total_sizes, tokens = [], [], []
+    token = ""
+    while True:
+        page = query.unary("GetCounts", {"pageSize": page_size, "pageToken": token})
+        pages.append(field(page, "counts", "GetCountsResponse"))
+        total_sizes.append(field(page, "totalSize", "GetCountsResponse"))
+        token = field(page, "nextPageToken", "GetCountsResponse")
+        tokens.append(token)
+        if token == "":
+            return {"pageSize": page_size, "pages": pages, "totalSizes": total_sizes, "tokens": tokens}
+        if len(pages) > 100_000:
+            raise ClientFailure("GetCounts kept returning page tokens")
+
+
+def refused_status(query, request_json):
+    """Calls GetCounts expecting a refusal; returns the status code name and details."""
+    try:
+        query.unary("GetCounts", request_json)
+    except grpc.RpcError as error:
+        return {"code": error.code().name, "details": error.details()}
+    return {"code": "OK"}
+
+
+def watch(query, change_count):
+    """WatchCounts({}): the snapshot messages, then change_count CHANGE messages."""
+    responses = query.server_streaming("WatchCounts", {})
+    try:
+        snapshot, changes = [], []
+        for response in responses:
+            decoded = to_json(response)
+            if not snapshot or not snapshot[-1].get("snapshotComplete"):
+                snapshot.append(decoded)
+                if decoded.get("snapshotComplete"):
+                    sys.stderr.write(WATCH_READY_LINE + "\n")
+                    sys.stderr.flush()
+                    if change_count == 0:
+                        break
+                continue
+            changes.append(decoded)
+            if len(changes) == change_count:
+                break
+        else:
+            raise ClientFailure(f"WatchCounts ended after {len(snapshot)} snapshot and {len(changes)} change messages")
+        return {"snapshot": snapshot, "changes": changes}
+    finally:
+        responses.cancel()
+
+
+def run(target, host, page_size, watch_changes, timeout_seconds):
     with grpc.insecure_channel(target) as channel:
         try:
             grpc.channel_ready_future(channel).result(timeout=timeout_seconds)
@@ -312,15 +417,22 @@ def run(target, host, timeout_seconds):
                 files.pool.FindServiceByName(service)
             except KeyError as error:
                 raise ClientFailure(f"listed service {service} is not declared in the files reflection served for it") from error
+        query = QueryCaller(channel, files.pool, timeout_seconds)
         result = {
             "reflectionService": stream.service,
             "services": services,
             "files": files.added,
-            "counts": get_counts(channel, files.pool, None, timeout_seconds),
+            "queryMethods": query.methods(),
+            "counts": field(query.unary("GetCounts", {}), "counts", "GetCountsResponse"),
             "filtered": None,
+            "pages": walk_pages(query, page_size),
+            "madeUpToken": refused_status(query, {"pageToken": "bm90LWEtdG9rZW4"}),
+            "sources": field(query.unary("ListSources", {}), "sources", "ListSourcesResponse"),
+            "watch": watch(query, watch_changes),
         }
         if host is not None:
-            result["filtered"] = {"host": host, "counts": get_counts(channel, files.pool, host, timeout_seconds)}
+            result["filtered"] = {"host": host, "counts": field(query.unary("GetCounts", {"host": host}), "counts", "GetCountsResponse")}
+        result["called"] = query.called
         return result
 
 
@@ -328,10 +440,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("target", metavar="HOST:PORT", help="address of the gRPC server")
     parser.add_argument("--host", help="also call GetCounts selecting this host")
+    parser.add_argument("--page-size", type=int, default=2, help="page size of the GetCounts walk (default: 2)")
+    parser.add_argument("--watch-changes", type=int, default=0, help="CHANGE messages to read from WatchCounts (default: 0)")
     parser.add_argument("--timeout-seconds", type=float, default=10.0, help="deadline of each call (default: 10)")
     args = parser.parse_args()
     try:
-        result = run(args.target, args.host, args.timeout_seconds)
+        result = run(args.target, args.host, args.page_size, args.watch_changes, args.timeout_seconds)
     except ClientFailure as error:
         sys.exit(f"strict_reflection_client: {error}")
     except grpc.RpcError as error:
