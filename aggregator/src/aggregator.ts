@@ -2,22 +2,27 @@ import * as grpc from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
 import {
+  CredentialFiles,
   MAX_MESSAGE_BYTES,
   formatListenAddress,
   loadLogtallyGrpc,
   loadReflectedDefinition,
+  parseTokenFile,
   HttpServer,
 } from "@logtally/proto";
 import type { Logger } from "@logtally/proto";
+import { createAuthInterceptor } from "./auth-interceptor";
 import type { AggregatorConfig } from "./config";
 
 import { IngestService } from "./ingest-service";
 import { AggregatorMetrics } from "./metrics";
 import { QueryService } from "./query-service";
+import { createServerTransport, type ServerTransport } from "./server-credentials";
 import { SourceActivity } from "./source-activity";
 import { describeSources } from "./source-status";
 import { STATUS_PAGE_TOP_COUNTS, renderStatusPage } from "./status-page";
 import { CountStore } from "./store";
+import { TokenVerifier } from "./token-verifier";
 import { topCounts } from "./top-counts";
 
 /** Where a running aggregator listens (ports resolved when configured as 0). */
@@ -48,21 +53,34 @@ export class Aggregator {
   private readonly health = new HealthImplementation();
   private readonly grpcServer: grpc.Server;
   private readonly httpServer: HttpServer;
+  private readonly transport: ServerTransport;
+  private readonly tokenFile: CredentialFiles<string[]> | undefined;
 
-  /** Opens the state (throws StateError if it is unusable); listens only in start(). */
+  /**
+   * Reads the credential files (throws CredentialFileError if one is
+   * unusable) and opens the state (throws StateError if it is unusable);
+   * listens only in start().
+   */
   constructor(
     private readonly config: AggregatorConfig,
     private readonly log: Logger,
   ) {
+    const credentialsLog = log.child({ component: "credentials" });
+    this.transport = createServerTransport(config.tls, credentialsLog);
+    this.tokenFile = config.tokenFile === undefined ? undefined : new CredentialFiles([config.tokenFile], ([contents]) => parseTokenFile(contents!), credentialsLog);
     this.store = CountStore.open(config.stateDir);
     const activity = new SourceActivity((sourceId) => this.store.allSources().has(sourceId));
     this.metrics = new AggregatorMetrics(this.store, activity);
     this.ingest = new IngestService(this.store, this.metrics, activity, config, log.child({ component: "ingest" }));
     this.query = new QueryService(this.store, activity, config, log.child({ component: "query" }));
     const logtally = loadLogtallyGrpc().logtally.v1;
+    const protectedServices = new Set(["logtally.v1.Ingest", ...(config.queryAuth === "token" ? ["logtally.v1.Query"] : [])]);
     this.grpcServer = new grpc.Server({
       "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
       "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+      interceptors: this.tokenFile
+        ? [createAuthInterceptor(new TokenVerifier(this.tokenFile), protectedServices, this.metrics, log.child({ component: "auth" }))]
+        : [],
     });
     this.grpcServer.addService(logtally.Ingest.service, this.ingest.handlers());
     this.grpcServer.addService(logtally.Query.service, this.query.handlers());
@@ -94,15 +112,41 @@ export class Aggregator {
     const grpcPort = await new Promise<number>((resolve, reject) => {
       this.grpcServer.bindAsync(
         formatListenAddress(this.config.grpcListen),
-        grpc.ServerCredentials.createInsecure(),
+        this.transport.credentials,
         (error, port) => (error ? reject(error) : resolve(port)),
       );
     });
+    for (const files of this.credentialFiles()) files.start(this.config.credentialsReloadMs);
     this.lifecycle = { state: "running" };
     this.setHealth("SERVING");
     const { host } = this.config.grpcListen;
-    this.log.info({ grpcAddress: formatListenAddress({ host, port: grpcPort }), grpcPort, metricsPort, database: this.store.databasePath }, "aggregator started");
+    const security = this.describeSecurity();
+    this.log.info(
+      { grpcAddress: formatListenAddress({ host, port: grpcPort }), grpcPort, metricsPort, database: this.store.databasePath, ...security },
+      "aggregator started",
+    );
+    if (security.ingestCredentials === "none") {
+      this.log.warn("ingest is open: any client that reaches the gRPC port can ship counts; set --token-file or --tls-client-ca");
+    } else if (security.transport === "plaintext") {
+      this.log.warn("the token travels in plaintext: anyone who can watch the network can read it; set --tls-cert and --tls-key");
+    }
     return { grpcPort, metricsPort };
+  }
+
+  /** How clients reach the server and what it requires of them, for the start-up log. */
+  private describeSecurity(): { transport: string; ingestCredentials: string; queryCredentials: string } {
+    const { tls, queryAuth } = this.config;
+    const required = [...(this.tokenFile ? ["token"] : []), ...(tls?.clientCaFile ? ["client-certificate"] : [])];
+    const ingestCredentials = required.join("+") || "none";
+    return {
+      transport: tls ? (tls.clientCaFile ? "mutual-tls" : "tls") : "plaintext",
+      ingestCredentials,
+      queryCredentials: queryAuth === "token" ? ingestCredentials : tls?.clientCaFile ? "client-certificate" : "none",
+    };
+  }
+
+  private credentialFiles(): Array<CredentialFiles<unknown>> {
+    return [...this.transport.files, ...(this.tokenFile ? [this.tokenFile] : [])];
   }
 
   /**
@@ -139,6 +183,7 @@ export class Aggregator {
       });
     });
     await this.httpServer.stop();
+    for (const files of this.credentialFiles()) files.stop();
     this.store.close();
     this.log.info("aggregator stopped");
   }

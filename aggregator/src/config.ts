@@ -1,4 +1,5 @@
 import {
+  ConfigError,
   formatHelp,
   parseFlags,
   parseIntegerFlag,
@@ -47,12 +48,56 @@ const FLAGS = [
     description: "Changes queued for one WatchCounts stream beyond this many bytes end it with RESOURCE_EXHAUSTED.",
   },
   {
+    name: "tls-cert",
+    env: "LOGTALLY_TLS_CERT",
+    description: "PEM certificate (chain) of the gRPC server. With --tls-key, gRPC is served over TLS only; without, in plaintext.",
+  },
+  { name: "tls-key", env: "LOGTALLY_TLS_KEY", description: "PEM private key of --tls-cert." },
+  {
+    name: "tls-client-ca",
+    env: "LOGTALLY_TLS_CLIENT_CA",
+    description: "PEM CA certificates: every gRPC client must present a certificate they signed (mutual TLS). Needs --tls-cert.",
+  },
+  {
+    name: "token-file",
+    env: "LOGTALLY_TOKEN_FILE",
+    description:
+      "File of bearer tokens, one per line: Ingest then requires the metadata 'authorization: Bearer <token>' with one of them " +
+      "(the others are accepted too, for rotation). Off unless set.",
+  },
+  {
+    name: "query-auth",
+    env: "LOGTALLY_QUERY_AUTH",
+    default: "open",
+    description:
+      "open: Query needs no credentials (it serves what /metrics serves). token: Query requires what Ingest requires " +
+      "(the token, and with --tls-client-ca a client certificate). Health and reflection are always open.",
+  },
+  {
+    name: "credentials-reload-ms",
+    env: "LOGTALLY_CREDENTIALS_RELOAD_MS",
+    default: "10000",
+    description: "How often --token-file and the TLS files are read again, so that rotated credentials apply without a restart.",
+  },
+  {
     name: "log-level",
     env: "LOGTALLY_LOG_LEVEL",
     default: "info",
     description: "One of fatal, error, warn, info, debug, trace. Logs are JSON lines on stderr.",
   },
 ] as const satisfies ReadonlyArray<FlagSpec>;
+
+type FlagName = (typeof FLAGS)[number]["name"];
+
+/** TLS for the gRPC server: its certificate and key files and, for mutual TLS, the CA clients' certificates must chain to. */
+export interface ServerTlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly clientCaFile: string | undefined;
+}
+
+/** Whether Query requires the credentials Ingest requires. */
+export type QueryAuth = "open" | "token";
 
 /** The aggregator's configuration, parsed once at start-up. */
 export interface AggregatorConfig {
@@ -62,6 +107,12 @@ export interface AggregatorConfig {
   readonly shutdownGraceMs: number;
   readonly heartbeatIntervalMs: number;
   readonly watchBufferBytes: number;
+  /** Undefined: plaintext gRPC. */
+  readonly tls: ServerTlsFiles | undefined;
+  /** Undefined: Ingest takes no token. */
+  readonly tokenFile: string | undefined;
+  readonly queryAuth: QueryAuth;
+  readonly credentialsReloadMs: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
 }
 
@@ -80,15 +131,43 @@ export const AGGREGATOR_HELP = formatHelp(
 export function parseAggregatorConfig(argv: string[], env: NodeJS.ProcessEnv): AggregatorConfig | "help" {
   const parsed = parseFlags(FLAGS, argv, env);
   if (parsed.help) return "help";
-  const values = parsed.values as Record<(typeof FLAGS)[number]["name"], string>;
+  const values = parsed.values as Record<FlagName, string | undefined>;
   const { labels } = parsed;
+  const required = (name: FlagName): string => values[name]!;
+  const integer = (name: FlagName, min: number, max: number): number => parseIntegerFlag(labels[name], required(name), min, max);
+  const optionalFile = (name: FlagName): string | undefined => values[name] || undefined;
+  const tls = parseServerTls(optionalFile("tls-cert"), optionalFile("tls-key"), optionalFile("tls-client-ca"), labels);
+  const tokenFile = optionalFile("token-file");
+  const queryAuth = required("query-auth");
+  if (queryAuth !== "open" && queryAuth !== "token") {
+    throw new ConfigError(`${labels["query-auth"]}: expected open or token, got ${JSON.stringify(queryAuth)}`);
+  }
+  if (queryAuth === "token" && !tokenFile && !tls?.clientCaFile) {
+    throw new ConfigError(`${labels["query-auth"]}=token needs credentials to require: give --token-file or --tls-client-ca`);
+  }
   return Object.freeze({
-    grpcListen: parseListenAddress(labels["grpc-listen"], values["grpc-listen"]),
-    metricsListen: parseListenAddress(labels["metrics-listen"], values["metrics-listen"]),
-    stateDir: values["state-dir"],
-    shutdownGraceMs: parseIntegerFlag(labels["shutdown-grace-ms"], values["shutdown-grace-ms"], 0, 600_000),
-    heartbeatIntervalMs: parseIntegerFlag(labels["heartbeat-interval-ms"], values["heartbeat-interval-ms"], 100, 3_600_000),
-    watchBufferBytes: parseIntegerFlag(labels["watch-buffer-bytes"], values["watch-buffer-bytes"], 1024, 1024 * 1024 * 1024),
-    logLevel: parseLogLevel(labels["log-level"], values["log-level"]),
+    grpcListen: parseListenAddress(labels["grpc-listen"], required("grpc-listen")),
+    metricsListen: parseListenAddress(labels["metrics-listen"], required("metrics-listen")),
+    stateDir: required("state-dir"),
+    shutdownGraceMs: integer("shutdown-grace-ms", 0, 600_000),
+    heartbeatIntervalMs: integer("heartbeat-interval-ms", 100, 3_600_000),
+    watchBufferBytes: integer("watch-buffer-bytes", 1024, 1024 * 1024 * 1024),
+    tls,
+    tokenFile,
+    queryAuth,
+    credentialsReloadMs: integer("credentials-reload-ms", 100, 86_400_000),
+    logLevel: parseLogLevel(labels["log-level"], required("log-level")),
   });
+}
+
+function parseServerTls(
+  certFile: string | undefined,
+  keyFile: string | undefined,
+  clientCaFile: string | undefined,
+  labels: Readonly<Record<FlagName, string>>,
+): ServerTlsFiles | undefined {
+  if (certFile && keyFile) return Object.freeze({ certFile, keyFile, clientCaFile });
+  if (certFile || keyFile) throw new ConfigError(`${labels["tls-cert"]} and ${labels["tls-key"]} must be given together`);
+  if (clientCaFile) throw new ConfigError(`${labels["tls-client-ca"]} needs ${labels["tls-cert"]} and ${labels["tls-key"]}: mutual TLS is TLS first`);
+  return undefined;
 }

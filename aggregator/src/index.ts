@@ -2,6 +2,7 @@
 export { Aggregator, type AggregatorAddresses } from "./aggregator";
 export { parseAggregatorConfig, type AggregatorConfig } from "./config";
 export { CountStore, DATABASE_FILE } from "./store";
+export { TokenVerifier } from "./token-verifier";
 export { decideBatch, validateBatch, generationId, parseGenerationId, type BatchDecision } from "./ledger";
 export { COUNT_METRIC_NAME, COUNT_METRIC_HELP } from "./count-exposition";
 export { IngestError, StateError } from "./errors";

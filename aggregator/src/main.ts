@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ConfigError, createLogger } from "@logtally/proto";
+import { ConfigError, CredentialFileError, createLogger } from "@logtally/proto";
 
 import { AGGREGATOR_HELP, parseAggregatorConfig } from "./config";
 import { Aggregator } from "./aggregator";
@@ -23,7 +23,7 @@ async function main(): Promise<number> {
   try {
     aggregator = new Aggregator(config, log);
   } catch (error) {
-    if (!(error instanceof StateError)) throw error;
+    if (!(error instanceof StateError) && !(error instanceof CredentialFileError)) throw error;
     log.fatal({ path: error.path, err: error.cause }, error.message);
     return 1;
   }

@@ -4,6 +4,9 @@ import type { SourceActivity } from "./source-activity";
 import { lagBytes } from "./source-status";
 import type { CountStore } from "./store";
 
+/** Why a call was refused as unauthenticated, as counted by `logtally_auth_failures_total`. */
+export type AuthFailureReason = "missing_token" | "malformed_token" | "wrong_token";
+
 /** Outcomes a batch can have, as counted by `logtally_batches_total`. */
 export type BatchOutcomeLabel = "applied" | "duplicate" | "out_of_order";
 
@@ -20,6 +23,7 @@ export class AggregatorMetrics {
   readonly ingestErrors: Counter<"code">;
   readonly commitSeconds: Histogram<never>;
   readonly connectedSidecars: Gauge<never>;
+  readonly authFailures: Counter<"service" | "reason">;
 
   constructor(
     private readonly store: CountStore,
@@ -111,6 +115,12 @@ export class AggregatorMetrics {
     this.connectedSidecars = new Gauge({
       name: "logtally_connected_sidecars",
       help: "Ingest streams open now.",
+      registers,
+    });
+    this.authFailures = new Counter({
+      name: "logtally_auth_failures_total",
+      help: "Calls refused with UNAUTHENTICATED since start, by service and reason: missing_token, malformed_token, wrong_token.",
+      labelNames: ["service", "reason"],
       registers,
     });
   }

@@ -29,6 +29,12 @@ const AGGREGATOR_FLAGS: readonly DocumentedFlag[] = [
   { flag: "shutdown-grace-ms", env: "LOGTALLY_SHUTDOWN_GRACE_MS", default: "5000" },
   { flag: "heartbeat-interval-ms", env: "LOGTALLY_HEARTBEAT_INTERVAL_MS", default: "10000" },
   { flag: "watch-buffer-bytes", env: "LOGTALLY_WATCH_BUFFER_BYTES", default: "16777216" },
+  { flag: "tls-cert", env: "LOGTALLY_TLS_CERT" },
+  { flag: "tls-key", env: "LOGTALLY_TLS_KEY" },
+  { flag: "tls-client-ca", env: "LOGTALLY_TLS_CLIENT_CA" },
+  { flag: "token-file", env: "LOGTALLY_TOKEN_FILE" },
+  { flag: "query-auth", env: "LOGTALLY_QUERY_AUTH", default: "open" },
+  { flag: "credentials-reload-ms", env: "LOGTALLY_CREDENTIALS_RELOAD_MS", default: "10000" },
   { flag: "log-level", env: "LOGTALLY_LOG_LEVEL", default: "info" },
 ];
 
@@ -172,6 +178,8 @@ describe("command lines and start-up", () => {
       { program: "aggregator", args: ["--no-such-flag", "x"], names: /--no-such-flag/ },
       { program: "aggregator", args: ["--state-dir"], names: /--state-dir/ },
       { program: "aggregator", args: [], env: { LOGTALLY_GRPC_LISTEN: "nonsense" }, names: /grpc-listen/i },
+      { program: "aggregator", args: ["--tls-cert", "/tls.crt"], names: /--tls-key/ },
+      { program: "aggregator", args: ["--query-auth", "token"], names: /--query-auth/ },
       { program: "sidecar", args: ["--max-line-bytes", "abc"], names: /--max-line-bytes/ },
       { program: "sidecar", args: ["--max-line-bytes", "100"], names: /--max-line-bytes/ },
       { program: "sidecar", args: ["--file", ""], names: /--file/ },
