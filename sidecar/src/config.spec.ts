@@ -41,6 +41,9 @@ test("defaults", () => {
     maxRotatedFiles: 5,
     ackTimeoutMs: 30_000,
     drainTimeoutMs: 25_000,
+    tls: undefined,
+    tokenFile: undefined,
+    credentialsReloadMs: 10_000,
     logLevel: "info",
   });
 });
@@ -73,6 +76,12 @@ test("every setting can be given by flag", () => {
     "--max-rotated-files=0",
     "--ack-timeout-ms=100",
     "--drain-timeout-ms=0",
+    "--tls-ca=/tls/ca.crt",
+    "--tls-cert=/tls/tls.crt",
+    "--tls-key=/tls/tls.key",
+    "--tls-server-name=aggregator.example",
+    "--token-file=/token/token",
+    "--credentials-reload-ms=100",
     "--log-level=trace",
   ]);
   assert.deepEqual(config, {
@@ -89,6 +98,9 @@ test("every setting can be given by flag", () => {
     maxRotatedFiles: 0,
     ackTimeoutMs: 100,
     drainTimeoutMs: 0,
+    tls: { caFile: "/tls/ca.crt", identity: { certFile: "/tls/tls.crt", keyFile: "/tls/tls.key" }, serverName: "aggregator.example" },
+    tokenFile: "/token/token",
+    credentialsReloadMs: 100,
     logLevel: "trace",
   });
 });
@@ -108,6 +120,12 @@ test("every setting can be given by environment variable", () => {
     LOGTALLY_MAX_ROTATED_FILES: "100",
     LOGTALLY_ACK_TIMEOUT_MS: "600000",
     LOGTALLY_DRAIN_TIMEOUT_MS: "3600000",
+    LOGTALLY_TLS_CA: "/tls/ca.crt",
+    LOGTALLY_TLS_CERT: "/tls/tls.crt",
+    LOGTALLY_TLS_KEY: "/tls/tls.key",
+    LOGTALLY_TLS_SERVER_NAME: "aggregator.example",
+    LOGTALLY_TOKEN_FILE: "/token/token",
+    LOGTALLY_CREDENTIALS_RELOAD_MS: "86400000",
     LOGTALLY_LOG_LEVEL: "fatal",
   });
   assert.deepEqual(config, {
@@ -124,6 +142,9 @@ test("every setting can be given by environment variable", () => {
     maxRotatedFiles: 100,
     ackTimeoutMs: 600_000,
     drainTimeoutMs: 3_600_000,
+    tls: { caFile: "/tls/ca.crt", identity: { certFile: "/tls/tls.crt", keyFile: "/tls/tls.key" }, serverName: "aggregator.example" },
+    tokenFile: "/token/token",
+    credentialsReloadMs: 86_400_000,
     logLevel: "fatal",
   });
 });
@@ -235,6 +256,12 @@ test("the help text lists every flag and its variable", () => {
     "max-rotated-files",
     "ack-timeout-ms",
     "drain-timeout-ms",
+    "tls-ca",
+    "tls-cert",
+    "tls-key",
+    "tls-server-name",
+    "token-file",
+    "credentials-reload-ms",
     "log-level",
   ];
   for (const flag of flags) {
@@ -242,6 +269,15 @@ test("the help text lists every flag and its variable", () => {
     assert.ok(SIDECAR_HELP.includes(`[LOGTALLY_${flag.toUpperCase().replaceAll("-", "_")}]`), `help lists the variable of --${flag}`);
   }
   assert.ok(SIDECAR_HELP.includes(`(default: ${DEFAULT_FILE})`));
+});
+
+test("--tls alone trusts the system's roots; any other --tls-* flag implies it", () => {
+  assert.deepEqual(parse(["--tls"]).tls, { caFile: undefined, identity: undefined, serverName: undefined });
+  assert.deepEqual(parse([], { LOGTALLY_TLS_CA: "/ca.crt" }).tls, { caFile: "/ca.crt", identity: undefined, serverName: undefined });
+  assert.deepEqual(parse(["--tls-server-name", "agg"]).tls, { caFile: undefined, identity: undefined, serverName: "agg" });
+  assert.ok(SIDECAR_HELP.includes("  --tls\n"), "--tls is a switch");
+  assertRejects(["--tls-cert", "/tls.crt"], {}, "tls-key");
+  assertRejects(["--tls-key", "/tls.key"], {}, "tls-cert");
 });
 
 test("the config is frozen", () => {

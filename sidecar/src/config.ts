@@ -86,6 +86,34 @@ const FLAGS = [
     description: "On SIGTERM, how long to keep shipping up to the end of the file before exiting anyway.",
   },
   {
+    name: "tls",
+    switch: true,
+    description: "Connect over TLS, trusting the system's root certificates unless --tls-ca names others. Any other --tls-* flag implies it.",
+  },
+  { name: "tls-ca", env: "LOGTALLY_TLS_CA", description: "PEM CA certificates the aggregator's certificate must chain to (implies --tls)." },
+  {
+    name: "tls-cert",
+    env: "LOGTALLY_TLS_CERT",
+    description: "PEM client certificate presented to an aggregator that requires mutual TLS (implies --tls; with --tls-key).",
+  },
+  { name: "tls-key", env: "LOGTALLY_TLS_KEY", description: "PEM private key of --tls-cert." },
+  {
+    name: "tls-server-name",
+    env: "LOGTALLY_TLS_SERVER_NAME",
+    description: "Name the aggregator's certificate must carry, when it is not the host of --aggregator (implies --tls).",
+  },
+  {
+    name: "token-file",
+    env: "LOGTALLY_TOKEN_FILE",
+    description: "File whose first line is the bearer token sent to the aggregator; read again on every reconnect. Off unless set.",
+  },
+  {
+    name: "credentials-reload-ms",
+    env: "LOGTALLY_CREDENTIALS_RELOAD_MS",
+    default: "10000",
+    description: "How often the TLS files are read again, so that a renewed client certificate is used without a restart.",
+  },
+  {
     name: "log-level",
     env: "LOGTALLY_LOG_LEVEL",
     default: "info",
@@ -94,6 +122,16 @@ const FLAGS = [
 ] as const satisfies ReadonlyArray<FlagSpec>;
 
 type FlagName = (typeof FLAGS)[number]["name"];
+
+/** How the sidecar reaches the aggregator over TLS. */
+export interface ClientTlsConfig {
+  /** CA certificates to trust; undefined: the system's roots. */
+  readonly caFile: string | undefined;
+  /** A client certificate for mutual TLS; undefined: none. */
+  readonly identity: { readonly certFile: string; readonly keyFile: string } | undefined;
+  /** Name to check the aggregator's certificate for; undefined: the host of the aggregator's address. */
+  readonly serverName: string | undefined;
+}
 
 /** The sidecar's configuration, parsed once at start-up. */
 export interface SidecarConfig {
@@ -110,6 +148,11 @@ export interface SidecarConfig {
   readonly maxRotatedFiles: number;
   readonly ackTimeoutMs: number;
   readonly drainTimeoutMs: number;
+  /** Undefined: plaintext. */
+  readonly tls: ClientTlsConfig | undefined;
+  /** Undefined: no token is sent. */
+  readonly tokenFile: string | undefined;
+  readonly credentialsReloadMs: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
 }
 
@@ -158,6 +201,21 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Side
     maxRotatedFiles: integer("max-rotated-files", 0, 100),
     ackTimeoutMs: integer("ack-timeout-ms", 100, 600_000),
     drainTimeoutMs: integer("drain-timeout-ms", 0, 3_600_000),
+    tls: parseClientTls(values, labels),
+    tokenFile: values["token-file"] || undefined,
+    credentialsReloadMs: integer("credentials-reload-ms", 100, 86_400_000),
     logLevel: parseLogLevel(labels["log-level"], required("log-level")),
+  });
+}
+
+function parseClientTls(values: Readonly<Record<FlagName, string | undefined>>, labels: Readonly<Record<FlagName, string>>): ClientTlsConfig | undefined {
+  const given = (name: FlagName): string | undefined => values[name] || undefined;
+  const [caFile, certFile, keyFile, serverName] = [given("tls-ca"), given("tls-cert"), given("tls-key"), given("tls-server-name")];
+  if (values.tls === undefined && !caFile && !certFile && !keyFile && !serverName) return undefined;
+  if (Boolean(certFile) !== Boolean(keyFile)) throw new ConfigError(`${labels["tls-cert"]} and ${labels["tls-key"]} must be given together`);
+  return Object.freeze({
+    caFile,
+    identity: certFile && keyFile ? Object.freeze({ certFile, keyFile }) : undefined,
+    serverName,
   });
 }

@@ -11,6 +11,7 @@ import {
   type ShipResponse__Output,
   type Welcome__Output,
 } from "@logtally/proto";
+import type { ChannelSecurity } from "./channel-security";
 
 /** The stream to the aggregator broke, or an answer did not come in time: reconnect and resume. */
 export class ConnectionLost extends Error {
@@ -24,10 +25,14 @@ export class ConnectionLost extends Error {
   }
 }
 
-/** Creates the gRPC client for the aggregator at `address` (host:port). */
-export function createIngestClient(address: string): IngestClient {
+/**
+ * Creates the gRPC client for the aggregator at `address` (host:port), with
+ * the channel's credentials and options (see channel-security.ts).
+ */
+export function createIngestClient(address: string, security: Pick<ChannelSecurity, "credentials" | "options">): IngestClient {
   const { Ingest } = loadLogtallyGrpc().logtally.v1;
-  return new Ingest(address, grpc.credentials.createInsecure(), {
+  return new Ingest(address, security.credentials, {
+    ...security.options,
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
     "grpc.keepalive_time_ms": 60_000,
@@ -58,11 +63,13 @@ export class IngestConnection {
   /** From the latest Welcome: 0 when the aggregator does not take heartbeats. */
   private heartbeatIntervalMillis = 0;
 
+  /** `metadata` is sent when the stream opens (the bearer token, if any). */
   constructor(
     client: IngestClient,
     private readonly responseTimeoutMs: number,
+    metadata: grpc.Metadata = new grpc.Metadata(),
   ) {
-    this.call = client.Ship();
+    this.call = client.Ship(metadata);
     this.call.on("data", (response: ShipResponse__Output) => this.receive(response));
     this.call.on("error", (error: grpc.ServiceError) => {
       this.fail(new ConnectionLost(`ingest stream failed: ${grpc.status[error.code] ?? error.code} ${error.details}`, error.code, { cause: error }));

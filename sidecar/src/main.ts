@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { firstStopSignal, releaseStopSignals } from "./early-signals";
-import { ConfigError, HttpServer, createLogger } from "@logtally/proto";
+import { ConfigError, CredentialFileError, HttpServer, createLogger } from "@logtally/proto";
 import { SIDECAR_HELP, parseSidecarConfig, type SidecarConfig } from "./config";
 import { SidecarMetrics } from "./metrics";
 import { Sidecar } from "./sidecar";
@@ -57,7 +57,14 @@ async function runProgram<Config>(
 async function runSidecar(config: SidecarConfig): Promise<number> {
   const log = createLogger("sidecar", config.logLevel);
   const metrics = new SidecarMetrics();
-  const sidecar = new Sidecar(config, metrics, log);
+  let sidecar: Sidecar;
+  try {
+    sidecar = new Sidecar(config, metrics, log);
+  } catch (error) {
+    if (!(error instanceof CredentialFileError)) throw error;
+    log.fatal({ path: error.path, err: error.cause }, error.message);
+    return 1;
+  }
   let http: HttpServer | undefined;
   if (config.metricsListen) {
     http = new HttpServer({ renderMetrics: () => metrics.registry.metrics(), isReady: () => sidecar.isConnected() }, log);

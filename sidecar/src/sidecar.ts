@@ -1,12 +1,15 @@
-import type { IngestClient, Logger, Welcome__Output } from "@logtally/proto";
+import { status } from "@grpc/grpc-js";
+import type { CredentialFiles, IngestClient, Logger, Welcome__Output } from "@logtally/proto";
 import { Backoff, sleep } from "./backoff";
 import { ChangeNotifier } from "./change-notifier";
+import { createChannelSecurity } from "./channel-security";
 import type { SidecarConfig } from "./config";
 import { FollowedFile, inodeOfFileId, sameBirth } from "./followed-file";
 import { GenerationShipper, type ShipperContext } from "./generation-shipper";
 import { ConnectionLost, IngestConnection, createIngestClient } from "./ingest-connection";
 import type { SidecarMetrics } from "./metrics";
 import { inodeOf, inodeOfSync, listRotationChain, nextInChain, type ChainLink } from "./rotation";
+import { TokenMetadata } from "./token-metadata";
 
 type Lifecycle =
   | { readonly state: "idle" }
@@ -37,6 +40,9 @@ export class Sidecar {
   private readonly notifier: ChangeNotifier;
   private readonly backoff = new Backoff(200, 10_000);
   private readonly client: IngestClient;
+  /** TLS files read again while the sidecar runs. */
+  private readonly credentialFiles: ReadonlyArray<CredentialFiles<unknown>>;
+  private readonly token: TokenMetadata;
   private readonly shipperContext: ShipperContext;
   private position: Position | undefined;
   private sequence = 0;
@@ -46,13 +52,18 @@ export class Sidecar {
   /** Holds the process open while the sidecar runs: its own waits are unref()ed timers. */
   private keepAlive: NodeJS.Timeout | undefined;
 
+  /** Reads the credential files, if any: throws CredentialFileError when one is unusable. */
   constructor(
     private readonly config: SidecarConfig,
     private readonly metrics: SidecarMetrics,
     private readonly log: Logger,
   ) {
     this.notifier = new ChangeNotifier(config.file, config.pollIntervalMs);
-    this.client = createIngestClient(config.aggregator);
+    const credentialsLog = log.child({ component: "credentials" });
+    const security = createChannelSecurity(config.tls, credentialsLog);
+    this.credentialFiles = security.files;
+    this.token = new TokenMetadata(config.tokenFile, credentialsLog);
+    this.client = createIngestClient(config.aggregator, security);
     this.shipperContext = {
       path: config.file,
       maxLineBytes: config.maxLineBytes,
@@ -77,9 +88,11 @@ export class Sidecar {
   start(): void {
     if (this.lifecycle.state !== "idle") throw new Error(`cannot start a sidecar that is ${this.lifecycle.state}`);
     this.notifier.start();
+    for (const files of this.credentialFiles) files.start(this.config.credentialsReloadMs);
     this.liveInodeAtStart = inodeOfSync(this.config.file);
     this.keepAlive = setInterval(() => undefined, 1 << 30);
-    this.log.info({ file: this.config.file, aggregator: this.config.aggregator, sourceId: this.config.sourceId }, "sidecar started");
+    const { file, aggregator, sourceId, tls, tokenFile } = this.config;
+    this.log.info({ file, aggregator, sourceId, transport: tls ? "tls" : "plaintext", token: tokenFile !== undefined }, "sidecar started");
     this.lifecycle = { state: "running", done: this.run() };
   }
 
@@ -114,6 +127,7 @@ export class Sidecar {
     await this.position?.file.close();
     this.position = undefined;
     this.client.close();
+    for (const files of this.credentialFiles) files.stop();
     clearInterval(this.keepAlive);
     this.log.info("sidecar stopped");
   }
@@ -121,7 +135,7 @@ export class Sidecar {
   private async run(): Promise<void> {
     const signal = this.abort.signal;
     while (!signal.aborted) {
-      const connection = new IngestConnection(this.client, this.config.ackTimeoutMs);
+      const connection = new IngestConnection(this.client, this.config.ackTimeoutMs, await this.token.forNewStream());
       try {
         const finished = await this.session(connection);
         if (finished) return;
@@ -130,7 +144,10 @@ export class Sidecar {
         this.metrics.connected.set(0);
         if (signal.aborted) return;
         const delayMs = this.backoff.next();
-        if (error instanceof ConnectionLost) {
+        if (error instanceof ConnectionLost && error.code === status.UNAUTHENTICATED) {
+          this.metrics.reconnects.inc();
+          this.log.error({ err: error.message, retryInMs: delayMs }, "aggregator refused the credentials: check --token-file (it is read again before each retry)");
+        } else if (error instanceof ConnectionLost) {
           this.metrics.reconnects.inc();
           this.log.warn({ err: error.message, retryInMs: delayMs }, "aggregator unreachable: will resume from its committed offset");
         } else {

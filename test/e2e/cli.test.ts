@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { TestCertificateAuthority } from "./harness/certificates";
 import { shipAsSidecar } from "./harness/ingest-client";
 import { AGGREGATOR_MAIN, RunningProcess, SIDECAR_MAIN, startAggregator } from "./harness/processes";
 import { aggregatorCounts, sorted } from "./harness/query";
@@ -52,6 +53,12 @@ const SIDECAR_FLAGS: readonly DocumentedFlag[] = [
   { flag: "max-rotated-files", env: "LOGTALLY_MAX_ROTATED_FILES", default: "5" },
   { flag: "ack-timeout-ms", env: "LOGTALLY_ACK_TIMEOUT_MS", default: "30000" },
   { flag: "drain-timeout-ms", env: "LOGTALLY_DRAIN_TIMEOUT_MS", default: "25000" },
+  { flag: "tls-ca", env: "LOGTALLY_TLS_CA" },
+  { flag: "tls-cert", env: "LOGTALLY_TLS_CERT" },
+  { flag: "tls-key", env: "LOGTALLY_TLS_KEY" },
+  { flag: "tls-server-name", env: "LOGTALLY_TLS_SERVER_NAME" },
+  { flag: "token-file", env: "LOGTALLY_TOKEN_FILE" },
+  { flag: "credentials-reload-ms", env: "LOGTALLY_CREDENTIALS_RELOAD_MS", default: "10000" },
   { flag: "log-level", env: "LOGTALLY_LOG_LEVEL", default: "info" },
 ];
 
@@ -185,6 +192,7 @@ describe("command lines and start-up", () => {
       { program: "sidecar", args: ["--file", ""], names: /--file/ },
       { program: "sidecar", args: ["--aggregator-address", "x:1"], names: /--aggregator-address/ },
       { program: "sidecar", args: [], env: { LOGTALLY_DRAIN_TIMEOUT_MS: "-1" }, names: /drain-timeout-ms/i },
+      { program: "sidecar", args: ["--tls-key", "/tls.key"], names: /--tls-cert/ },
     ];
     for (const { program, args, env = {}, names } of cases) {
       const described = [...Object.entries(env).map(([name, value]) => `${name}=${value}`), program, ...args].join(" ");
@@ -308,6 +316,48 @@ describe("command lines and start-up", () => {
       assert.ok(fatal, `no fatal log line\n${aggregator.dump()}`);
       assert.ok(String(fatal.msg).includes(notADirectory), `the fatal message does not name ${notADirectory}: ${String(fatal.msg)}`);
       assert.equal(fs.readFileSync(notADirectory, "utf8"), "not a directory\n");
+    });
+  });
+
+  describe("credential files that cannot be used stop a program from starting, naming the file", () => {
+    /** Runs a program to its exit and returns its fatal log line, checking it names `file`. */
+    const refusedWith = async (main: string, args: string[], file: string): Promise<string> => {
+      const { code, stderr } = await runToExit(main, args);
+      assert.equal(code, 1, `exit code\n${stderr}`);
+      const fatal = stderr
+        .split("\n")
+        .filter((line) => line.startsWith("{"))
+        .map((line) => JSON.parse(line) as Record<string, unknown>)
+        .find((line) => line.level === 60);
+      assert.ok(fatal, `no fatal log line\n${stderr}`);
+      assert.equal(fatal.path, file);
+      assert.ok(String(fatal.msg).includes(file), String(fatal.msg));
+      return stderr;
+    };
+    const aggregatorArgs = (...extra: string[]): string[] => ["--state-dir", freshDir("credentials"), "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", ...extra];
+    const sidecarArgs = (...extra: string[]): string[] => ["--file", path.join(root, "none.csv"), "--aggregator", "127.0.0.1:1", "--source-id", "s", ...extra];
+
+    it("a token file that does not exist", async () => {
+      const missing = path.join(root, "no-such-token");
+      await refusedWith(AGGREGATOR_MAIN, aggregatorArgs("--token-file", missing), missing);
+      await refusedWith(SIDECAR_MAIN, sidecarArgs("--token-file", missing), missing);
+    });
+
+    it("a token too short to be a secret, without printing it", async () => {
+      const file = path.join(root, "short-token");
+      fs.writeFileSync(file, "hunter2\n");
+      const stderr = await refusedWith(AGGREGATOR_MAIN, aggregatorArgs("--token-file", file), file);
+      assert.match(stderr, /at least 16 characters/);
+      assert.ok(!stderr.includes("hunter2"), "the token was printed");
+    });
+
+    it("a certificate and a key that do not match", async () => {
+      const authority = new TestCertificateAuthority(path.join(root, "pki"), "cli-ca");
+      const first = authority.issueServer("first", "localhost");
+      const second = authority.issueServer("second", "localhost");
+      const stderr = await refusedWith(AGGREGATOR_MAIN, aggregatorArgs("--tls-cert", first.certFile, "--tls-key", second.keyFile), first.certFile);
+      assert.match(stderr, /not a PEM certificate and its private key/);
+      await refusedWith(SIDECAR_MAIN, sidecarArgs("--tls-ca", first.keyFile), first.keyFile);
     });
   });
 

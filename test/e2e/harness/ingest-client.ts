@@ -9,6 +9,7 @@ import {
   type ShipResponse__Output,
   type Welcome__Output,
 } from "@logtally/proto";
+import type { ClientAccess } from "./query";
 
 const STEP_TIMEOUT_MS = 15_000;
 
@@ -27,19 +28,28 @@ export class IngestStream {
   private readonly responses: AsyncIterator<ShipResponse__Output>;
   private welcomed: Welcome__Output | undefined;
 
-  private constructor(address: string, timeoutMs: number) {
+  private constructor(address: string, timeoutMs: number, access: ClientAccess) {
     const { Ingest } = loadLogtallyGrpc().logtally.v1;
-    this.client = new Ingest(address, grpc.credentials.createInsecure());
-    this.call = this.client.Ship({ deadline: Date.now() + timeoutMs });
+    this.client = new Ingest(address, access.credentials ?? grpc.credentials.createInsecure(), access.options);
+    this.call = this.client.Ship(access.metadata ?? new grpc.Metadata(), { deadline: Date.now() + timeoutMs });
     this.responses = this.call[Symbol.asyncIterator]() as AsyncIterator<ShipResponse__Output>;
   }
 
-  /** Opens a stream and says hello; resolves once welcomed. */
+  /**
+   * Opens a stream and says hello; resolves once welcomed. `access` says how
+   * to connect: plaintext without metadata unless given.
+   */
   static async open(
     address: string,
-    { sourceId, fileId = "1-test", sidecarId = "test", timeoutMs = STEP_TIMEOUT_MS }: { sourceId: string; fileId?: string; sidecarId?: string; timeoutMs?: number },
+    {
+      sourceId,
+      fileId = "1-test",
+      sidecarId = "test",
+      timeoutMs = STEP_TIMEOUT_MS,
+      access = {},
+    }: { sourceId: string; fileId?: string; sidecarId?: string; timeoutMs?: number; access?: ClientAccess },
   ): Promise<IngestStream> {
-    const stream = new IngestStream(address, timeoutMs);
+    const stream = new IngestStream(address, timeoutMs, access);
     try {
       stream.call.write({ hello: { sourceId, fileId, sidecarId, supersedeGeneration: "" } });
       stream.welcomed = (await stream.next("welcome")).welcome!;
@@ -86,9 +96,9 @@ export class IngestStream {
  */
 export async function shipAsSidecar(
   address: string,
-  { sourceId, fileId = "1-test", batch }: { sourceId: string; fileId?: string; batch?: TestBatch },
+  { sourceId, fileId = "1-test", batch, access = {} }: { sourceId: string; fileId?: string; batch?: TestBatch; access?: ClientAccess },
 ): Promise<{ welcome: Welcome__Output; ack?: BatchAck__Output }> {
-  const stream = await IngestStream.open(address, { sourceId, fileId });
+  const stream = await IngestStream.open(address, { sourceId, fileId, access });
   try {
     return { welcome: stream.welcome, ack: batch && (await stream.ship(batch)) };
   } finally {

@@ -79,7 +79,7 @@ export interface AggregatorProcess extends RunningProcess {
   readonly metricsUrl: string;
 }
 
-/** Starts an aggregator on `stateDir`; ports default to free ones. */
+/** Starts an aggregator on `stateDir`; ports default to free ones; `extraArgs` come after the harness's own. */
 export async function startAggregator(
   stateDir: string,
   {

@@ -13,24 +13,34 @@ import { countsOf, scrape } from "./metrics";
 import { fileSize } from "./log-writer";
 import { waitFor } from "./wait";
 
+/** How a test client reaches the aggregator: plaintext and without metadata unless given. */
+export interface ClientAccess {
+  readonly credentials?: grpc.ChannelCredentials;
+  readonly options?: grpc.ChannelOptions;
+  /** Sent with every call (a bearer token, say). */
+  readonly metadata?: grpc.Metadata;
+}
+
 /** A Query client for tests, with promise methods. */
 export class QueryProbe {
   private readonly client: QueryClient;
+  private readonly metadata: grpc.Metadata;
 
-  constructor(address: string) {
+  constructor(address: string, access: ClientAccess = {}) {
     const { Query } = loadLogtallyGrpc().logtally.v1;
-    this.client = new Query(address, grpc.credentials.createInsecure());
+    this.client = new Query(address, access.credentials ?? grpc.credentials.createInsecure(), access.options);
+    this.metadata = access.metadata ?? new grpc.Metadata();
   }
 
   listSources(): Promise<SourceStatus__Output[]> {
     return new Promise((resolve, reject) =>
-      this.client.ListSources({}, (error, response) => (error ? reject(error) : resolve(response!.sources))),
+      this.client.ListSources({}, this.metadata, (error, response) => (error ? reject(error) : resolve(response!.sources))),
     );
   }
 
   /** One GetCounts call: a page. */
   getCountsPage(request: GetCountsRequest = {}): Promise<GetCountsResponse__Output> {
-    return new Promise((resolve, reject) => this.client.GetCounts(request, (error, response) => (error ? reject(error) : resolve(response!))));
+    return new Promise((resolve, reject) => this.client.GetCounts(request, this.metadata, (error, response) => (error ? reject(error) : resolve(response!))));
   }
 
   /** Every count matching the filter, walking all pages. */
@@ -47,7 +57,7 @@ export class QueryProbe {
 
   /** Opens a WatchCounts stream. */
   watchCounts(request: WatchCountsRequest = {}): CountWatch {
-    return new CountWatch(this.client.WatchCounts(request));
+    return new CountWatch(this.client.WatchCounts(request, this.metadata));
   }
 
   close(): void {
@@ -131,8 +141,13 @@ export class CountWatch {
  * Waits until, for every source, the aggregator's committed offset equals the
  * size of the file it ships: everything written has been counted.
  */
-export async function waitUntilSettled(aggregatorAddress: string, filesBySource: Record<string, string>, timeoutMs = 60_000): Promise<void> {
-  const probe = new QueryProbe(aggregatorAddress);
+export async function waitUntilSettled(
+  aggregatorAddress: string,
+  filesBySource: Record<string, string>,
+  timeoutMs = 60_000,
+  access: ClientAccess = {},
+): Promise<void> {
+  const probe = new QueryProbe(aggregatorAddress, access);
   let last = "";
   try {
     await waitFor(
