@@ -41,6 +41,22 @@ type Lifecycle =
 const HEALTH_SERVICES = ["", "logtally.v1.Ingest", "logtally.v1.Query"] as const;
 
 /**
+ * HTTP/2 keepalive: a connection is pinged after a minute without traffic
+ * and closed when 20 s pass without the answer, so the streams of a sidecar
+ * that vanished (its node gone, a connection silently dropped) are ended even
+ * though a healthy sidecar on an idle file sends nothing for hours. The
+ * sidecars ping at the same pace; grpc-js servers accept client pings at any
+ * rate.
+ */
+const KEEPALIVE_OPTIONS = { "grpc.keepalive_time_ms": 60_000, "grpc.keepalive_timeout_ms": 20_000 } as const;
+
+/** A connection without any call for this long is closed (the client reconnects when it needs to). */
+const MAX_CONNECTION_IDLE_MS = 5 * 60_000;
+
+/** Calls one connection may have open at once (a sidecar has one). */
+const MAX_CONCURRENT_STREAMS_PER_CONNECTION = 100;
+
+/**
  * The aggregator process: durable store, gRPC server (Ingest, Query, Health,
  * reflection) and HTTP server (metrics, probes), started and stopped together.
  */
@@ -71,13 +87,19 @@ export class Aggregator {
     this.store = CountStore.open(config.stateDir);
     const activity = new SourceActivity((sourceId) => this.store.allSources().has(sourceId));
     this.metrics = new AggregatorMetrics(this.store, activity);
-    this.ingest = new IngestService(this.store, this.metrics, activity, config, log.child({ component: "ingest" }));
+    this.ingest = new IngestService(this.store, this.metrics, activity, config, log.child({ component: "ingest" }), {
+      maxStreams: config.maxIngestStreams,
+      helloTimeoutMs: config.helloTimeoutMs,
+    });
     this.query = new QueryService(this.store, activity, config, log.child({ component: "query" }));
     const logtally = loadLogtallyGrpc().logtally.v1;
     const protectedServices = new Set(["logtally.v1.Ingest", ...(config.queryAuth === "token" ? ["logtally.v1.Query"] : [])]);
     this.grpcServer = new grpc.Server({
       "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
       "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+      "grpc.max_connection_idle_ms": MAX_CONNECTION_IDLE_MS,
+      "grpc.max_concurrent_streams": MAX_CONCURRENT_STREAMS_PER_CONNECTION,
+      ...KEEPALIVE_OPTIONS,
       interceptors: this.tokenFile
         ? [createAuthInterceptor(new TokenVerifier(this.tokenFile), protectedServices, this.metrics, log.child({ component: "auth" }))]
         : [],

@@ -9,12 +9,15 @@ function parse(argv: string[], env: NodeJS.ProcessEnv = {}): AggregatorConfig {
   return config as AggregatorConfig;
 }
 
-test("defaults: plaintext, no token, Query open", () => {
+test("defaults: plaintext, no token, Query open, the limits' defaults", () => {
   const config = parse([]);
   assert.equal(config.tls, undefined);
   assert.equal(config.tokenFile, undefined);
   assert.equal(config.queryAuth, "open");
-  assert.equal(config.credentialsReloadMs, 10_000);
+  assert.deepEqual(
+    { reload: config.credentialsReloadMs, streams: config.maxIngestStreams, hello: config.helloTimeoutMs },
+    { reload: 10_000, streams: 4096, hello: 10_000 },
+  );
 });
 
 test("TLS, mutual TLS and the token come from flags or variables", () => {
@@ -34,6 +37,8 @@ test("inconsistent security flags are refused, naming them", () => {
   refused(["--tls-client-ca", "ca.crt"], /--tls-client-ca needs --tls-cert/);
   refused(["--query-auth", "token"], /--query-auth=token needs credentials to require/);
   refused(["--query-auth", "closed"], /--query-auth: expected open or token/);
+  refused(["--max-ingest-streams", "0"], /--max-ingest-streams/);
+  refused(["--hello-timeout-ms", "5"], /--hello-timeout-ms/);
   // Query may require a client certificate alone.
   assert.equal(parse(["--tls-cert", "a", "--tls-key", "b", "--tls-client-ca", "c", "--query-auth", "token"]).queryAuth, "token");
 });

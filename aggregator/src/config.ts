@@ -80,6 +80,18 @@ const FLAGS = [
     description: "How often --token-file and the TLS files are read again, so that rotated credentials apply without a restart.",
   },
   {
+    name: "max-ingest-streams",
+    env: "LOGTALLY_MAX_INGEST_STREAMS",
+    default: "4096",
+    description: "Ingest streams open at once; one more is refused with RESOURCE_EXHAUSTED (its sidecar retries later).",
+  },
+  {
+    name: "hello-timeout-ms",
+    env: "LOGTALLY_HELLO_TIMEOUT_MS",
+    default: "10000",
+    description: "An Ingest stream that sends no Hello within this time is ended with DEADLINE_EXCEEDED.",
+  },
+  {
     name: "log-level",
     env: "LOGTALLY_LOG_LEVEL",
     default: "info",
@@ -113,6 +125,8 @@ export interface AggregatorConfig {
   readonly tokenFile: string | undefined;
   readonly queryAuth: QueryAuth;
   readonly credentialsReloadMs: number;
+  readonly maxIngestStreams: number;
+  readonly helloTimeoutMs: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
 }
 
@@ -156,6 +170,8 @@ export function parseAggregatorConfig(argv: string[], env: NodeJS.ProcessEnv): A
     tokenFile,
     queryAuth,
     credentialsReloadMs: integer("credentials-reload-ms", 100, 86_400_000),
+    maxIngestStreams: integer("max-ingest-streams", 1, 1_000_000),
+    helloTimeoutMs: integer("hello-timeout-ms", 100, 3_600_000),
     logLevel: parseLogLevel(labels["log-level"], required("log-level")),
   });
 }

@@ -20,7 +20,7 @@ type ShipCall = ServerDuplexStream<ShipRequest__Output, ShipResponse>;
 
 /** Where one ingest stream stands. */
 type StreamState =
-  | { readonly state: "awaiting_hello" }
+  | { readonly state: "awaiting_hello"; readonly helloTimer: NodeJS.Timeout }
   | { readonly state: "open"; readonly sourceId: string; sidecarId: string }
   | { readonly state: "closed" };
 
@@ -30,15 +30,45 @@ export interface IngestServiceOptions {
   readonly heartbeatIntervalMs: number;
 }
 
+/** One ingest stream: where it stands, and its answers not yet handed to the transport. */
+interface IngestStream {
+  state: StreamState;
+  unsentAnswers: number;
+}
+
+/** Bounds on what ingest streams may hold of the aggregator. */
+export interface IngestLimits {
+  /** Streams open at once; one more is refused with RESOURCE_EXHAUSTED. */
+  readonly maxStreams: number;
+  /** A stream that sends no Hello within this time is ended with DEADLINE_EXCEEDED. */
+  readonly helloTimeoutMs: number;
+}
+
+/**
+ * Answers a stream may leave unread while it keeps sending. A sidecar sends a
+ * request, then waits for its answer, so it never has more than one; a peer
+ * that pipelines requests without reading the answers would otherwise make
+ * them pile up in memory. Counted from when an answer is written until the
+ * transport took it, so the HTTP/2 flow-control window a peer leaves unread
+ * comes on top.
+ */
+export const MAX_UNSENT_ANSWERS = 4;
+
 /**
  * The Ingest service: one bidirectional stream per sidecar. Each message is
  * handled to completion before the next (SQLite commits are synchronous), so
  * acknowledgements leave in the order batches arrived, and each is sent only
  * after its transaction committed. What sidecars report about themselves
  * (connections, heartbeats, file sizes) goes to the live SourceActivity.
+ *
+ * Bounded: at most `maxStreams` streams; a stream must say Hello within
+ * `helloTimeoutMs` (a sidecar opens its stream only to say Hello, and once it
+ * has, may stay silent for as long as its file does: HTTP/2 keepalive, not a
+ * timeout here, finds dead peers); and at most {@link MAX_UNSENT_ANSWERS}
+ * answers may wait for a peer to read them.
  */
 export class IngestService {
-  private readonly calls = new Map<ShipCall, StreamState>();
+  private readonly calls = new Map<ShipCall, IngestStream>();
 
   constructor(
     private readonly store: CountStore,
@@ -46,6 +76,7 @@ export class IngestService {
     private readonly activity: SourceActivity,
     private readonly options: IngestServiceOptions,
     private readonly log: Logger,
+    private readonly limits: IngestLimits,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -60,8 +91,16 @@ export class IngestService {
   }
 
   private serve(call: ShipCall): void {
-    this.calls.set(call, { state: "awaiting_hello" });
+    const helloTimer = setTimeout(() => {
+      this.fail(call, new IngestError(status.DEADLINE_EXCEEDED, `no hello within ${this.limits.helloTimeoutMs} ms`));
+    }, this.limits.helloTimeoutMs);
+    helloTimer.unref();
+    this.calls.set(call, { state: { state: "awaiting_hello", helloTimer }, unsentAnswers: 0 });
     this.metrics.connectedSidecars.set(this.calls.size);
+    if (this.calls.size > this.limits.maxStreams) {
+      this.fail(call, new IngestError(status.RESOURCE_EXHAUSTED, `the aggregator serves at most ${this.limits.maxStreams} ingest streams: retry later`));
+      return;
+    }
     call.on("data", (request: ShipRequest__Output) => {
       try {
         this.handle(call, request);
@@ -77,12 +116,26 @@ export class IngestService {
   }
 
   private handle(call: ShipCall, request: ShipRequest__Output): void {
-    const stream = this.calls.get(call);
-    if (!stream || stream.state === "closed") return;
-    if (request.hello) return this.hello(call, stream, request.hello);
-    if (request.batch) return this.batch(call, stream, request.batch);
-    if (request.heartbeat) return this.heartbeat(stream, request.heartbeat);
+    const entry = this.calls.get(call);
+    if (!entry || entry.state.state === "closed") return;
+    if (entry.unsentAnswers >= MAX_UNSENT_ANSWERS) {
+      throw new IngestError(
+        status.RESOURCE_EXHAUSTED,
+        `${MAX_UNSENT_ANSWERS} answers are still unread: read each answer before sending the next request`,
+      );
+    }
+    if (request.hello) return this.hello(call, entry.state, request.hello);
+    if (request.batch) return this.batch(call, entry.state, request.batch);
+    if (request.heartbeat) return this.heartbeat(entry.state, request.heartbeat);
     throw new IngestError(status.INVALID_ARGUMENT, "ShipRequest carries neither hello nor batch nor heartbeat");
+  }
+
+  /** Writes an answer, counting it as unsent until the transport has taken it. */
+  private answer(call: ShipCall, response: ShipResponse): void {
+    const entry = this.calls.get(call);
+    if (!entry) return;
+    entry.unsentAnswers++;
+    call.write(response, () => entry.unsentAnswers--);
   }
 
   private hello(call: ShipCall, stream: StreamState, hello: Hello__Output): void {
@@ -99,7 +152,8 @@ export class IngestService {
       );
     }
     if (stream.state === "awaiting_hello") {
-      this.calls.set(call, { state: "open", sourceId: hello.sourceId, sidecarId: hello.sidecarId });
+      clearTimeout(stream.helloTimer);
+      this.calls.get(call)!.state = { state: "open", sourceId: hello.sourceId, sidecarId: hello.sidecarId };
       this.activity.streamOpened(hello.sourceId, hello.sidecarId);
       this.log.info({ sourceId: hello.sourceId, sidecarId: hello.sidecarId, peer: call.getPeer() }, "sidecar connected");
     }
@@ -108,7 +162,7 @@ export class IngestService {
       { sourceId: hello.sourceId, generation: welcome.generation, committedOffset: welcome.committedOffset, known: welcome.known },
       "file generation announced",
     );
-    call.write({ welcome });
+    this.answer(call, { welcome });
   }
 
   /**
@@ -184,7 +238,7 @@ export class IngestService {
       });
       stopTimer();
       this.metrics.batches.inc({ outcome: "applied" });
-      call.write({
+      this.answer(call, {
         ack: { sequence: batch.sequence, generation: batch.generation, outcome: "APPLIED", committedOffset: batch.endOffset },
       });
       return;
@@ -197,7 +251,7 @@ export class IngestService {
         "batch out of order: sidecar will re-read from the committed offset",
       );
     }
-    call.write({
+    this.answer(call, {
       ack: {
         sequence: batch.sequence,
         generation: batch.generation,
@@ -216,23 +270,25 @@ export class IngestService {
   }
 
   private fail(call: ShipCall, error: unknown): void {
-    const stream = this.calls.get(call);
-    if (!stream || stream.state === "closed") return;
+    const entry = this.calls.get(call);
+    if (!entry || entry.state.state === "closed") return;
     const serviceError = toServiceError(error);
     const fields = { code: status[serviceError.code], details: serviceError.details, peer: call.getPeer() };
     if (serviceError.code === status.INTERNAL) this.log.error({ ...fields, err: error }, "ingest stream failed");
     else if (serviceError.code !== status.UNAVAILABLE) this.log.warn(fields, "ingest stream refused");
     this.metrics.ingestErrors.inc({ code: status[serviceError.code] ?? String(serviceError.code) });
-    if (stream.state === "open") this.activity.streamClosed(stream.sourceId, stream.sidecarId);
-    this.calls.set(call, { state: "closed" });
+    if (entry.state.state === "open") this.activity.streamClosed(entry.state.sourceId, entry.state.sidecarId);
+    this.endState(entry, { state: "closed" });
     call.emit("error", serviceError);
     this.forget(call);
   }
 
   /** Removes a stream from the open set; true if it was still open. */
   private forget(call: ShipCall): boolean {
-    const stream = this.calls.get(call);
-    if (!stream) return false;
+    const entry = this.calls.get(call);
+    if (!entry) return false;
+    const stream = entry.state;
+    this.endState(entry, stream);
     this.calls.delete(call);
     this.metrics.connectedSidecars.set(this.calls.size);
     if (stream.state === "open") {
@@ -240,5 +296,11 @@ export class IngestService {
       this.log.info({ sourceId: stream.sourceId, sidecarId: stream.sidecarId }, "sidecar disconnected");
     }
     return true;
+  }
+
+  /** Leaves a stream's state for `next`, stopping its hello timer. */
+  private endState(entry: IngestStream, next: StreamState): void {
+    if (entry.state.state === "awaiting_hello") clearTimeout(entry.state.helloTimer);
+    entry.state = next;
   }
 }

@@ -35,6 +35,10 @@ export function createIngestClient(address: string, security: Pick<ChannelSecuri
     ...security.options,
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
+    // HTTP/2 pings while the stream is open: a sidecar on an idle file sends
+    // nothing for as long as the file is idle, so only the pings find an
+    // aggregator gone without a word (within 80 s), and they keep NATs and
+    // proxies from dropping the idle connection.
     "grpc.keepalive_time_ms": 60_000,
     "grpc.keepalive_timeout_ms": 20_000,
     // Fail fast when the aggregator is down; the sidecar owns the retry policy.
@@ -55,9 +59,13 @@ interface Pending {
  * sidecar holds at most one batch beyond what the aggregator has committed.
  * A heartbeat is not a request: the aggregator never answers it, so it can be
  * sent at any time without disturbing that pairing.
+ *
+ * The stream opens with the first request, not before: a sidecar waiting for
+ * its file to appear (or to get a first line) holds no stream, and so never
+ * meets the aggregator's timeout for streams that do not say Hello.
  */
 export class IngestConnection {
-  private readonly call: grpc.ClientDuplexStream<ShipRequest, ShipResponse__Output>;
+  private call: grpc.ClientDuplexStream<ShipRequest, ShipResponse__Output> | undefined;
   private pending: Pending | undefined;
   private failure: ConnectionLost | undefined;
   /** From the latest Welcome: 0 when the aggregator does not take heartbeats. */
@@ -65,17 +73,10 @@ export class IngestConnection {
 
   /** `metadata` is sent when the stream opens (the bearer token, if any). */
   constructor(
-    client: IngestClient,
+    private readonly client: IngestClient,
     private readonly responseTimeoutMs: number,
-    metadata: grpc.Metadata = new grpc.Metadata(),
-  ) {
-    this.call = client.Ship(metadata);
-    this.call.on("data", (response: ShipResponse__Output) => this.receive(response));
-    this.call.on("error", (error: grpc.ServiceError) => {
-      this.fail(new ConnectionLost(`ingest stream failed: ${grpc.status[error.code] ?? error.code} ${error.details}`, error.code, { cause: error }));
-    });
-    this.call.on("end", () => this.fail(new ConnectionLost("ingest stream ended by the aggregator")));
-  }
+    private readonly metadata: grpc.Metadata = new grpc.Metadata(),
+  ) {}
 
   /** Announces a file; resolves with the aggregator's view of its generation. */
   async hello(hello: Hello): Promise<Welcome__Output> {
@@ -109,16 +110,29 @@ export class IngestConnection {
   /** Ends the stream; pending requests fail with ConnectionLost. Idempotent. */
   close(): void {
     this.fail(new ConnectionLost("connection closed"));
-    this.call.cancel();
+    this.call?.cancel();
+  }
+
+  private open(): grpc.ClientDuplexStream<ShipRequest, ShipResponse__Output> {
+    if (this.call) return this.call;
+    const call = this.client.Ship(this.metadata);
+    call.on("data", (response: ShipResponse__Output) => this.receive(response));
+    call.on("error", (error: grpc.ServiceError) => {
+      this.fail(new ConnectionLost(`ingest stream failed: ${grpc.status[error.code] ?? error.code} ${error.details}`, error.code, { cause: error }));
+    });
+    call.on("end", () => this.fail(new ConnectionLost("ingest stream ended by the aggregator")));
+    this.call = call;
+    return call;
   }
 
   private request(message: ShipRequest, expected: Pick<Pending, "expects" | "sequence">): Promise<ShipResponse__Output> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.pending) return Promise.reject(new Error("a request is already outstanding on this stream"));
+    const call = this.open();
     return new Promise<ShipResponse__Output>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.fail(new ConnectionLost(`no answer from the aggregator within ${this.responseTimeoutMs} ms`));
-        this.call.cancel();
+        call.cancel();
       }, this.responseTimeoutMs);
       timer.unref();
       this.pending = {
@@ -132,7 +146,7 @@ export class IngestConnection {
           reject(error);
         },
       };
-      this.call.write(message);
+      call.write(message);
     });
   }
 
@@ -145,7 +159,7 @@ export class IngestConnection {
         (pending.expects === "ack" && response.ack && Number(response.ack.sequence) === pending.sequence));
     if (!pending || !matches) {
       this.fail(new ConnectionLost("unexpected message from the aggregator"));
-      this.call.cancel();
+      this.call?.cancel();
       pending?.reject(this.failure!);
       return;
     }

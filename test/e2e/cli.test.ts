@@ -36,6 +36,8 @@ const AGGREGATOR_FLAGS: readonly DocumentedFlag[] = [
   { flag: "token-file", env: "LOGTALLY_TOKEN_FILE" },
   { flag: "query-auth", env: "LOGTALLY_QUERY_AUTH", default: "open" },
   { flag: "credentials-reload-ms", env: "LOGTALLY_CREDENTIALS_RELOAD_MS", default: "10000" },
+  { flag: "max-ingest-streams", env: "LOGTALLY_MAX_INGEST_STREAMS", default: "4096" },
+  { flag: "hello-timeout-ms", env: "LOGTALLY_HELLO_TIMEOUT_MS", default: "10000" },
   { flag: "log-level", env: "LOGTALLY_LOG_LEVEL", default: "info" },
 ];
 
