@@ -84,7 +84,7 @@ export class Aggregator {
     const credentialsLog = log.child({ component: "credentials" });
     this.transport = createServerTransport(config.tls, credentialsLog);
     this.tokenFile = config.tokenFile === undefined ? undefined : new CredentialFiles([config.tokenFile], ([contents]) => parseTokenFile(contents!), credentialsLog);
-    this.store = CountStore.open(config.stateDir);
+    this.store = CountStore.open(config.stateDir, { maxSeries: config.maxSeries });
     const activity = new SourceActivity((sourceId) => this.store.allSources().has(sourceId));
     this.metrics = new AggregatorMetrics(this.store, activity);
     this.ingest = new IngestService(this.store, this.metrics, activity, config, log.child({ component: "ingest" }), {

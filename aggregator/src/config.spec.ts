@@ -15,8 +15,8 @@ test("defaults: plaintext, no token, Query open, the limits' defaults", () => {
   assert.equal(config.tokenFile, undefined);
   assert.equal(config.queryAuth, "open");
   assert.deepEqual(
-    { reload: config.credentialsReloadMs, streams: config.maxIngestStreams, hello: config.helloTimeoutMs },
-    { reload: 10_000, streams: 4096, hello: 10_000 },
+    { reload: config.credentialsReloadMs, streams: config.maxIngestStreams, hello: config.helloTimeoutMs, series: config.maxSeries },
+    { reload: 10_000, streams: 4096, hello: 10_000, series: 1_000_000 },
   );
 });
 
@@ -24,10 +24,12 @@ test("TLS, mutual TLS and the token come from flags or variables", () => {
   const config = parse(["--tls-cert", "/tls/tls.crt", "--tls-key", "/tls/tls.key", "--query-auth", "token"], {
     LOGTALLY_TLS_CLIENT_CA: "/tls/ca.crt",
     LOGTALLY_TOKEN_FILE: "/token/token",
+    LOGTALLY_MAX_SERIES: "3",
   });
   assert.deepEqual(config.tls, { certFile: "/tls/tls.crt", keyFile: "/tls/tls.key", clientCaFile: "/tls/ca.crt" });
   assert.equal(config.tokenFile, "/token/token");
   assert.equal(config.queryAuth, "token");
+  assert.equal(config.maxSeries, 3);
 });
 
 test("inconsistent security flags are refused, naming them", () => {
@@ -37,6 +39,7 @@ test("inconsistent security flags are refused, naming them", () => {
   refused(["--tls-client-ca", "ca.crt"], /--tls-client-ca needs --tls-cert/);
   refused(["--query-auth", "token"], /--query-auth=token needs credentials to require/);
   refused(["--query-auth", "closed"], /--query-auth: expected open or token/);
+  refused(["--max-series", "0"], /--max-series/);
   refused(["--max-ingest-streams", "0"], /--max-ingest-streams/);
   refused(["--hello-timeout-ms", "5"], /--hello-timeout-ms/);
   // Query may require a client certificate alone.

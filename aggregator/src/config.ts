@@ -92,6 +92,14 @@ const FLAGS = [
     description: "An Ingest stream that sends no Hello within this time is ended with DEADLINE_EXCEEDED.",
   },
   {
+    name: "max-series",
+    env: "LOGTALLY_MAX_SERIES",
+    default: "1000000",
+    description:
+      "Most (host, job_name) pairs counted. Once reached, rows of new pairs are not counted (rejected as series_limit); " +
+      "existing pairs keep counting.",
+  },
+  {
     name: "log-level",
     env: "LOGTALLY_LOG_LEVEL",
     default: "info",
@@ -127,6 +135,7 @@ export interface AggregatorConfig {
   readonly credentialsReloadMs: number;
   readonly maxIngestStreams: number;
   readonly helloTimeoutMs: number;
+  readonly maxSeries: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
 }
 
@@ -172,6 +181,7 @@ export function parseAggregatorConfig(argv: string[], env: NodeJS.ProcessEnv): A
     credentialsReloadMs: integer("credentials-reload-ms", 100, 86_400_000),
     maxIngestStreams: integer("max-ingest-streams", 1, 1_000_000),
     helloTimeoutMs: integer("hello-timeout-ms", 100, 3_600_000),
+    maxSeries: integer("max-series", 1, 1_000_000_000),
     logLevel: parseLogLevel(labels["log-level"], required("log-level")),
   });
 }

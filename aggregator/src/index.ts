@@ -1,7 +1,8 @@
 /** The logtally aggregator as a library: used by main.ts and by tests. */
 export { Aggregator, type AggregatorAddresses } from "./aggregator";
 export { parseAggregatorConfig, type AggregatorConfig } from "./config";
-export { CountStore, DATABASE_FILE } from "./store";
+export { CountStore, DATABASE_FILE, DEFAULT_MAX_SERIES } from "./store";
+export { splitBySeriesLimit } from "./series-limit";
 export { TokenVerifier } from "./token-verifier";
 export { decideBatch, validateBatch, generationId, parseGenerationId, type BatchDecision } from "./ledger";
 export { COUNT_METRIC_NAME, COUNT_METRIC_HELP } from "./count-exposition";

@@ -13,6 +13,7 @@ import {
 import { IngestError, toServiceError } from "./errors";
 import { checkFileId, decideBatch, generationId, parseGenerationId, validateBatch, validateHeartbeat } from "./ledger";
 import type { AggregatorMetrics } from "./metrics";
+import { RefusedPairLog } from "./refused-pair-log";
 import type { SourceActivity } from "./source-activity";
 import type { CountStore } from "./store";
 
@@ -69,6 +70,7 @@ export const MAX_UNSENT_ANSWERS = 4;
  */
 export class IngestService {
   private readonly calls = new Map<ShipCall, IngestStream>();
+  private readonly refusedPairs: RefusedPairLog;
 
   constructor(
     private readonly store: CountStore,
@@ -78,7 +80,9 @@ export class IngestService {
     private readonly log: Logger,
     private readonly limits: IngestLimits,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.refusedPairs = new RefusedPairLog(store.maxSeries, log);
+  }
 
   /** grpc-js handlers for `logtally.v1.Ingest`. */
   handlers(): IngestHandlers {
@@ -223,7 +227,7 @@ export class IngestService {
     this.activity.heardFrom(sourceId, nowMs, batch.fileSize > 0 ? { generation: batch.generation, sizeBytes: batch.fileSize } : undefined);
     if (decision === "apply") {
       const stopTimer = this.metrics.commitSeconds.startTimer();
-      this.store.apply({
+      const applied = this.store.apply({
         sourceId,
         generation: batch.generation,
         fileId: parsed.fileId,
@@ -238,6 +242,7 @@ export class IngestService {
       });
       stopTimer();
       this.metrics.batches.inc({ outcome: "applied" });
+      this.refusedPairs.report(sourceId, applied.refusedBySeriesLimit);
       this.answer(call, {
         ack: { sequence: batch.sequence, generation: batch.generation, outcome: "APPLIED", committedOffset: batch.endOffset },
       });

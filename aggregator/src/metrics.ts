@@ -58,6 +58,14 @@ export class AggregatorMetrics {
       },
     });
     new Gauge({
+      name: "logtally_series_limit",
+      help: "Most (host, job_name) pairs counted (--max-series); rows of new pairs beyond it are rejected as series_limit.",
+      registers,
+      collect() {
+        this.set(store.maxSeries);
+      },
+    });
+    new Gauge({
       name: "logtally_source_committed_offset_bytes",
       help: "Committed byte offset of the most recently advanced file generation of each source.",
       labelNames: ["source_id"],

@@ -426,3 +426,75 @@ test("close is idempotent and later applies fail", () => {
   assert.equal(store.totalCounted(), 5);
   withStore(dir, (reopened) => assert.equal(reopened.generation("pod-a", "app.log#1")?.committedOffset, 100));
 });
+
+test("beyond maxSeries pairs, rows of new pairs are rejected as series_limit in the batch's transaction; existing pairs keep counting", () => {
+  const dir = stateDir();
+  const open = (maxSeries: number): CountStore => CountStore.open(dir, { maxSeries });
+  const first = open(3);
+  try {
+    assert.equal(first.maxSeries, 3);
+    const applied = first.apply(change({ rejected: [] }));
+    assert.deepEqual(applied.refusedBySeriesLimit, []);
+    // web-1 exists; web-3 takes the last free series; web-4 and web-5 do not fit.
+    const refused = first.apply(
+      change({
+        endOffset: 200,
+        deltas: [
+          { host: "web-4", jobName: "backup", count: 7 },
+          { host: "web-1", jobName: "backup", count: 1 },
+          { host: "web-3", jobName: "backup", count: 2 },
+          { host: "web-5", jobName: "backup", count: 4 },
+        ],
+        rejected: [{ reason: "empty_field", count: 1 }],
+      }),
+    );
+    // web-4 comes first in the batch, so it, not web-3, takes the free series.
+    assert.deepEqual(refused.refusedBySeriesLimit, [
+      { host: "web-3", jobName: "backup", count: 2 },
+      { host: "web-5", jobName: "backup", count: 4 },
+    ]);
+    const expected = [
+      ["web-1", "backup", 4],
+      ["web-2", "backup", 2],
+      ["web-4", "backup", 7],
+    ];
+    assert.deepEqual(countsOf(first), expected);
+    assert.equal(first.totalCounted(), 13);
+    assert.deepEqual(rejectedOf(first), { empty_field: 1, series_limit: 6 });
+    assert.equal(first.generation("pod-a", "app.log#1")?.committedOffset, 200, "the batch's range is done");
+  } finally {
+    first.close();
+  }
+  assert.deepEqual(readDatabase(dir).counts, [
+    ["web-1", "backup", 4],
+    ["web-2", "backup", 2],
+    ["web-4", "backup", 7],
+  ]);
+  assert.deepEqual(readDatabase(dir).rejected, [
+    ["empty_field", 1],
+    ["series_limit", 6],
+  ]);
+  // Reopened with a lower limit: nothing is dropped, existing pairs count, new ones do not.
+  const second = open(2);
+  try {
+    const applied = second.apply(
+      change({
+        endOffset: 300,
+        deltas: [
+          { host: "web-2", jobName: "backup", count: 1 },
+          { host: "web-6", jobName: "backup", count: 1 },
+        ],
+        rejected: [],
+      }),
+    );
+    assert.deepEqual(applied.refusedBySeriesLimit, [{ host: "web-6", jobName: "backup", count: 1 }]);
+    assert.deepEqual(countsOf(second), [
+      ["web-1", "backup", 4],
+      ["web-2", "backup", 3],
+      ["web-4", "backup", 7],
+    ]);
+    assert.deepEqual(rejectedOf(second), { empty_field: 1, series_limit: 7 });
+  } finally {
+    second.close();
+  }
+});

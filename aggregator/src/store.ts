@@ -4,6 +4,7 @@ import Database from "better-sqlite3";
 import { normalizeRejectReason, type RejectReason } from "@logtally/proto";
 import { StateError } from "./errors";
 import { pairKey } from "./ledger";
+import { splitBySeriesLimit, type PairDelta, type SeriesSplit } from "./series-limit";
 
 /** Name of the SQLite file inside the state directory. */
 export const DATABASE_FILE = "logtally.db";
@@ -51,6 +52,21 @@ export interface CommittedChange {
   readonly changed: ReadonlyArray<Readonly<PairCount>>;
 }
 
+/** What applying a batch did with its deltas. */
+export interface AppliedBatch {
+  /** Deltas of new pairs not counted because `maxSeries` pairs exist (their rows are rejected as series_limit). */
+  readonly refusedBySeriesLimit: ReadonlyArray<PairDelta>;
+}
+
+/** How a store is opened. */
+export interface StoreOptions {
+  /** Most pairs counted; see series-limit.ts. Default {@link DEFAULT_MAX_SERIES}. */
+  readonly maxSeries?: number;
+}
+
+/** Default of {@link StoreOptions.maxSeries}. */
+export const DEFAULT_MAX_SERIES = 1_000_000;
+
 /** Source-level facts kept for inspection. */
 export interface SourceState {
   readonly sourceId: string;
@@ -68,7 +84,7 @@ export interface SourceState {
  * commit returns and the acknowledgement that follows it never promises more
  * than the disk holds, even across a power loss. Every batch is one
  * transaction: the counts and the generation's committed offset move together
- * or not at all.
+ * or not at all, and so does the series limit's decision on the batch.
  */
 export class CountStore {
   private readonly db: Database.Database;
@@ -79,10 +95,15 @@ export class CountStore {
   private readonly rejectedRows = new Map<RejectReason, number>();
   private countedRows = 0;
   private readonly commitListeners = new Set<(change: CommittedChange) => void>();
-  private readonly applyTransaction: (change: BatchChange) => void;
+  private readonly applyTransaction: (change: BatchChange) => SeriesSplit<PairDelta>;
   private closed = false;
 
-  private constructor(db: Database.Database, readonly databasePath: string) {
+  private constructor(
+    db: Database.Database,
+    readonly databasePath: string,
+    /** Most pairs counted. */
+    readonly maxSeries: number,
+  ) {
     this.db = db;
     const addCount = db.prepare(
       "INSERT INTO counts (host, job_name, count) VALUES (?, ?, ?) " +
@@ -106,10 +127,15 @@ export class CountStore {
         "ON CONFLICT (reason) DO UPDATE SET count = count + excluded.count",
     );
     this.applyTransaction = db.transaction((change: BatchChange) => {
-      for (const delta of change.deltas) addCount.run(delta.host, delta.jobName, delta.count);
+      // Decided on the committed state this transaction starts from (the
+      // in-memory view mirrors it), and committed with the batch.
+      const split = splitBySeriesLimit(change.deltas, (delta) => this.counts.has(pairKey(delta.host, delta.jobName)), this.counts.size, this.maxSeries);
+      for (const delta of split.counted) addCount.run(delta.host, delta.jobName, delta.count);
       for (const entry of change.rejected) addRejected.run(normalizeRejectReason(entry.reason), entry.count);
+      if (split.refusedRows > 0) addRejected.run(SERIES_LIMIT_REASON, split.refusedRows);
       setGeneration.run(change);
       setSource.run(change);
+      return split;
     });
   }
 
@@ -118,7 +144,7 @@ export class CountStore {
    * naming the file, when it cannot be read or fails its integrity check:
    * starting from zero instead would silently lose every count.
    */
-  static open(stateDir: string): CountStore {
+  static open(stateDir: string, { maxSeries = DEFAULT_MAX_SERIES }: StoreOptions = {}): CountStore {
     const databasePath = path.resolve(stateDir, DATABASE_FILE);
     try {
       fs.mkdirSync(stateDir, { recursive: true });
@@ -134,7 +160,7 @@ export class CountStore {
       const check = db.pragma("quick_check", { simple: true });
       if (check !== "ok") throw new Error(`integrity check reported: ${String(check)}`);
       migrate(db);
-      const store = new CountStore(db, databasePath);
+      const store = new CountStore(db, databasePath, maxSeries);
       store.load();
       return store;
     } catch (cause) {
@@ -202,13 +228,14 @@ export class CountStore {
 
   /**
    * Commits one batch durably, then updates the in-memory view and tells the
-   * commit listeners what changed.
+   * commit listeners what changed. Rows of new pairs beyond `maxSeries` are
+   * not counted but rejected as series_limit, in the same transaction.
    */
-  apply(change: BatchChange): void {
+  apply(change: BatchChange): AppliedBatch {
     this.assertOpen();
-    this.applyTransaction(change);
+    const split = this.applyTransaction(change);
     const changed: Array<Readonly<PairCount>> = [];
-    for (const delta of change.deltas) {
+    for (const delta of split.counted) {
       const key = pairKey(delta.host, delta.jobName);
       let pair = this.counts.get(key);
       if (pair) pair.count += delta.count;
@@ -216,7 +243,8 @@ export class CountStore {
       changed.push(pair);
       this.countedRows += delta.count;
     }
-    for (const entry of change.rejected) {
+    const rejected = split.refusedRows > 0 ? [...change.rejected, { reason: SERIES_LIMIT_REASON, count: split.refusedRows }] : change.rejected;
+    for (const entry of rejected) {
       const reason = normalizeRejectReason(entry.reason);
       this.rejectedRows.set(reason, (this.rejectedRows.get(reason) ?? 0) + entry.count);
     }
@@ -237,9 +265,11 @@ export class CountStore {
       lastSeenMs: change.nowMs,
       lastSidecarId: change.sidecarId,
     });
-    if (changed.length === 0) return;
+    const applied = { refusedBySeriesLimit: split.refused };
+    if (changed.length === 0) return applied;
     const committed: CommittedChange = { sourceId: change.sourceId, generation: change.generation, changed };
     for (const listener of this.commitListeners) listener(committed);
+    return applied;
   }
 
   /**
@@ -315,6 +345,8 @@ export class CountStore {
     if (this.closed) throw new Error("store is closed");
   }
 }
+
+const SERIES_LIMIT_REASON: RejectReason = "series_limit";
 
 function generationKey(sourceId: string, name: string): string {
   return `${sourceId}\u0000${name}`;

@@ -2,8 +2,10 @@ import { MAX_ID_LENGTH, MAX_LABEL_BYTES } from "./limits";
 
 /**
  * Why a row was not counted. The sidecar reports rejected rows by these
- * reasons; the aggregator folds any reason it does not know into `other`, so a
- * newer sidecar cannot grow the metric's label set without bound.
+ * reasons, except `series_limit`, which the aggregator decides (a row of a new
+ * pair once `--max-series` pairs exist). The aggregator folds any reason it
+ * does not know into `other`, so a newer sidecar cannot grow the metric's
+ * label set without bound.
  */
 export const REJECT_REASONS = [
   "too_few_fields",
@@ -13,6 +15,7 @@ export const REJECT_REASONS = [
   "field_too_long",
   "line_too_long",
   "invalid_label",
+  "series_limit",
   "other",
 ] as const;
 

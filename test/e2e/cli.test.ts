@@ -38,6 +38,7 @@ const AGGREGATOR_FLAGS: readonly DocumentedFlag[] = [
   { flag: "credentials-reload-ms", env: "LOGTALLY_CREDENTIALS_RELOAD_MS", default: "10000" },
   { flag: "max-ingest-streams", env: "LOGTALLY_MAX_INGEST_STREAMS", default: "4096" },
   { flag: "hello-timeout-ms", env: "LOGTALLY_HELLO_TIMEOUT_MS", default: "10000" },
+  { flag: "max-series", env: "LOGTALLY_MAX_SERIES", default: "1000000" },
   { flag: "log-level", env: "LOGTALLY_LOG_LEVEL", default: "info" },
 ];
 
@@ -189,6 +190,7 @@ describe("command lines and start-up", () => {
       { program: "aggregator", args: [], env: { LOGTALLY_GRPC_LISTEN: "nonsense" }, names: /grpc-listen/i },
       { program: "aggregator", args: ["--tls-cert", "/tls.crt"], names: /--tls-key/ },
       { program: "aggregator", args: ["--query-auth", "token"], names: /--query-auth/ },
+      { program: "aggregator", args: ["--max-series", "none"], names: /--max-series/ },
       { program: "sidecar", args: ["--max-line-bytes", "abc"], names: /--max-line-bytes/ },
       { program: "sidecar", args: ["--max-line-bytes", "100"], names: /--max-line-bytes/ },
       { program: "sidecar", args: ["--file", ""], names: /--file/ },
