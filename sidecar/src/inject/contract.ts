@@ -15,6 +15,8 @@ export const ANNOTATIONS = {
   sourceId: "logtally.io/source-id",
   image: "logtally.io/image",
   aggregator: "logtally.io/aggregator",
+  /** A Secret in the pod's namespace whose key `token` is the bearer token the sidecar presents. */
+  tokenSecret: "logtally.io/token-secret",
 } as const;
 
 /** Pod label that marks a pod as running the sidecar. */
@@ -30,6 +32,13 @@ export const DEFAULT_AGGREGATOR_ADDRESS = "logtally-aggregator.logtally.svc:5005
 
 /** The emptyDir added when no volume holds the log file. */
 export const LOG_VOLUME_NAME = "logtally-log";
+
+/** The Secret volume holding the bearer token, when one is asked for. */
+export const TOKEN_VOLUME_NAME = "logtally-token";
+/** Where the sidecar mounts the token's Secret, read-only. */
+export const TOKEN_MOUNT_PATH = "/var/run/secrets/logtally";
+/** The key of the token in its Secret, and so the file's name in the mount. */
+export const TOKEN_SECRET_KEY = "token";
 
 /** The sidecar's own HTTP port (/metrics, /healthz, /readyz). */
 export const SIDECAR_HTTP_PORT = 9465;

@@ -69,6 +69,14 @@ describe("logtally-sidecar inject", () => {
     assert.match(stdout, /\n {2}--all\n/);
     assert.match(stdout, /\n {2}--image <value> +\[LOGTALLY_INJECT_IMAGE\] \(default: ghcr\.io\/logtally\/logtally-sidecar:0\.1\.0\)\n/);
     assert.match(stdout, /\n {2}--aggregator <value> +\[LOGTALLY_INJECT_AGGREGATOR\] \(default: logtally-aggregator\.logtally\.svc:50051\)\n/);
+    assert.match(stdout, /\n {2}--token-secret <value> +\[LOGTALLY_INJECT_TOKEN_SECRET\]\n/);
+  });
+
+  it("--token-secret mounts the token's Secret into every injected sidecar", async () => {
+    const { code, stdout, stderr } = await runSidecarProgram(["inject", "--token-secret", "logtally-token"], { stdin: testdata("job.input.yaml") });
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /\n {14}value: \/var\/run\/secrets\/logtally\/token\n/);
+    assert.match(stdout, /\n {12}secretName: logtally-token\n/);
   });
 
   describe("exits 1 with the document's position on stderr and nothing on stdout", () => {
@@ -106,6 +114,7 @@ describe("logtally-sidecar inject", () => {
       [["inject", "a.yaml", "b.yaml"], {}, /at most one FILE/],
       [["inject", "--aggregator", "no-port"], {}, /--aggregator: expected host:port/],
       [["inject", "--image", ""], {}, /--image must be an image reference/],
+      [["inject", "--token-secret", "Not/A/Name"], {}, /--token-secret must be the name of a Secret/],
       [["inject"], { LOGTALLY_INJECT_AGGREGATOR: "no-port" }, /LOGTALLY_INJECT_AGGREGATOR \(--aggregator\)/],
     ] as const) {
       it([...Object.entries(env).map(([name, value]) => `${name}=${value}`), ...args].join(" "), async () => {

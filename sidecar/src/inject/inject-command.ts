@@ -22,7 +22,8 @@ export const INJECT_HELP = formatHelp(
     'logtally.io/inject: "true" (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Pod, List).\n' +
     "Documents with nothing to inject (or whose templates already have the sidecar) come out byte for byte.\n" +
     "Pod template annotations: logtally.io/log-path (default /var/log/app/log.csv), logtally.io/source-id,\n" +
-    "logtally.io/image, logtally.io/aggregator. Exits 1, writing nothing, on bad YAML or a template that\n" +
+    "logtally.io/image, logtally.io/aggregator, logtally.io/token-secret (a Secret whose key `token` is mounted\n" +
+    "read-only for the sidecar to present). Exits 1, writing nothing, on bad YAML or a template that\n" +
     "cannot be injected.",
   FLAGS,
 );

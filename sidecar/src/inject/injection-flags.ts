@@ -1,6 +1,6 @@
 import { ConfigError, type FlagSpec } from "@logtally/proto";
 import { DEFAULT_AGGREGATOR_ADDRESS, DEFAULT_SIDECAR_IMAGE } from "./contract";
-import { checkAggregatorAddress, checkImage } from "./injection-values";
+import { checkAggregatorAddress, checkImage, checkSecretName } from "./injection-values";
 import type { InjectionDefaults } from "./sidecar-request";
 
 /** Flags shared by `inject` and `webhook`: what a sidecar gets when its pod's annotations do not say. */
@@ -17,6 +17,13 @@ export const INJECTION_FLAGS = [
     default: DEFAULT_AGGREGATOR_ADDRESS,
     description: "host:port of the aggregator the injected sidecars ship to, unless logtally.io/aggregator says otherwise.",
   },
+  {
+    name: "token-secret",
+    env: "LOGTALLY_INJECT_TOKEN_SECRET",
+    description:
+      "Secret (in each pod's namespace) whose key `token` the injected sidecars present to the aggregator, mounted read-only, " +
+      "unless logtally.io/token-secret names another. Off unless set.",
+  },
 ] as const satisfies ReadonlyArray<FlagSpec>;
 
 type InjectionFlag = (typeof INJECTION_FLAGS)[number]["name"];
@@ -32,5 +39,8 @@ export function parseInjectionDefaults(
     if (problem) throw new ConfigError(problem);
     return value;
   };
-  return Object.freeze({ image: checked("image", checkImage), aggregator: checked("aggregator", checkAggregatorAddress) });
+  const tokenSecret = values["token-secret"] || undefined;
+  const problem = tokenSecret === undefined ? undefined : checkSecretName(labels["token-secret"], tokenSecret);
+  if (problem) throw new ConfigError(problem);
+  return Object.freeze({ image: checked("image", checkImage), aggregator: checked("aggregator", checkAggregatorAddress), tokenSecret });
 }

@@ -41,3 +41,11 @@ export function checkAggregatorAddress(name: string, value: string): string | un
     throw error;
   }
 }
+
+// A DNS-1123 subdomain: what Kubernetes accepts as a Secret's name.
+const SECRET_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** The name of a Secret in the pod's namespace: a DNS subdomain of at most 253 characters. */
+export function checkSecretName(name: string, value: string): string | undefined {
+  return value.length <= 253 && SECRET_NAME.test(value) ? undefined : `${name} must be the name of a Secret (a DNS subdomain), got ${JSON.stringify(value)}`;
+}

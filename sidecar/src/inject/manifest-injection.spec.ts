@@ -36,6 +36,8 @@ interface Injected {
   readonly mount: JsonObject;
   /** Set when no volume held the file: the directory the added emptyDir is mounted at in every app container. */
   readonly emptyDirAt?: string;
+  /** Set when the sidecar presents a token: the Secret mounted for it. */
+  readonly tokenSecret?: string;
   readonly graceSeconds: number;
 }
 
@@ -166,6 +168,27 @@ const CASES: ReadonlyArray<{ name: string; options?: Partial<InjectionOptions>; 
       },
     ],
   },
+  {
+    name: "token-secret",
+    options: { tokenSecret: "logtally-token" },
+    injected: [
+      {
+        workload: "Deployment/checkout",
+        sourceId: POD_ID("/var/log/app/log.csv"),
+        mount: { name: "logs", mountPath: "/var/log/app", readOnly: true },
+        tokenSecret: "logtally-token",
+        graceSeconds: 40,
+      },
+      {
+        workload: "Deployment/payments",
+        sourceId: POD_ID("/var/log/app/log.csv"),
+        mount: ADDED_LOG_VOLUME,
+        emptyDirAt: "/var/log/app",
+        tokenSecret: "payments-logtally-token",
+        graceSeconds: 40,
+      },
+    ],
+  },
   { name: "pass-through", injected: [] },
 ];
 
@@ -187,6 +210,7 @@ function contractSidecar(expected: Injected): JsonObject {
       { name: "LOGTALLY_AGGREGATOR", value: expected.aggregator ?? DEFAULTS.aggregator },
       { name: "LOGTALLY_SOURCE_ID", value: expected.sourceId },
       { name: "LOGTALLY_METRICS_LISTEN", value: "0.0.0.0:9465" },
+      ...(expected.tokenSecret ? [{ name: "LOGTALLY_TOKEN_FILE", value: "/var/run/secrets/logtally/token" }] : []),
     ],
     ports: [{ name: "lt-sidecar-http", containerPort: 9465 }],
     startupProbe: { httpGet: healthz, periodSeconds: 2, failureThreshold: 30 },
@@ -200,7 +224,7 @@ function contractSidecar(expected: Injected): JsonObject {
       capabilities: { drop: ["ALL"] },
       seccompProfile: { type: "RuntimeDefault" },
     },
-    volumeMounts: [expected.mount],
+    volumeMounts: [expected.mount, ...(expected.tokenSecret ? [{ name: "logtally-token", mountPath: "/var/run/secrets/logtally", readOnly: true }] : [])],
   };
 }
 
@@ -241,6 +265,16 @@ function assertInjectedAsContracted(before: JsonObject, after: JsonObject, expec
   if (initContainers.length === 0 && !Array.isArray((before.spec as JsonObject).initContainers)) delete spec.initContainers;
   if ((before.spec as JsonObject).terminationGracePeriodSeconds === undefined) delete spec.terminationGracePeriodSeconds;
   else spec.terminationGracePeriodSeconds = (before.spec as JsonObject).terminationGracePeriodSeconds!;
+  if (expected.tokenSecret !== undefined) {
+    const volumes = spec.volumes as JsonObject[];
+    assert.deepEqual(
+      volumes.at(-1),
+      { name: "logtally-token", secret: { secretName: expected.tokenSecret, items: [{ key: "token", path: "token" }] } },
+      `${expected.workload}: the token's Secret`,
+    );
+    volumes.pop();
+    if (volumes.length === 0 && !Array.isArray((before.spec as JsonObject).volumes)) delete spec.volumes;
+  }
   if (expected.emptyDirAt !== undefined) {
     const volumes = spec.volumes as JsonObject[];
     assert.deepEqual(volumes.at(-1), { name: "logtally-log", emptyDir: {} }, `${expected.workload}: the added emptyDir`);

@@ -121,6 +121,27 @@ describe("the injected template", () => {
     assert.equal(sidecar.image, "mirror.example.com/sidecar:1");
     assert.equal(envOf(sidecar, "LOGTALLY_AGGREGATOR"), "agg.example.com:1234");
   });
+
+  it("mounts no token unless asked; asked, mounts the Secret read-only and points LOGTALLY_TOKEN_FILE at its key", () => {
+    const plain = injected(template());
+    assert.equal(envOf(sidecarOf(plain), "LOGTALLY_TOKEN_FILE"), undefined);
+    assert.deepEqual((plain.template.spec as { volumes: JsonObject[] }).volumes.map((volume) => volume.name), ["logs"]);
+
+    const fromOption = injected(template(), { ...OPTIONS, tokenSecret: "logtally-token" });
+    const fromAnnotation = injected(template({ annotations: { "logtally.io/token-secret": "team-token" } }), { ...OPTIONS, tokenSecret: "logtally-token" });
+    for (const [result, secretName] of [[fromOption, "logtally-token"], [fromAnnotation, "team-token"]] as const) {
+      const sidecar = sidecarOf(result);
+      assert.equal(envOf(sidecar, "LOGTALLY_TOKEN_FILE"), "/var/run/secrets/logtally/token");
+      assert.deepEqual((sidecar.volumeMounts as JsonObject[]).at(-1), { name: "logtally-token", mountPath: "/var/run/secrets/logtally", readOnly: true });
+      assert.deepEqual((result.template.spec as { volumes: JsonObject[] }).volumes.at(-1), {
+        name: "logtally-token",
+        secret: { secretName, items: [{ key: "token", path: "token" }] },
+      });
+      // Only the sidecar sees the token.
+      const app = (result.template.spec as { containers: JsonObject[] }).containers[0]!;
+      assert.ok(!(app.volumeMounts as JsonObject[]).some((mount) => mount.name === "logtally-token"));
+    }
+  });
 });
 
 describe("the volume the sidecar mounts and the source id", () => {
@@ -275,6 +296,12 @@ describe("templates that cannot be injected name the workload and the problem", 
       'a volume "logtally-log" exists',
     ],
     ["a grace period that is not a number", template({ spec: { terminationGracePeriodSeconds: "30" } }), "spec.terminationGracePeriodSeconds must be a whole number"],
+    ["a token Secret name that is not a DNS subdomain", template({ annotations: { "logtally.io/token-secret": "Token_Secret" } }), "logtally.io/token-secret must be the name of a Secret"],
+    [
+      "a token volume whose name is taken",
+      template({ annotations: { "logtally.io/token-secret": "token" }, spec: { volumes: [{ name: "logs", emptyDir: {} }, { name: "logtally-token", emptyDir: {} }] } }),
+      'a volume "logtally-token" exists already',
+    ],
     ["annotations that are not a map", { metadata: { annotations: ["logtally.io/inject"] }, spec: {} }, "metadata.annotations must be a map"],
     ["a source id longer than the protocol allows", template({ annotations: { "logtally.io/log-path": `/var/log/app/${"x".repeat(500)}.csv` } }), "longer than 512 characters"],
   ];

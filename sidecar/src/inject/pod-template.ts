@@ -5,6 +5,8 @@ import {
   SIDECAR_CONTAINER_NAME,
   SIDECAR_LABEL,
   SIDECAR_LABEL_VALUE,
+  TOKEN_SECRET_KEY,
+  TOKEN_VOLUME_NAME,
 } from "./contract";
 import { InjectionError } from "./injection-error";
 import { checkSourceId } from "./injection-values";
@@ -54,8 +56,10 @@ export function injectPodTemplate(template: JsonObject, options: InjectionOption
   if (problem) throw new InjectionError(workload, problem);
 
   const logMount = volume.kind === "mounted" ? volume.sidecarMount : { name: LOG_VOLUME_NAME, mountPath: volume.directory, readOnly: true };
-  spec.initContainers = [...initContainers, buildSidecarContainer({ ...request, sourceId, logMount })];
+  const withToken = request.tokenSecret !== undefined;
+  spec.initContainers = [...initContainers, buildSidecarContainer({ ...request, sourceId, logMount, withToken })];
   if (volume.kind === "unmounted") addLogVolume(spec, containers, volume.directory, workload);
+  if (request.tokenSecret !== undefined) addTokenVolume(spec, request.tokenSecret, workload);
   const grace = graceSeconds(spec, workload);
   if (grace < MIN_GRACE_SECONDS) spec.terminationGracePeriodSeconds = MIN_GRACE_SECONDS;
   addSidecarLabel(injected, workload);
@@ -85,6 +89,20 @@ function addLogVolume(spec: JsonObject, containers: readonly JsonObject[], direc
     const mounts = Array.isArray(container.volumeMounts) ? container.volumeMounts : [];
     container.volumeMounts = [...mounts, { name: LOG_VOLUME_NAME, mountPath: directory }];
   }
+}
+
+/**
+ * Adds the token's Secret as a volume holding only its key `token`. A missing
+ * Secret keeps the pod from starting (the volume is not optional): a sidecar
+ * without its token would only be refused by the aggregator.
+ */
+function addTokenVolume(spec: JsonObject, secretName: string, workload: string): void {
+  const volumes = spec.volumes ?? [];
+  if (!Array.isArray(volumes)) throw new InjectionError(workload, "spec.volumes must be a list");
+  if (volumes.some((volume) => isJsonObject(volume) && volume.name === TOKEN_VOLUME_NAME)) {
+    throw new InjectionError(workload, `a volume "${TOKEN_VOLUME_NAME}" exists already; the token's Secret cannot be mounted`);
+  }
+  spec.volumes = [...volumes, { name: TOKEN_VOLUME_NAME, secret: { secretName, items: [{ key: TOKEN_SECRET_KEY, path: TOKEN_SECRET_KEY }] } }];
 }
 
 /** The template's grace period in seconds, Kubernetes' default when unset. */

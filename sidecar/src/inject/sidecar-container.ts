@@ -1,4 +1,11 @@
-import { SIDECAR_CONTAINER_NAME, SIDECAR_HTTP_PORT, SIDECAR_HTTP_PORT_NAME } from "./contract";
+import {
+  SIDECAR_CONTAINER_NAME,
+  SIDECAR_HTTP_PORT,
+  SIDECAR_HTTP_PORT_NAME,
+  TOKEN_MOUNT_PATH,
+  TOKEN_SECRET_KEY,
+  TOKEN_VOLUME_NAME,
+} from "./contract";
 import type { JsonObject } from "./json-value";
 
 /** What varies between injected sidecars. */
@@ -9,6 +16,8 @@ export interface SidecarContainerSpec {
   readonly sourceId: string;
   /** The read-only mount of the volume holding the log file. */
   readonly logMount: JsonObject;
+  /** Whether the token's Secret is mounted (as volume TOKEN_VOLUME_NAME) for the sidecar to present. */
+  readonly withToken: boolean;
 }
 
 /**
@@ -16,8 +25,10 @@ export interface SidecarContainerSpec {
  * Always), exactly as the contract describes it. Every call builds new
  * objects, so nothing is shared between pod templates.
  */
-export function buildSidecarContainer({ image, logPath, aggregator, sourceId, logMount }: SidecarContainerSpec): JsonObject {
+export function buildSidecarContainer({ image, logPath, aggregator, sourceId, logMount, withToken }: SidecarContainerSpec): JsonObject {
   const healthz = (): JsonObject => ({ path: "/healthz", port: SIDECAR_HTTP_PORT_NAME });
+  const tokenEnv = withToken ? [{ name: "LOGTALLY_TOKEN_FILE", value: `${TOKEN_MOUNT_PATH}/${TOKEN_SECRET_KEY}` }] : [];
+  const tokenMount = withToken ? [{ name: TOKEN_VOLUME_NAME, mountPath: TOKEN_MOUNT_PATH, readOnly: true }] : [];
   return {
     name: SIDECAR_CONTAINER_NAME,
     image,
@@ -30,6 +41,7 @@ export function buildSidecarContainer({ image, logPath, aggregator, sourceId, lo
       // After POD_NAMESPACE and POD_NAME, so that Kubernetes expands $(...) in it.
       { name: "LOGTALLY_SOURCE_ID", value: sourceId },
       { name: "LOGTALLY_METRICS_LISTEN", value: `0.0.0.0:${SIDECAR_HTTP_PORT}` },
+      ...tokenEnv,
     ],
     ports: [{ name: SIDECAR_HTTP_PORT_NAME, containerPort: SIDECAR_HTTP_PORT }],
     startupProbe: { httpGet: healthz(), periodSeconds: 2, failureThreshold: 30 },
@@ -45,6 +57,6 @@ export function buildSidecarContainer({ image, logPath, aggregator, sourceId, lo
       capabilities: { drop: ["ALL"] },
       seccompProfile: { type: "RuntimeDefault" },
     },
-    volumeMounts: [{ ...logMount }],
+    volumeMounts: [{ ...logMount }, ...tokenMount],
   };
 }

@@ -1,6 +1,6 @@
 import { ANNOTATIONS, DEFAULT_LOG_PATH } from "./contract";
 import { InjectionError } from "./injection-error";
-import { checkAggregatorAddress, checkImage, checkLogPath, checkSourceId } from "./injection-values";
+import { checkAggregatorAddress, checkImage, checkLogPath, checkSecretName, checkSourceId } from "./injection-values";
 import { isJsonObject, type JsonValue } from "./json-value";
 
 /** What the sidecar gets when a pod template's annotations do not say. */
@@ -9,6 +9,8 @@ export interface InjectionDefaults {
   readonly image: string;
   /** `host:port` of the aggregator's gRPC server. */
   readonly aggregator: string;
+  /** Secret holding the bearer token (key `token`) the sidecar presents; undefined: no token. */
+  readonly tokenSecret?: string | undefined;
 }
 
 /** How injection is run. */
@@ -24,6 +26,8 @@ export interface SidecarRequest {
   readonly sourceId: string | undefined;
   readonly image: string;
   readonly aggregator: string;
+  /** The token's Secret; undefined: no token. */
+  readonly tokenSecret: string | undefined;
 }
 
 /** Whether a pod template (its `metadata`) opts in. Throws InjectionError on a value other than "true" or "false". */
@@ -48,6 +52,7 @@ export function readSidecarRequest(metadata: JsonValue | undefined, defaults: In
     sourceId: read(ANNOTATIONS.sourceId, checkSourceId),
     image: read(ANNOTATIONS.image, checkImage) ?? defaults.image,
     aggregator: read(ANNOTATIONS.aggregator, checkAggregatorAddress) ?? defaults.aggregator,
+    tokenSecret: read(ANNOTATIONS.tokenSecret, checkSecretName) ?? defaults.tokenSecret,
   };
 }
 
