@@ -1,6 +1,7 @@
 import { after, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -27,6 +28,7 @@ import {
   type PodSpec,
   type Service,
   type StringMap,
+  type Volume,
   type Workload,
 } from "./harness/kubernetes";
 import { checkServiceMonitorShape, validateObject } from "./harness/kubernetes-schema";
@@ -50,10 +52,13 @@ const CONTRACT = {
   sidecarLabel: "logtally.io/sidecar",
   sidecarPortName: "lt-sidecar-http",
   sidecarPort: 9465,
-  sidecarEnv: ["POD_NAME", "POD_NAMESPACE", "LOGTALLY_FILE", "LOGTALLY_AGGREGATOR", "LOGTALLY_SOURCE_ID", "LOGTALLY_METRICS_LISTEN"],
+  sidecarEnv: ["POD_NAME", "POD_NAMESPACE", "LOGTALLY_FILE", "LOGTALLY_AGGREGATOR", "LOGTALLY_SOURCE_ID", "LOGTALLY_METRICS_LISTEN", "LOGTALLY_TOKEN_FILE"],
   minGraceSeconds: 40,
   injectorName: "logtally-injector",
   injectorSecret: "logtally-injector-tls",
+  /** Holds the bearer token (key `token`), in the aggregator's namespace and in each application's. */
+  tokenSecret: "logtally-token",
+  tokenKey: "token",
 } as const;
 
 // ---------------------------------------------------------------------------
@@ -156,6 +161,21 @@ function injectedSourceId(spec: PodSpec, file: string): string {
   if (!volume.persistentVolumeClaim) return `$(POD_NAMESPACE)/$(POD_NAME):${file}`;
   const inside = path.posix.normalize(path.posix.join(mount.subPath ?? "", path.posix.relative(mount.mountPath, file))).replace(/^\/+/, "");
   return `$(POD_NAMESPACE)/pvc/${volume.persistentVolumeClaim.claimName}/${inside}`;
+}
+
+/**
+ * The file `container` reads key `key` of Secret `secretName` from, and its
+ * mount: where the volume of that Secret is mounted, plus the key's path in it.
+ */
+function secretFile(spec: PodSpec, container: Container, secretName: string, key: string): { file: string; readOnly: boolean } {
+  const volume = (spec.volumes ?? []).find((candidate) => candidate.secret?.secretName === secretName);
+  assert.ok(volume, `a volume of Secret ${secretName}`);
+  const mount = (container.volumeMounts ?? []).find((candidate) => candidate.name === volume.name);
+  assert.ok(mount, `${container.name} mounts volume ${volume.name}`);
+  const items = volume.secret!.items;
+  const item = items === undefined ? { key, path: key } : items.find((candidate) => candidate.key === key);
+  assert.ok(item, `volume ${volume.name} holds key ${key}`);
+  return { file: path.posix.join(mount.mountPath, item.path), readOnly: mount.readOnly === true };
 }
 
 /** The labels a Namespace object gives its namespace (the API server adds kubernetes.io/metadata.name). */
@@ -284,10 +304,15 @@ describe("aggregator", () => {
       assert.equal(probe.grpc?.port, CONTRACT.grpcPort, `${kind} probe: grpc on ${CONTRACT.grpcPort}`);
       services.add(probe.grpc?.service ?? "");
     }
-    // The real aggregator answers each probe's service.
+    // The real aggregator, requiring a token as the manifest has it, answers each probe's service without one.
     const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-probes-"));
     t.after(() => fs.rmSync(stateDir, { recursive: true, force: true }));
-    const aggregator = await startAggregator(stateDir);
+    const config = parseAggregatorConfig(args, {});
+    if (config === "help") assert.fail("args ask for --help");
+    assert.ok(config.tokenFile, "the aggregator requires a token");
+    const tokenFile = path.join(stateDir, "token");
+    fs.writeFileSync(tokenFile, `${randomBytes(32).toString("base64")}\n`);
+    const aggregator = await startAggregator(path.join(stateDir, "state"), { extraArgs: ["--token-file", tokenFile] });
     t.after(() => aggregator.stop("SIGKILL"));
     for (const service of services) assert.equal(await healthCheck(aggregator.grpcAddress, service), "SERVING", `service "${service}"`);
     await assert.rejects(healthCheck(aggregator.grpcAddress, "logtally.v1.Unknown"), (error: grpc.ServiceError) => error.code === grpc.status.NOT_FOUND);
@@ -445,15 +470,23 @@ describe("examples", () => {
 
     it(`${example}: the sidecar is exactly what logtally-sidecar inject adds to the template`, async () => {
       const { web, sidecar } = await application();
-      // The application as it was before injection: no sidecar, no label, the default grace period.
-      const plain = structuredClone(web) as unknown as { spec: { template: { metadata: { labels: StringMap; annotations?: StringMap }; spec: Record<string, unknown> & { initContainers?: Container[] } } } };
+      // The application as it was before injection: no sidecar, no token volume, no label, the default grace period.
+      const plain = structuredClone(web) as unknown as {
+        spec: { template: { metadata: { labels: StringMap; annotations?: StringMap }; spec: Record<string, unknown> & { initContainers?: Container[]; volumes?: Volume[] } } };
+      };
       const template = plain.spec.template;
       template.spec.initContainers = template.spec.initContainers?.filter((container) => container.name !== CONTRACT.sidecarName);
       if (template.spec.initContainers?.length === 0) delete template.spec.initContainers;
+      template.spec.volumes = template.spec.volumes?.filter((volume) => volume.secret?.secretName !== CONTRACT.tokenSecret);
       delete template.metadata.labels[CONTRACT.sidecarLabel];
       delete template.spec.terminationGracePeriodSeconds;
       template.metadata.annotations = { "logtally.io/inject": "true", "logtally.io/log-path": envValue(sidecar, "LOGTALLY_FILE") };
-      const result = spawnSync(process.execPath, [SIDECAR_MAIN, "inject", "-"], { input: YAML.stringify(plain), encoding: "utf8", timeout: 15_000 });
+      // As the injector component runs it: with the token's Secret.
+      const result = spawnSync(process.execPath, [SIDECAR_MAIN, "inject", "--token-secret", CONTRACT.tokenSecret, "-"], {
+        input: YAML.stringify(plain),
+        encoding: "utf8",
+        timeout: 15_000,
+      });
       assert.equal(result.status, 0, result.stderr);
       const injected = YAML.parse(result.stdout) as typeof plain;
       delete injected.spec.template.metadata.annotations;
@@ -504,6 +537,36 @@ describe("examples", () => {
     const claim = named<KubernetesObject>(objects, "PersistentVolumeClaim", volume?.persistentVolumeClaim?.claimName ?? "(none)");
     assert.equal(claim.metadata.namespace, "demo-shared");
     assert.deepEqual((claim.spec as { accessModes?: string[] }).accessModes, ["ReadWriteMany"]);
+  });
+});
+
+describe("bearer token", () => {
+  it("the aggregator requires the token of Secret logtally-token, mounted read-only where --token-file points", async () => {
+    const workload = aggregatorWorkload(await render("base"));
+    const container = onlyContainer(workload);
+    const config = parseAggregatorConfig(container.args ?? [], {});
+    if (config === "help") assert.fail("args ask for --help");
+    assert.deepEqual(secretFile(workload.spec.template.spec, container, CONTRACT.tokenSecret, CONTRACT.tokenKey), { file: config.tokenFile, readOnly: true });
+    assert.equal(config.queryAuth, "open", "Query serves what /metrics serves (see the README)");
+  });
+
+  for (const [example, namespace] of Object.entries(EXAMPLES)) {
+    it(`${example}: only the sidecar mounts the token of Secret logtally-token in ${namespace}, read-only, at LOGTALLY_TOKEN_FILE`, async () => {
+      const web = named<Workload>(await render(example), "Deployment", "web");
+      const spec = web.spec.template.spec;
+      const sidecar = sidecarOf(spec);
+      const config = parseSidecarConfig([], resolveEnv(sidecar.env ?? [], { name: "web-0", namespace }));
+      if (config === "help") assert.fail("env asks for --help");
+      assert.deepEqual(secretFile(spec, sidecar, CONTRACT.tokenSecret, CONTRACT.tokenKey), { file: config.tokenFile, readOnly: true });
+      const tokenVolume = spec.volumes!.find((volume) => volume.secret?.secretName === CONTRACT.tokenSecret)!;
+      for (const container of spec.containers) {
+        assert.ok(!(container.volumeMounts ?? []).some((mount) => mount.name === tokenVolume.name), `${container.name} does not see the token`);
+      }
+    });
+  }
+
+  it("no token is kept in the manifests: the Secrets are created beside them", async () => {
+    assert.deepEqual(ofKind(await everyObject(), "Secret").map((secret) => `${secret.metadata.namespace}/${secret.metadata.name}`), []);
   });
 });
 
@@ -698,7 +761,17 @@ describe("injector component", () => {
     assert.ok(selectorMatches({ matchLabels: service.spec.selector }, deployment.spec.template.metadata?.labels), "the Service selects the injector's pods");
     const container = onlyContainer(deployment);
     assert.equal(container.image, CONTRACT.sidecarImage);
-    assert.deepEqual(container.args, ["webhook", "--listen", "0.0.0.0:8443", "--tls-cert", "/tls/tls.crt", "--tls-key", "/tls/tls.key"]);
+    assert.deepEqual(container.args, [
+      "webhook",
+      "--listen",
+      "0.0.0.0:8443",
+      "--tls-cert",
+      "/tls/tls.crt",
+      "--tls-key",
+      "/tls/tls.key",
+      "--token-secret",
+      CONTRACT.tokenSecret,
+    ]);
     const port = service.spec.ports?.find((candidate) => candidate.port === 443);
     assert.ok(port, "the Service listens on 443");
     assert.equal(port.name, "https");

@@ -93,7 +93,7 @@ export interface Volume {
   readonly name: string;
   readonly emptyDir?: object;
   readonly persistentVolumeClaim?: { readonly claimName: string };
-  readonly secret?: { readonly secretName: string };
+  readonly secret?: { readonly secretName: string; readonly items?: ReadonlyArray<{ readonly key: string; readonly path: string }> };
 }
 
 export interface PodSpec {
