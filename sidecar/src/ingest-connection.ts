@@ -97,7 +97,7 @@ export class IngestConnection {
 
   /** Sends a heartbeat, if the aggregator takes them and the stream is up; no answer comes. */
   heartbeat(heartbeat: Heartbeat): void {
-    if (this.failure || this.heartbeatIntervalMillis === 0) return;
+    if (this.failure || this.heartbeatIntervalMillis === 0 || !this.call) return;
     this.call.write({ heartbeat });
   }
 
