@@ -20,12 +20,12 @@ async function renderedByPromClient(pairs: readonly PairCount[]): Promise<string
 }
 
 test("renders exactly what prom-client renders for the same series", async () => {
-  assert.equal(new CountExposition().render(PAIRS), await renderedByPromClient(PAIRS));
+  assert.equal(new CountExposition().render(PAIRS).toString(), await renderedByPromClient(PAIRS));
 });
 
 test("no series still renders the family's help and type", async () => {
   assert.equal(
-    new CountExposition().render([]),
+    new CountExposition().render([]).toString(),
     `# HELP ${COUNT_METRIC_NAME} ${COUNT_METRIC_HELP}\n# TYPE ${COUNT_METRIC_NAME} gauge\n`,
   );
 });
@@ -36,7 +36,13 @@ test("a later scrape shows the counts as they are then, for old and new series",
   exposition.render(pairs);
   pairs[0]!.count += 5;
   pairs.push({ host: "web-2", jobName: "backup", count: 2 });
-  assert.equal(exposition.render(pairs), await renderedByPromClient(pairs));
+  assert.equal(exposition.render(pairs).toString(), await renderedByPromClient(pairs));
+});
+
+test("counts of every length are written in decimal", async () => {
+  const counts = [0, 1, 9, 10, 99, 100, 101, 123_456_789, 1e15, 2 ** 53 - 1];
+  const pairs = counts.map((count, index) => ({ host: `h${index}`, jobName: "j", count }));
+  assert.equal(new CountExposition().render(pairs).toString(), await renderedByPromClient(pairs));
 });
 
 test("label values are escaped as the text format requires", () => {

@@ -134,7 +134,7 @@ export class AggregatorMetrics {
   }
 
   /** Renders the Prometheus text exposition. */
-  async render(): Promise<string> {
-    return this.counts.render(this.store.allCounts().values()) + (await this.registry.metrics());
+  async render(): Promise<Buffer> {
+    return Buffer.concat([this.counts.render(this.store.allCounts().values()), Buffer.from(await this.registry.metrics())]);
   }
 }

@@ -12,7 +12,7 @@ export interface HtmlPage {
 /** What the HTTP endpoints read. */
 export interface HttpEndpoints {
   /** Prometheus text exposition. */
-  renderMetrics(): Promise<string>;
+  renderMetrics(): Promise<string | Buffer>;
   /** True while the process does its job: serving for the aggregator, shipping for a sidecar. */
   isReady(): boolean;
   /** A page for people at `/`; without it, `/` is not found. */
