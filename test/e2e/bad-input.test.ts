@@ -97,10 +97,11 @@ function decodeShipResponse(bytes: Buffer): ShipResponse__Output {
 }
 
 /**
- * Encodes `request` with its only host label replaced by bytes that are not
- * UTF-8, which no client library writing a JS string would produce.
+ * Encodes `request` with the placeholder "XXXX", which must occur once in it,
+ * replaced by bytes that are not UTF-8: what no client library writing a JS
+ * string would produce.
  */
-function withInvalidUtf8Host(request: ShipRequest): WireBytes {
+function withInvalidUtf8(request: ShipRequest): WireBytes {
   const placeholder = Buffer.from("XXXX");
   const encoded = encodeShipRequest(request);
   const at = encoded.indexOf(placeholder);
@@ -292,6 +293,30 @@ const REFUSALS: readonly RefusalCase[] = [
     expectDetails: /unknown generation 10-aaaa#7 of source honest/,
   },
   {
+    name: "a batch for the largest epoch there can be of a counted file (10-aaaa#999999999)",
+    messages: [{ hello: HONEST_HELLO }, nextBatch({ generation: "10-aaaa#999999999", startOffset: 0 })],
+    expectCode: grpc.status.FAILED_PRECONDITION,
+    expectDetails: /unknown generation 10-aaaa#999999999 of source honest/,
+  },
+  {
+    name: "a batch whose epoch has ten digits",
+    messages: [{ hello: HONEST_HELLO }, nextBatch({ generation: "10-aaaa#1000000000" })],
+    expectCode: grpc.status.INVALID_ARGUMENT,
+    expectDetails: /generation "10-aaaa#1000000000" is malformed/,
+  },
+  {
+    name: "a batch whose epoch has a leading zero",
+    messages: [{ hello: HONEST_HELLO }, nextBatch({ generation: "10-aaaa#01" })],
+    expectCode: grpc.status.INVALID_ARGUMENT,
+    expectDetails: /generation "10-aaaa#01" is malformed/,
+  },
+  {
+    name: "a batch whose generation has two epochs",
+    messages: [{ hello: HONEST_HELLO }, nextBatch({ generation: "10-aaaa#1#1" })],
+    expectCode: grpc.status.INVALID_ARGUMENT,
+    expectDetails: /generation "10-aaaa#1#1" is malformed/,
+  },
+  {
     name: "a batch whose generation has no epoch",
     messages: [{ hello: HONEST_HELLO }, nextBatch({ generation: "nohash" })],
     expectCode: grpc.status.INVALID_ARGUMENT,
@@ -338,6 +363,39 @@ const REFUSALS: readonly RefusalCase[] = [
     messages: [{ hello: HONEST_HELLO }, nextBatch({ endOffset: 2 ** 60 })],
     expectCode: grpc.status.INVALID_ARGUMENT,
     expectDetails: /end_offset \d+ is not a valid offset/,
+  },
+  {
+    name: "a start_offset beyond what a JS number holds exactly (2^60)",
+    messages: [{ hello: HONEST_HELLO }, nextBatch({ startOffset: 2 ** 60, endOffset: 2 ** 60 + 1024 })],
+    expectCode: grpc.status.INVALID_ARGUMENT,
+    expectDetails: /start_offset \d+ is not a valid offset/,
+  },
+  {
+    name: "an end_offset of int64's largest value",
+    messages: [{ hello: HONEST_HELLO }, nextBatch({ endOffset: "9223372036854775807" })],
+    expectCode: grpc.status.INVALID_ARGUMENT,
+    expectDetails: /end_offset \d+ is not a valid offset/,
+  },
+  {
+    name: "a start_offset of int64's smallest value",
+    messages: [{ hello: HONEST_HELLO }, nextBatch({ startOffset: "-9223372036854775808" })],
+    expectCode: grpc.status.INVALID_ARGUMENT,
+    expectDetails: /start_offset -\d+ is not a valid offset/,
+  },
+  {
+    name: "a delta count beyond what a JS number holds exactly (2^62)",
+    messages: [
+      { hello: HONEST_HELLO },
+      nextBatch({ deltas: [{ host: "server3", jobName: "deploy", count: "4611686018427387904" }], rows: "4611686018427387904" }),
+    ],
+    expectCode: grpc.status.INVALID_ARGUMENT,
+    expectDetails: /delta count \d+ must be positive/,
+  },
+  {
+    name: "a rejected count beyond what a JS number holds exactly (2^62)",
+    messages: [{ hello: HONEST_HELLO }, nextBatch({ rejected: [{ reason: "too_few_fields", count: "4611686018427387904" }] })],
+    expectCode: grpc.status.INVALID_ARGUMENT,
+    expectDetails: /rejected count \d+ must be positive/,
   },
   {
     name: "rows different from the sum of delta counts",
@@ -418,7 +476,7 @@ const REFUSALS: readonly RefusalCase[] = [
     name: "a label that is not UTF-8 on the wire",
     messages: [
       encodeShipRequest({ hello: HONEST_HELLO }),
-      withInvalidUtf8Host(nextBatch({ deltas: [{ host: "XXXX", jobName: "deploy", count: 4 }] })),
+      withInvalidUtf8(nextBatch({ deltas: [{ host: "XXXX", jobName: "deploy", count: 4 }] })),
     ],
     expectCode: grpc.status.INVALID_ARGUMENT,
     expectDetails: /delta label rejected: invalid_label/,
@@ -481,6 +539,45 @@ const REFUSALS: readonly RefusalCase[] = [
     expectCode: grpc.status.INTERNAL,
     expectDetails: /Error deserializing request/,
     refusedByGrpcJs: true,
+  },
+  {
+    name: "a hello sent with the wrong wire type (as a varint)",
+    messages: [Buffer.from([0x08, 0x01])],
+    expectCode: grpc.status.INTERNAL,
+    expectDetails: /Error deserializing request/,
+    refusedByGrpcJs: true,
+  },
+  {
+    name: "a hello whose length prefix claims 2 GiB in a 6-byte message",
+    messages: [Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x07])],
+    expectCode: grpc.status.INTERNAL,
+    expectDetails: /Error deserializing request/,
+    refusedByGrpcJs: true,
+  },
+  {
+    name: "a batch holding a varint of eleven bytes",
+    messages: [encodeShipRequest({ hello: HONEST_HELLO }), Buffer.from([0x12, 0x0c, 0x08, ...Array<number>(10).fill(0xff), 0x01])],
+    expectCode: grpc.status.INTERNAL,
+    expectDetails: /Error deserializing request/,
+    refusedByGrpcJs: true,
+  },
+  {
+    name: "an empty message (zero bytes: a ShipRequest with nothing set)",
+    messages: [Buffer.alloc(0)],
+    expectCode: grpc.status.INVALID_ARGUMENT,
+    expectDetails: /neither hello nor batch/,
+  },
+  {
+    name: "a message holding only a field the protocol does not define",
+    messages: [Buffer.from([0x78, 0x01])],
+    expectCode: grpc.status.INVALID_ARGUMENT,
+    expectDetails: /neither hello nor batch/,
+  },
+  {
+    name: "a hello whose source_id is not UTF-8 on the wire",
+    messages: [withInvalidUtf8({ hello: { ...HONEST_HELLO, sourceId: "XXXX" } })],
+    expectCode: grpc.status.INVALID_ARGUMENT,
+    expectDetails: /source_id contains control characters or invalid UTF-8/,
   },
 ];
 
@@ -619,7 +716,7 @@ describe("bad input from the network", () => {
     assert.equal(aggregator.child.exitCode, null, "the aggregator exited");
   });
 
-  it("answers overlapping, gapped and repeated ranges on a second honest stream without changing anything", async () => {
+  it("answers overlapping, gapped, gigantic and repeated ranges on a second honest stream without changing anything", async () => {
     const { client } = running();
     const second = openTypedStream(client);
     try {
@@ -640,14 +737,36 @@ describe("bad input from the network", () => {
         sourceLatestFileBirthUnixMillis: HONEST_FILE_BIRTH,
         heartbeatIntervalMillis: 10_000,
       });
-      const refused: Array<{ batch: DeltaBatch; outcome: string }> = [
+      const refused: Array<{ batch: DeltaBatch; outcome: string; generation?: string; committedOffset?: number }> = [
         {
           batch: { startOffset: 50, endOffset: 150, deltas: [{ host: "server1", jobName: "backup", count: 5 }], rows: 5 },
           outcome: "OUT_OF_ORDER",
         },
         {
+          // Over the whole committed range and past it.
+          batch: { startOffset: 0, endOffset: 200, deltas: [{ host: "server1", jobName: "backup", count: 5 }], rows: 5 },
+          outcome: "OUT_OF_ORDER",
+        },
+        {
+          // Inside the committed range, ending at its end.
+          batch: { startOffset: 50, endOffset: 100, deltas: [{ host: "server1", jobName: "backup", count: 5 }], rows: 5 },
+          outcome: "DUPLICATE",
+        },
+        {
           batch: { startOffset: 150, endOffset: 250, deltas: [{ host: "server1", jobName: "backup", count: 5 }], rows: 5 },
           outcome: "OUT_OF_ORDER",
+        },
+        {
+          // A gap of a petabyte: the largest range there can be, not starting at the committed offset.
+          batch: { startOffset: 2 ** 50 - 1, endOffset: 2 ** 50, deltas: [{ host: "server1", jobName: "backup", count: 1 }], rows: 1 },
+          outcome: "OUT_OF_ORDER",
+        },
+        {
+          // The first epoch of a file never announced: known to nobody, so its committed offset is 0 and [100, 200) does not start there.
+          batch: { startOffset: 100, endOffset: 200, deltas: [{ host: "server1", jobName: "backup", count: 5 }], rows: 5 },
+          generation: "11-bbbb#1",
+          outcome: "OUT_OF_ORDER",
+          committedOffset: 0,
         },
         {
           batch: {
@@ -663,15 +782,18 @@ describe("bad input from the network", () => {
         },
       ];
       let sequence = 100;
-      for (const { batch, outcome } of refused) {
+      for (const { batch, outcome, generation = HONEST_GENERATION, committedOffset = 100 } of refused) {
         sequence++;
-        const ack = (await second.send({ batch: { ...batch, sequence, generation: HONEST_GENERATION, rejected: [], anchor: "" } })).ack;
-        assert.deepEqual(
-          ack,
-          { sequence, generation: HONEST_GENERATION, outcome, committedOffset: 100 },
-          `batch [${String(batch.startOffset)}, ${String(batch.endOffset)})`,
-        );
+        const ack = (await second.send({ batch: { ...batch, sequence, generation, rejected: [], anchor: "" } })).ack;
+        assert.deepEqual(ack, { sequence, generation, outcome, committedOffset }, `batch [${String(batch.startOffset)}, ${String(batch.endOffset)}) of ${generation}`);
       }
+      // The sequence is the sender's own: the largest uint64 comes back as it was sent (as the nearest number).
+      const largestSequence = (
+        await second.send({
+          batch: { ...nextBatch().batch, sequence: "18446744073709551615", startOffset: 0, endOffset: 100, deltas: [{ host: "server1", jobName: "backup", count: 2 }], rows: 2 },
+        })
+      ).ack;
+      assert.deepEqual(largestSequence, { sequence: 2 ** 64, generation: HONEST_GENERATION, outcome: "DUPLICATE", committedOffset: 100 });
       // Acknowledging a refusal records when the source was last heard from;
       // that and the stream count are all that may differ.
       assert.deepEqual(committedPart(await snapshot()), committedPart(baseline));
