@@ -833,6 +833,171 @@ describe("bad input from the network", () => {
     assert.equal(source?.committedOffset, 200);
     assert.equal(source?.generation, HONEST_GENERATION);
   });
+
+  /** Waits until the aggregator reports `expected` open ingest streams. */
+  const waitForOpenStreams = async (expected: number): Promise<void> => {
+    const { aggregator } = running();
+    let open: number | undefined;
+    await waitFor(
+      async () => {
+        open = valueOf(await scrape(aggregator.metricsUrl), "logtally_connected_sidecars");
+        return open === expected ? true : undefined;
+      },
+      { timeoutMs: 30_000, describe: () => `logtally_connected_sidecars to be ${expected} (last: ${open})` },
+    );
+  };
+
+  it("answers a message carrying both a hello and a batch as its hello alone, and applies no batch", async () => {
+    const { client } = running();
+    const before = await snapshot();
+    // [200, 300) would be applied on its own.
+    const applicable = nextBatch({ sequence: 30, startOffset: 200, endOffset: 300 });
+    const stream = openRawStream(client);
+    try {
+      // Either order on the wire: both members of the oneof are decoded, and the hello is what is answered.
+      for (const both of [[{ hello: HONEST_HELLO }, applicable], [applicable, { hello: HONEST_HELLO }]]) {
+        stream.write(Buffer.concat(both.map(encodeShipRequest)));
+        const response = await stream.next();
+        assert.equal(response.welcome?.committedOffset, 200, JSON.stringify(response));
+        assert.equal(response.ack ?? undefined, undefined, JSON.stringify(response));
+      }
+      stream.write(encodeShipRequest({}));
+      await assert.rejects(stream.next(), /stream ended with INVALID_ARGUMENT "ShipRequest carries neither hello nor batch"/, "no acknowledgement came before");
+    } finally {
+      stream.cancel();
+    }
+    assert.deepEqual(committedPart(await snapshot()), committedPart(before));
+  });
+
+  it("holds streams that never send until their clients go away, and serves honest sidecars meanwhile", async () => {
+    const { client } = running();
+    assert.ok(baselineConnected !== undefined);
+    const before = await snapshot();
+    const silent = Array.from({ length: 50 }, () => openTypedStream(client, 10 * 60_000));
+    const ended: grpc.StatusObject[] = [];
+    for (const stream of silent) void stream.status.then((status) => ended.push(status));
+    try {
+      // The aggregator keeps them as open ingest streams: it has no deadline of its own for a hello.
+      await waitForOpenStreams(baselineConnected + silent.length);
+      const late = openTypedStream(client);
+      try {
+        assert.equal((await late.send({ hello: HONEST_HELLO })).welcome?.committedOffset, 200);
+        const ack = (await late.send(nextBatch({ sequence: 40, startOffset: 100, endOffset: 200 }))).ack;
+        assert.deepEqual(ack, { sequence: 40, generation: HONEST_GENERATION, outcome: "DUPLICATE", committedOffset: 200 });
+        assert.equal((await late.close()).code, grpc.status.OK);
+      } finally {
+        late.cancel();
+      }
+      assert.deepEqual(ended, [], "the aggregator ended a stream that had sent nothing");
+      // One that half-closes without a word ends cleanly; one whose client deadline passes ends with it.
+      assert.equal((await openTypedStream(client).close()).code, grpc.status.OK);
+      assert.equal((await openTypedStream(client, 500).status).code, grpc.status.DEADLINE_EXCEEDED);
+    } finally {
+      for (const stream of silent) stream.cancel();
+    }
+    const statuses = await Promise.all(silent.map((stream) => stream.status));
+    assert.deepEqual(new Set(statuses.map((status) => grpc.status[status.code])), new Set(["CANCELLED"]));
+    // Every dropped stream is forgotten.
+    await waitForOpenStreams(baselineConnected);
+    assert.deepEqual(committedPart(await snapshot()), committedPart(before));
+  });
+
+  it("serves the honest sidecar while 2,000 streams on 2,000 connections open at once, and forgets them all once dropped", async () => {
+    const { aggregator, probe, honest } = running();
+    assert.ok(baselineConnected !== undefined);
+    const before = await snapshot();
+    const errorsBefore = ingestErrorsByCode(await scrape(aggregator.metricsUrl));
+    const { Ingest } = loadLogtallyGrpc().logtally.v1;
+    // A local subchannel pool gives each client a connection of its own.
+    const clients = Array.from(
+      { length: 2_000 },
+      () => new Ingest(aggregator.grpcAddress, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }),
+    );
+    const streams = clients.map((crowdClient) => openTypedStream(crowdClient, 5 * 60_000));
+    // A third say nothing, a third say hello as the honest source, a third send a request with nothing in it.
+    const silent = streams.filter((_, index) => index % 3 === 0);
+    const greeting = streams.filter((_, index) => index % 3 === 1);
+    const empty = streams.filter((_, index) => index % 3 === 2);
+    try {
+      for (const stream of empty) stream.write({});
+      const welcomes = await Promise.all(greeting.map((stream) => stream.send({ hello: HONEST_HELLO })));
+      assert.ok(
+        welcomes.every(({ welcome }) => welcome?.generation === HONEST_GENERATION && welcome.committedOffset === 200),
+        "every hello is welcomed to the honest generation at its committed offset",
+      );
+      for (const status of await Promise.all(empty.map((stream) => stream.status))) {
+        assert.deepEqual([grpc.status[status.code], status.details], ["INVALID_ARGUMENT", "ShipRequest carries neither hello nor batch"]);
+      }
+      await waitForOpenStreams(baselineConnected + silent.length + greeting.length);
+      // Meanwhile the honest sidecar ships its next batch, and it is applied.
+      const ack = (
+        await honest.send({
+          batch: {
+            sequence: 3,
+            generation: HONEST_GENERATION,
+            startOffset: 200,
+            endOffset: 300,
+            deltas: [{ host: "server1", jobName: "backup", count: 2 }],
+            rows: 2,
+            rejected: [],
+            anchor: "",
+          },
+        })
+      ).ack;
+      assert.deepEqual(ack, { sequence: 3, generation: HONEST_GENERATION, outcome: "APPLIED", committedOffset: 300 });
+      const [source] = await probe.listSources();
+      assert.equal(source?.connectedSidecars, 1 + greeting.length);
+    } finally {
+      for (const stream of streams) stream.cancel();
+    }
+    const dropped = await Promise.all([...silent, ...greeting].map((stream) => stream.status));
+    assert.deepEqual(new Set(dropped.map((status) => grpc.status[status.code])), new Set(["CANCELLED"]));
+    for (const crowdClient of clients) crowdClient.close();
+
+    await waitForOpenStreams(baselineConnected);
+    const [source, ...others] = await probe.listSources();
+    assert.equal(others.length, 0);
+    assert.equal(source?.connectedSidecars, 1, "only the honest stream is left");
+    assert.equal(source?.committedOffset, 300);
+    const expectedSeries = new Map(before.series);
+    expectedSeries.set("server1|backup", (expectedSeries.get("server1|backup") ?? 0) + 2);
+    assert.deepEqual(sorted(await aggregatorCounts(aggregator.metricsUrl)), sorted(expectedSeries));
+    const expectedErrors = new Map(errorsBefore);
+    expectedErrors.set("INVALID_ARGUMENT", (expectedErrors.get("INVALID_ARGUMENT") ?? 0) + empty.length);
+    assert.deepEqual(Object.fromEntries(ingestErrorsByCode(await scrape(aggregator.metricsUrl))), Object.fromEntries(expectedErrors));
+    assert.equal(aggregator.child.exitCode, null, "the aggregator exited");
+  });
+
+  it("applies a gigantic range that starts at the committed offset, as it would a petabyte line, and refuses an end past 2^50", async () => {
+    const { aggregator, client } = running();
+    const before = await snapshot();
+    const rejectedBefore = valueOf(await scrape(aggregator.metricsUrl), "logtally_rows_rejected_total", { reason: "line_too_long" }) ?? 0;
+    const stream = openTypedStream(client);
+    try {
+      const welcome = (await stream.send({ hello: { sourceId: "vast", fileId: "20-vvvv", sidecarId: "v", supersedeGeneration: "" } })).welcome;
+      assert.equal(welcome?.generation, "20-vvvv#1");
+      // One rejected line over the largest range there can be.
+      const ack = (
+        await stream.send({
+          batch: { sequence: 1, generation: "20-vvvv#1", startOffset: 0, endOffset: 2 ** 50, deltas: [], rows: 0, rejected: [{ reason: "line_too_long", count: 1 }], anchor: "" },
+        })
+      ).ack;
+      assert.deepEqual(ack, { sequence: 1, generation: "20-vvvv#1", outcome: "APPLIED", committedOffset: 2 ** 50 });
+      stream.write({ batch: { ...nextBatch().batch, sequence: 2, generation: "20-vvvv#1", startOffset: 2 ** 50, endOffset: 2 ** 50 + 1, deltas: [{ host: "vast", jobName: "job", count: 1 }], rows: 1 } });
+      const status = await stream.status;
+      assert.equal(grpc.status[status.code], "INVALID_ARGUMENT");
+      assert.match(status.details, /end_offset 1125899906842625 is beyond the largest file offset 1125899906842624/);
+    } finally {
+      stream.cancel();
+    }
+    const after = await snapshot();
+    assert.deepEqual(after.series, before.series, "no row counted");
+    assert.deepEqual(
+      after.sources.map(({ sourceId, committedOffset }) => [sourceId, committedOffset]),
+      [...before.sources.map(({ sourceId, committedOffset }) => [sourceId, committedOffset]), ["vast", 2 ** 50]],
+    );
+    assert.equal(valueOf(await scrape(aggregator.metricsUrl), "logtally_rows_rejected_total", { reason: "line_too_long" }), rejectedBefore + 1);
+  });
 });
 
 /** `logtally_ingest_errors_total` by its `code` label. */
