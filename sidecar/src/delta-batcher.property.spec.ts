@@ -165,7 +165,7 @@ test("over any chunking of arbitrary bytes, the batches tile the complete lines 
       assertTiles(last, startOffset + lastLineEnd, startOffset + bytes.length + 1);
       assert.deepEqual(batchedOutcome([...batches, ...last], tally.skipped), referenceOutcome(Buffer.concat([bytes, newline]), startOffset, maxLineBytes));
     }),
-    propertyRuns(500),
+    propertyRuns(1000),
   );
 });
 
@@ -180,7 +180,7 @@ test("over any chunking, batch size and row cache, the per-pair counts and per-r
       const counted = [...expected.pairs.values()].reduce((sum, count) => sum + count, 0);
       assert.deepEqual(streamed.tally, { counted, skipped: expected.skipped, rejected: expected.rejected });
     }),
-    propertyRuns(500),
+    propertyRuns(1000),
   );
   assert.ok(cacheCleared, "no run filled and cleared the row cache");
 });
@@ -193,6 +193,6 @@ test("whatever the lines, a batch is sealed as soon as it covers the batch size"
       for (let newline = bytes.indexOf(0x0a); newline !== -1; newline = bytes.indexOf(0x0a, newline + 1)) lineEnds.add(startOffset + newline + 1);
       assertSealedBySize(stream(scenario).batches, lineEnds, maxBatchBytes);
     }),
-    propertyRuns(500),
+    propertyRuns(1000),
   );
 });

@@ -71,7 +71,7 @@ test("over any chunking of arbitrary bytes, the splitter never throws, holds at 
       }
       assert.equal(expectedStart, splitter.completeOffset);
     }),
-    propertyRuns(300),
+    propertyRuns(1000),
   );
 });
 
@@ -101,6 +101,6 @@ test("the pending tail is exactly the bytes after the last newline", () => {
       );
       assert.equal(splitter.pendingBytes, 0);
     }),
-    propertyRuns(300),
+    propertyRuns(1000),
   );
 });

@@ -84,7 +84,7 @@ test("the row cache stays within its bounds, answers -1 exactly when a new line 
         assert.deepEqual(cache.row(id), parseRow(line, false));
       }
     }),
-    propertyRuns(400),
+    propertyRuns(1000),
   );
   assert.ok(sawFull, "no run filled the cache");
 });
