@@ -862,7 +862,7 @@ describe("bad input from the network", () => {
         assert.equal(response.ack ?? undefined, undefined, JSON.stringify(response));
       }
       stream.write(encodeShipRequest({}));
-      await assert.rejects(stream.next(), /stream ended with INVALID_ARGUMENT "ShipRequest carries neither hello nor batch"/, "no acknowledgement came before");
+      await assert.rejects(stream.next(), /stream ended with INVALID_ARGUMENT "ShipRequest carries neither hello nor batch nor heartbeat"/, "no acknowledgement came before");
     } finally {
       stream.cancel();
     }
@@ -877,7 +877,7 @@ describe("bad input from the network", () => {
     const ended: grpc.StatusObject[] = [];
     for (const stream of silent) void stream.status.then((status) => ended.push(status));
     try {
-      // The aggregator keeps them as open ingest streams: it has no deadline of its own for a hello.
+      // Until the hello timeout (10 s by default) the aggregator keeps them as open ingest streams.
       await waitForOpenStreams(baselineConnected + silent.length);
       const late = openTypedStream(client);
       try {
@@ -926,7 +926,7 @@ describe("bad input from the network", () => {
         "every hello is welcomed to the honest generation at its committed offset",
       );
       for (const status of await Promise.all(empty.map((stream) => stream.status))) {
-        assert.deepEqual([grpc.status[status.code], status.details], ["INVALID_ARGUMENT", "ShipRequest carries neither hello nor batch"]);
+        assert.deepEqual([grpc.status[status.code], status.details], ["INVALID_ARGUMENT", "ShipRequest carries neither hello nor batch nor heartbeat"]);
       }
       await waitForOpenStreams(baselineConnected + silent.length + greeting.length);
       // Meanwhile the honest sidecar ships its next batch, and it is applied.
