@@ -5,6 +5,7 @@ import {
   createLogger,
   formatHelp,
   formatListenAddress,
+  openIdentityFiles,
   parseFlags,
   parseIntegerFlag,
   parseListenAddress,
@@ -15,7 +16,6 @@ import {
 } from "@logtally/proto";
 import { INJECTION_FLAGS, parseInjectionDefaults } from "./injection-flags";
 import type { InjectionDefaults } from "./sidecar-request";
-import { KeyPairFiles, type KeyPair } from "./key-pair-files";
 import { WebhookServer } from "./webhook-server";
 
 const FLAGS = [
@@ -49,7 +49,7 @@ export const WEBHOOK_HELP = formatHelp(
 export interface WebhookConfig {
   readonly listen: ListenAddress;
   /** PEM contents of --tls-cert and --tls-key, checked to make a key pair. */
-  readonly tls: KeyPair;
+  readonly tls: { readonly cert: Buffer; readonly key: Buffer };
   /** The files they were read from, read again every `tlsReloadIntervalMs`. */
   readonly tlsFiles: { readonly cert: string; readonly key: string };
   readonly tlsReloadIntervalMs: number;
@@ -96,12 +96,13 @@ export async function runWebhook(config: WebhookConfig, stopSignal: Promise<Node
   const log = createLogger("webhook", config.logLevel);
   const server = new WebhookServer({ tls: config.tls, defaults: config.defaults }, log);
   const port = await server.start(config.listen);
-  const keyPairFiles = new KeyPairFiles(config.tlsFiles, config.tls, (pair) => server.setKeyPair(pair), log);
-  keyPairFiles.start(config.tlsReloadIntervalMs);
+  const identity = openIdentityFiles(config.tlsFiles.cert, config.tlsFiles.key, log);
+  identity.onChange(({ certificate, privateKey }) => server.setKeyPair({ cert: certificate, key: privateKey }));
+  identity.start(config.tlsReloadIntervalMs);
   log.info({ address: formatListenAddress({ host: config.listen.host, port }), port, ...config.defaults }, "webhook listening");
   const signal = await stopSignal;
   log.info({ signal }, "signal received");
-  keyPairFiles.stop();
+  identity.stop();
   await server.stop();
   log.info("webhook stopped");
   return 0;

@@ -373,11 +373,11 @@ describe("logtally-sidecar webhook start and stop", () => {
       assert.equal(await presentedCertificate(webhook.port), fingerprintOf(first));
 
       fs.writeFileSync(files.certFile, "not a certificate\n");
-      await webhook.program.waitForLog("the certificate files are not a valid pair: keeping the certificate in use");
+      await webhook.program.waitForLog("credential files are not valid: keeping the credentials in use");
       assert.equal(await presentedCertificate(webhook.port), fingerprintOf(first));
 
       install(renewed);
-      await webhook.program.waitForLog("certificate reloaded");
+      await webhook.program.waitForLog("credentials reloaded");
       assert.equal(await presentedCertificate(webhook.port), fingerprintOf(renewed));
     } finally {
       await webhook.program.stop("SIGKILL");
