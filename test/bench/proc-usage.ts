@@ -25,25 +25,6 @@ export function cpuSecondsOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
 }
 
-/** Resident memory of a process now and at its peak, in bytes. */
-export interface MemoryUsage {
-  /** VmRSS: resident now. */
-  readonly rssBytes: number;
-  /** VmHWM: the highest resident size since the process started. */
-  readonly peakRssBytes: number;
-}
-
-/** Reads VmRSS and VmHWM from /proc/<pid>/status. Throws if the process is gone. */
-export function memoryOf(pid: number): MemoryUsage {
-  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-  const kib = (field: string): number => {
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status);
-    if (!match) throw new Error(`/proc/${pid}/status has no ${field}`);
-    return Number(match[1]) * 1024;
-  };
-  return { rssBytes: kib("VmRSS"), peakRssBytes: kib("VmHWM") };
-}
-
 /**
  * Measures the CPU time a set of processes spends over a window of wall time:
  * `start()`, then `stop()` returns the CPU seconds each used in between.

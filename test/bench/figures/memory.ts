@@ -1,13 +1,13 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { scrape } from "../../e2e/harness/metrics";
+import { processMemory } from "../../e2e/harness/process-memory";
 import type { RunningProcess } from "../../e2e/harness/processes";
 import { catchUp } from "../catch-up";
 import { createScratchDir, removeScratchDir } from "../cleanup";
 import { RowCycle, rowsForBytes, writeRows } from "../data-file";
 import { below, repeatRuns, type BenchContext, type Figure } from "../figure";
 import { killAll, startBenchAggregator } from "../pipeline";
-import { memoryOf } from "../proc-usage";
 import { formatValue } from "../report";
 
 /** Rows per pair in the file that gives the aggregator its series. */
@@ -22,7 +22,7 @@ async function sidecarPeakRss(dir: string, file: string): Promise<number> {
   let sidecar: RunningProcess | undefined;
   try {
     sidecar = (await catchUp(aggregator, { file, sourceId: "bench" })).sidecar;
-    return memoryOf(sidecar.child.pid!).peakRssBytes;
+    return processMemory(sidecar.child.pid!).peakRssBytes;
   } finally {
     await killAll([sidecar, aggregator]);
     fs.rmSync(runDir, { recursive: true, force: true });
@@ -38,12 +38,12 @@ async function aggregatorRss(dir: string, series: number): Promise<{ peakIngeste
   let sidecar: RunningProcess | undefined;
   try {
     sidecar = (await catchUp(aggregator, { file, sourceId: "bench" })).sidecar;
-    const peakIngested = memoryOf(aggregator.child.pid!).peakRssBytes;
+    const peakIngested = processMemory(aggregator.child.pid!).peakRssBytes;
     for (let index = 0; index < SCRAPES; index++) {
       const held = (await scrape(aggregator.metricsUrl)).filter((sample) => sample.name === "log_host_job_count").length;
       if (held !== series) throw new Error(`/metrics held ${held} series, expected ${series}`);
     }
-    const { peakRssBytes, rssBytes } = memoryOf(aggregator.child.pid!);
+    const { peakRssBytes, rssBytes } = processMemory(aggregator.child.pid!);
     return { peakIngested, peak: peakRssBytes, current: rssBytes };
   } finally {
     await killAll([sidecar, aggregator]);
