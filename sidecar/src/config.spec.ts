@@ -35,6 +35,7 @@ test("defaults", () => {
     metricsListen: undefined,
     maxLineBytes: 65_536,
     batchMaxBytes: 8_388_608,
+    batchLingerMs: 200,
     readBufferBytes: 1_048_576,
     pollIntervalMs: 250,
     rotateGraceMs: 1_000,
@@ -70,6 +71,7 @@ test("every setting can be given by flag", () => {
     "--metrics-listen=127.0.0.1:9464",
     "--max-line-bytes=256",
     "--batch-max-bytes=4096",
+    "--batch-linger-ms=0",
     "--read-buffer-bytes=8192",
     "--poll-interval-ms=10",
     "--rotate-grace-ms=0",
@@ -92,6 +94,7 @@ test("every setting can be given by flag", () => {
     metricsListen: { host: "127.0.0.1", port: 9464 },
     maxLineBytes: 256,
     batchMaxBytes: 4096,
+    batchLingerMs: 0,
     readBufferBytes: 8192,
     pollIntervalMs: 10,
     rotateGraceMs: 0,
@@ -114,6 +117,7 @@ test("every setting can be given by environment variable", () => {
     LOGTALLY_METRICS_LISTEN: "0.0.0.0:9464",
     LOGTALLY_MAX_LINE_BYTES: "16777216",
     LOGTALLY_BATCH_MAX_BYTES: "268435456",
+    LOGTALLY_BATCH_LINGER_MS: "10000",
     LOGTALLY_READ_BUFFER_BYTES: "67108864",
     LOGTALLY_POLL_INTERVAL_MS: "60000",
     LOGTALLY_ROTATE_GRACE_MS: "60000",
@@ -136,6 +140,7 @@ test("every setting can be given by environment variable", () => {
     metricsListen: { host: "0.0.0.0", port: 9464 },
     maxLineBytes: 16 * 1024 * 1024,
     batchMaxBytes: 256 * 1024 * 1024,
+    batchLingerMs: 10_000,
     readBufferBytes: 64 * 1024 * 1024,
     pollIntervalMs: 60_000,
     rotateGraceMs: 60_000,
@@ -214,6 +219,8 @@ test("an integer out of range names its flag", () => {
   assertRejects(["--max-line-bytes", "255"], {}, "max-line-bytes");
   assertRejects(["--max-line-bytes", String(16 * 1024 * 1024 + 1)], {}, "max-line-bytes");
   assertRejects(["--batch-max-bytes", "4095"], {}, "batch-max-bytes");
+  assertRejects(["--batch-linger-ms", "10001"], {}, "batch-linger-ms");
+  assertRejects([], { LOGTALLY_BATCH_LINGER_MS: "-1" }, "batch-linger-ms");
   assertRejects(["--read-buffer-bytes", String(64 * 1024 * 1024 + 1)], {}, "read-buffer-bytes");
   assertRejects(["--poll-interval-ms", "9"], {}, "poll-interval-ms");
   assertRejects(["--rotate-grace-ms", "60001"], {}, "rotate-grace-ms");

@@ -50,6 +50,14 @@ const FLAGS = [
     description: "A batch is shipped once it covers this many bytes of the file (or the reader caught up).",
   },
   {
+    name: "batch-linger-ms",
+    env: "LOGTALLY_BATCH_LINGER_MS",
+    default: "200",
+    description:
+      "Once the reader has caught up with the file, how long a batch waits for more lines before it is shipped " +
+      "(a full batch, and a drain, ship at once). Fewer, larger batches cost less CPU on both sides; 0 ships at once.",
+  },
+  {
     name: "read-buffer-bytes",
     env: "LOGTALLY_READ_BUFFER_BYTES",
     default: "1048576",
@@ -142,6 +150,7 @@ export interface SidecarConfig {
   readonly metricsListen: ListenAddress | undefined;
   readonly maxLineBytes: number;
   readonly batchMaxBytes: number;
+  readonly batchLingerMs: number;
   readonly readBufferBytes: number;
   readonly pollIntervalMs: number;
   readonly rotateGraceMs: number;
@@ -195,6 +204,7 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Side
     metricsListen: values["metrics-listen"] ? parseListenAddress(labels["metrics-listen"], values["metrics-listen"]) : undefined,
     maxLineBytes: integer("max-line-bytes", 256, 16 * 1024 * 1024),
     batchMaxBytes: integer("batch-max-bytes", 4096, 256 * 1024 * 1024),
+    batchLingerMs: integer("batch-linger-ms", 0, 10_000),
     readBufferBytes: integer("read-buffer-bytes", 4096, 64 * 1024 * 1024),
     pollIntervalMs: integer("poll-interval-ms", 10, 60_000),
     rotateGraceMs: integer("rotate-grace-ms", 0, 60_000),

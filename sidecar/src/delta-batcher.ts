@@ -92,6 +92,11 @@ export class DeltaBatcher implements LineSink {
     this.extend(endOffset);
   }
 
+  /** True while lines wait in a batch that is not sealed yet. */
+  get hasOpenBatch(): boolean {
+    return this.open !== undefined;
+  }
+
   /** Seals the open batch, if it covers any line. */
   seal(): void {
     const batch = this.open;

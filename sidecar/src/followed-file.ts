@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import { statSync } from "node:fs";
+import { fstatSync, readSync, statSync } from "node:fs";
 import * as fs from "node:fs/promises";
+import { isLocalFileSystem } from "./file-system";
 
 /** Bytes before an offset that its anchor checksums. */
 export const ANCHOR_WINDOW_BYTES = 64;
@@ -17,6 +18,12 @@ export function anchorOf(bytes: Uint8Array): string {
  * One log file held open by descriptor and read by byte offset. Holding the
  * descriptor is what lets a rotated file (renamed, even deleted) be drained to
  * its end before the sidecar moves on.
+ *
+ * A file on a local file system is read synchronously: such a read returns
+ * from the page cache or the local disk, and going through libuv's thread
+ * pool would cost two thread wake-ups for each, the larger part of what a
+ * small read costs. A file on a network file system is read through the pool,
+ * so that a server that stops answering blocks the read, not the process.
  */
 export class FollowedFile {
   private closed = false;
@@ -32,6 +39,8 @@ export class FollowedFile {
      * Unlike the inode, it tells a new file from a deleted one whose inode it reuses.
      */
     readonly birthMs: number,
+    /** True on a local file system: read synchronously (see the class comment). */
+    private readonly local: boolean,
   ) {}
 
   /** Opens `path` read-only; undefined when it does not exist. */
@@ -45,7 +54,7 @@ export class FollowedFile {
     }
     try {
       const stat = await handle.stat({ bigint: false });
-      return new FollowedFile(handle, path, stat.ino, birthTimesAreReal() ? stat.birthtimeMs : 0);
+      return new FollowedFile(handle, path, stat.ino, birthTimesAreReal() ? stat.birthtimeMs : 0, isLocalFileSystem(path));
     } catch (error) {
       await handle.close();
       throw error;
@@ -68,6 +77,7 @@ export class FollowedFile {
 
   /** Reads into `buffer` from byte `offset`; returns the bytes read (0 at end of file). */
   async readAt(buffer: Buffer, offset: number): Promise<number> {
+    if (this.local) return readSync(this.handle.fd, buffer, 0, buffer.length, offset);
     const { bytesRead } = await this.handle.read(buffer, 0, buffer.length, offset);
     return bytesRead;
   }
@@ -92,7 +102,7 @@ export class FollowedFile {
 
   /** Current size in bytes. */
   async size(): Promise<number> {
-    return (await this.handle.stat()).size;
+    return this.local ? fstatSync(this.handle.fd).size : (await this.handle.stat()).size;
   }
 
   /** Closes the descriptor; idempotent. */

@@ -1,7 +1,8 @@
 import type { BatchAck__Output, Logger } from "@logtally/proto";
+import { sleep } from "./backoff";
 import type { ChangeNotifier } from "./change-notifier";
 import { DeltaBatcher, type SealedBatch } from "./delta-batcher";
-import { ANCHOR_WINDOW_BYTES, type FollowedFile } from "./followed-file";
+import { ANCHOR_WINDOW_BYTES, anchorOf, type FollowedFile } from "./followed-file";
 import type { IngestConnection } from "./ingest-connection";
 import { LineSplitter } from "./line-splitter";
 import type { SidecarMetrics } from "./metrics";
@@ -21,7 +22,13 @@ export interface ShipperContext {
   readonly path: string;
   readonly maxLineBytes: number;
   readonly batchMaxBytes: number;
+  /** After catching up, how long a batch waits for more lines before it is shipped (0: at once). */
+  readonly batchLingerMs: number;
   readonly rotateGraceMs: number;
+  /**
+   * Where the file is read into: {@link ANCHOR_WINDOW_BYTES} for the bytes
+   * before the read position, then the bytes read at a time.
+   */
   readonly readBuffer: Buffer;
   readonly notifier: ChangeNotifier;
   readonly metrics: SidecarMetrics;
@@ -30,9 +37,14 @@ export interface ShipperContext {
   readonly draining: () => boolean;
   /** Aborts waiting when the sidecar stops. */
   readonly signal: AbortSignal;
+  /** Aborts when the sidecar is asked to drain or stop: a batch lingering is then shipped at once. */
+  readonly lingerSignal: AbortSignal;
   /** Monotonic sequence for batches, shared by all streams of the process. */
   nextSequence(): number;
 }
+
+/** What one read of the file found. */
+type ReadOutcome = { readonly kind: "read"; readonly bytes: number } | { readonly kind: "rewritten"; readonly why: string };
 
 /**
  * Ships one generation of one file from the aggregator's committed offset:
@@ -40,6 +52,15 @@ export interface ShipperContext {
  * each batch, and repeat, until the file is rotated away, rewritten, or
  * drained. One batch is in flight at a time, and the next chunks are read
  * and parsed while it is, so the file and the aggregator's commit overlap.
+ *
+ * Everyday cost: an application writes a few lines at a time, and each batch
+ * costs a message, a durable commit and several system calls on both sides,
+ * so a batch is not shipped the moment the reader catches up: it lingers
+ * `batchLingerMs` for more lines (a full batch, and a drain, ship at once).
+ * Each read also fetches the bytes just before the read position, proving in
+ * the same system call that what was read before is still there; anchors are
+ * computed from the bytes read, and the rotation check runs only once the
+ * file stops growing.
  *
  * The read position only matters until the next acknowledgement: on any
  * refusal the shipper re-reads from the offset the aggregator returns,
@@ -53,17 +74,22 @@ export interface ShipperContext {
 export class GenerationShipper {
   private readOffset: number;
   private committedOffset: number;
-  /** The last bytes read before readOffset, to notice a rewrite in place. */
+  /** The last bytes read before readOffset, to notice a rewrite in place; a view of windowStorage or of a fresh buffer. */
   private window: Buffer = Buffer.alloc(0);
+  private readonly windowStorage = Buffer.allocUnsafe(ANCHOR_WINDOW_BYTES);
+  /** The bytes the latest read returned (window included) and the file offset of the first: anchors are taken from them. */
+  private recent: { readonly bytes: Buffer; readonly startOffset: number } | undefined;
+  /** False while the latest read filled the buffer: more is waiting to be read at once. */
+  private caughtUp = false;
   private splitter: LineSplitter;
   private readonly batcher: DeltaBatcher;
   private rotationSeenAtMs: number | undefined;
+  /** When the open batch stops lingering (Date.now()); undefined while none lingers. */
+  private lingerUntilMs: number | undefined;
   /** The batch shipped and not yet acknowledged. */
   private inFlight: { readonly batch: SealedBatch; readonly ack: Promise<BatchAck__Output> } | undefined;
   /** When a batch or heartbeat was last sent (Date.now()); 0 before the first. */
   private lastSentMs = 0;
-  /** The file's size when the reader last reached its end. */
-  private sizeAtEndBytes = 0;
 
   constructor(
     private readonly context: ShipperContext,
@@ -80,62 +106,129 @@ export class GenerationShipper {
 
   /** Runs until the generation ends; throws ConnectionLost when the stream breaks. */
   async run(): Promise<GenerationEnd> {
-    const { metrics, readBuffer, signal } = this.context;
+    const { metrics, notifier, signal, batchLingerMs } = this.context;
     metrics.committedOffset.set(this.committedOffset);
     await this.reposition(this.committedOffset);
     while (!signal.aborted) {
       // Seen before the read: whatever was written before drain() was called
       // is then read before the end of the file counts as drained.
       const drainingBeforeRead = this.context.draining();
-      const bytesRead = await this.file.readAt(readBuffer, this.readOffset);
-      if (bytesRead > 0) {
-        if (!(await this.windowIntact())) {
-          await this.settle();
-          return this.rewritten("content before the read position changed");
-        }
-        const chunk = readBuffer.subarray(0, bytesRead);
-        this.splitter.push(chunk, this.batcher, this.readOffset);
-        this.advanceWindow(chunk);
-        this.readOffset += bytesRead;
-        metrics.bytesRead.inc(bytesRead);
-        // A short read means the reader caught up: ship now rather than wait for a full batch.
-        if (bytesRead < readBuffer.length) this.batcher.seal();
+      // The read sees every change made before it; one made later wakes the next wait.
+      notifier.clear();
+      const read = await this.readMore();
+      if (read.kind === "rewritten") {
+        await this.settle();
+        return this.rewritten(read.why);
+      }
+      if (!this.caughtUp) {
         await this.shipSealed();
         continue;
       }
+      if (this.lingers(drainingBeforeRead)) {
+        await this.shipSealed();
+        await this.lingerUntilDue();
+        continue;
+      }
+      this.lingerUntilMs = undefined;
       this.batcher.seal();
       await this.shipSealed();
-      // Caught up: the end of the file is judged with nothing in flight.
       if (await this.settle()) continue;
-      const end = await this.atEndOfFile(drainingBeforeRead);
-      if (end) return end;
-      this.heartbeatIfDue();
-      await this.context.notifier.wait(signal);
+      metrics.fileSize.set(this.readOffset);
+      if (read.bytes > 0 && batchLingerMs > 0 && !this.context.draining()) {
+        // Still being written: read again after a linger, on a timer, rather
+        // than on a notification (and a wake-up) for every write meanwhile.
+        this.lingerUntilMs = Date.now() + batchLingerMs;
+        await this.lingerUntilDue();
+        continue;
+      }
+      // Notifications were paused while the file was being written: a write
+      // since the last read went unreported, so read once more before waiting.
+      if (notifier.resume()) continue;
+      let checkAgainInMs: number | undefined;
+      // A file still growing is still being written: whether it was rotated
+      // away is asked once it stops.
+      if (read.bytes === 0 || drainingBeforeRead) {
+        const end = await this.atEndOfFile(drainingBeforeRead);
+        if (end === "rotated" || end === "drained") return end;
+        checkAgainInMs = end?.checkAgainInMs;
+        this.heartbeatIfDue();
+      }
+      const woke = await notifier.wait(signal, checkAgainInMs);
+      // A write was reported: more are likely to follow, so let them gather
+      // before reading rather than read (and wake) for each.
+      if (woke === "changed" && batchLingerMs > 0 && !this.context.draining()) {
+        this.lingerUntilMs = Date.now() + batchLingerMs;
+        await this.lingerUntilDue();
+      }
     }
     return "drained";
   }
 
-  /** Checks, at the end of the file, whether this generation is over. */
-  private async atEndOfFile(drainingBeforeRead: boolean): Promise<GenerationEnd | undefined> {
-    const size = await this.file.size();
-    this.sizeAtEndBytes = size;
-    this.context.metrics.fileSize.set(size);
-    if (size < this.readOffset) return this.rewritten(`file shrank from ${this.readOffset} to ${size} bytes`);
-    if (!(await this.windowIntact())) return this.rewritten("content before the read position changed");
+  /** True when the reader caught up and the open batch should wait for more lines. */
+  private lingers(drainingBeforeRead: boolean): boolean {
+    const { batchLingerMs } = this.context;
+    if (batchLingerMs === 0 || drainingBeforeRead || !this.batcher.hasOpenBatch) return false;
+    const now = Date.now();
+    this.lingerUntilMs ??= now + batchLingerMs;
+    return now < this.lingerUntilMs;
+  }
+
+  /** Sleeps until the linger is over, without notifications (each would wake the process); a drain or stop cuts it short. */
+  private async lingerUntilDue(): Promise<void> {
+    this.context.notifier.pause();
+    await sleep(this.lingerUntilMs! - Date.now(), this.context.lingerSignal);
+  }
+
+  /**
+   * Reads what follows the read position into the splitter, with the bytes
+   * just before it in the same read: a file truncated, or rewritten in place,
+   * no longer holds them.
+   */
+  private async readMore(): Promise<ReadOutcome> {
+    const { readBuffer, metrics } = this.context;
+    const windowBytes = this.window.length;
+    if (windowBytes < Math.min(ANCHOR_WINDOW_BYTES, this.readOffset)) {
+      return { kind: "rewritten", why: `file is shorter than the read position ${this.readOffset}` };
+    }
+    const startOffset = this.readOffset - windowBytes;
+    const got = await this.file.readAt(readBuffer, startOffset);
+    if (got < windowBytes) return { kind: "rewritten", why: `file shrank from ${this.readOffset} to ${startOffset + got} bytes` };
+    if (readBuffer.compare(this.window, 0, windowBytes, 0, windowBytes) !== 0) {
+      return { kind: "rewritten", why: "content before the read position changed" };
+    }
+    this.caughtUp = got < readBuffer.length;
+    this.recent = { bytes: readBuffer.subarray(0, got), startOffset };
+    const bytes = got - windowBytes;
+    if (bytes === 0) return { kind: "read", bytes };
+    this.splitter.push(readBuffer.subarray(windowBytes, got), this.batcher, this.readOffset);
+    const kept = Math.min(ANCHOR_WINDOW_BYTES, got);
+    readBuffer.copy(this.windowStorage, 0, got - kept, got);
+    this.window = this.windowStorage.subarray(0, kept);
+    this.readOffset += bytes;
+    metrics.bytesRead.inc(bytes);
+    return { kind: "read", bytes };
+  }
+
+  /**
+   * Checks, at the end of the file, whether this generation is over; while a
+   * rotated file's grace period runs, says when to check again.
+   */
+  private async atEndOfFile(drainingBeforeRead: boolean): Promise<"rotated" | "drained" | { readonly checkAgainInMs: number } | undefined> {
     const ino = await inodeOf(this.context.path);
     if (ino !== this.file.ino) {
       // Renamed away or deleted. Keep reading it for a grace period: a writer
       // may still hold it open for its last lines.
       const now = Date.now();
       this.rotationSeenAtMs ??= now;
-      if (now - this.rotationSeenAtMs >= this.context.rotateGraceMs) {
+      const graceLeftMs = this.rotationSeenAtMs + this.context.rotateGraceMs - now;
+      if (graceLeftMs <= 0) {
         this.context.log.info(
           { file: this.file.openedAs, generation: this.generation, committedOffset: this.committedOffset, unshippedBytes: this.readOffset - this.committedOffset },
           "rotated file drained",
         );
         return "rotated";
       }
-      return undefined;
+      return { checkAgainInMs: graceLeftMs };
     }
     if (drainingBeforeRead) return "drained";
     return undefined;
@@ -153,7 +246,9 @@ export class GenerationShipper {
   }
 
   private async send(batch: SealedBatch): Promise<BatchAck__Output> {
-    const [anchor, fileSize] = await Promise.all([this.file.anchorAt(batch.endOffset), this.file.size()]);
+    // Taken before the first await: the read buffer is refilled by the next read.
+    const anchor = this.anchorFromRecent(batch.endOffset) ?? (await this.file.anchorAt(batch.endOffset));
+    const fileSize = this.caughtUp ? this.readOffset : await this.file.size();
     this.lastSentMs = Date.now();
     return this.connection.ship({
       sequence: this.context.nextSequence(),
@@ -169,13 +264,27 @@ export class GenerationShipper {
     });
   }
 
+  /**
+   * The anchor at `endOffset` from the bytes the latest read returned, which
+   * are the bytes counted; undefined when they do not cover its window (the
+   * batch ended in an earlier read).
+   */
+  private anchorFromRecent(endOffset: number): string | undefined {
+    const recent = this.recent;
+    if (!recent) return undefined;
+    const from = endOffset - Math.min(endOffset, ANCHOR_WINDOW_BYTES) - recent.startOffset;
+    const to = endOffset - recent.startOffset;
+    if (from < 0 || to > recent.bytes.length) return undefined;
+    return anchorOf(recent.bytes.subarray(from, to));
+  }
+
   /** Tells the aggregator the file's size, if nothing was sent for its heartbeat interval. */
   private heartbeatIfDue(): void {
     const intervalMs = this.connection.heartbeatIntervalMs;
     const now = Date.now();
     if (intervalMs === 0 || now - this.lastSentMs < intervalMs) return;
     this.lastSentMs = now;
-    this.connection.heartbeat({ generation: this.generation, fileSize: this.sizeAtEndBytes });
+    this.connection.heartbeat({ generation: this.generation, fileSize: this.readOffset });
   }
 
   /**
@@ -206,23 +315,9 @@ export class GenerationShipper {
     this.readOffset = offset;
     this.splitter.reset(offset);
     this.batcher.discard();
+    this.lingerUntilMs = undefined;
+    this.recent = undefined;
     this.window = await this.file.windowBefore(offset);
-  }
-
-  /** True when the bytes just before the read position are still those that were read there. */
-  private async windowIntact(): Promise<boolean> {
-    if (this.window.length === 0) return true;
-    const current = Buffer.alloc(this.window.length);
-    const bytes = await this.file.readAt(current, this.readOffset - this.window.length);
-    return bytes === current.length && current.equals(this.window);
-  }
-
-  private advanceWindow(chunk: Buffer): void {
-    if (chunk.length >= ANCHOR_WINDOW_BYTES) {
-      this.window = Buffer.from(chunk.subarray(chunk.length - ANCHOR_WINDOW_BYTES));
-    } else {
-      this.window = Buffer.concat([this.window, chunk]).subarray(-ANCHOR_WINDOW_BYTES);
-    }
   }
 
   private rewritten(why: string): GenerationEnd {

@@ -4,7 +4,7 @@ import { Backoff, sleep } from "./backoff";
 import { ChangeNotifier } from "./change-notifier";
 import { createChannelSecurity } from "./channel-security";
 import type { SidecarConfig } from "./config";
-import { FollowedFile, inodeOfFileId, sameBirth } from "./followed-file";
+import { ANCHOR_WINDOW_BYTES, FollowedFile, inodeOfFileId, sameBirth } from "./followed-file";
 import { GenerationShipper, type ShipperContext } from "./generation-shipper";
 import { ConnectionLost, IngestConnection, createIngestClient } from "./ingest-connection";
 import type { SidecarMetrics } from "./metrics";
@@ -37,6 +37,8 @@ const MAX_SUPERSEDE_ROUNDS = 10;
 export class Sidecar {
   private lifecycle: Lifecycle = { state: "idle" };
   private readonly abort = new AbortController();
+  /** Aborted by drain() and stop(): a batch lingering for more lines is shipped at once. */
+  private readonly drainRequested = new AbortController();
   private readonly notifier: ChangeNotifier;
   private readonly backoff = new Backoff(200, 10_000);
   private readonly client: IngestClient;
@@ -68,13 +70,15 @@ export class Sidecar {
       path: config.file,
       maxLineBytes: config.maxLineBytes,
       batchMaxBytes: config.batchMaxBytes,
+      batchLingerMs: config.batchLingerMs,
       rotateGraceMs: config.rotateGraceMs,
-      readBuffer: Buffer.allocUnsafe(config.readBufferBytes),
+      readBuffer: Buffer.allocUnsafe(ANCHOR_WINDOW_BYTES + config.readBufferBytes),
       notifier: this.notifier,
       metrics,
       log,
       draining: () => this.lifecycle.state === "draining",
       signal: this.abort.signal,
+      lingerSignal: this.drainRequested.signal,
       nextSequence: () => ++this.sequence,
     };
   }
@@ -105,6 +109,7 @@ export class Sidecar {
     const { done } = this.lifecycle;
     this.lifecycle = { state: "draining", done };
     this.log.info({ timeoutMs: this.config.drainTimeoutMs }, "draining to the end of the file");
+    this.drainRequested.abort();
     this.notifier.stop();
     const timer = setTimeout(() => {
       this.log.warn({ timeoutMs: this.config.drainTimeoutMs }, "drain timed out: stopping with rows unshipped");
@@ -122,6 +127,7 @@ export class Sidecar {
     const done = this.lifecycle.state === "idle" ? Promise.resolve() : this.lifecycle.done;
     this.lifecycle = { state: "stopped" };
     this.abort.abort();
+    this.drainRequested.abort();
     this.notifier.stop();
     await done;
     await this.position?.file.close();

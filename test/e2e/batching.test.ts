@@ -1,0 +1,87 @@
+import { after, before, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { LogWriter } from "./harness/log-writer";
+import { scrape, valueOf } from "./harness/metrics";
+import { startAggregator, startSidecar, type AggregatorProcess } from "./harness/processes";
+import { aggregatorCounts, sorted, waitUntilSettled } from "./harness/query";
+
+/**
+ * What keeps a sidecar cheap at everyday rates: rows written close together
+ * are shipped in one batch after a linger, not one batch (and one wake-up,
+ * one round trip, one commit) per write; and a drain never waits for a
+ * linger to end. Both stay exact.
+ */
+describe("batching: linger and drain", () => {
+  let dir: string;
+  let aggregator: AggregatorProcess;
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-batching-"));
+    aggregator = await startAggregator(path.join(dir, "state"));
+  });
+
+  after(async () => {
+    await aggregator?.stop("SIGKILL");
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function appliedBatches(): Promise<number> {
+    return valueOf(await scrape(aggregator.metricsUrl), "logtally_batches_total", { outcome: "applied" }) ?? 0;
+  }
+
+  /** Appends 10 rows every 25 ms, 20 times, while a sidecar with this linger ships them; returns the batches applied. */
+  async function shipTrickle(sourceId: string, lingerMs: number, seed: number): Promise<{ batches: number; writer: LogWriter }> {
+    const writer = new LogWriter(path.join(dir, `${sourceId}.csv`), seed);
+    // A file is known by its first line: the sidecar starts on one that has it.
+    writer.append(1, { junkRatio: 0 });
+    const sidecar = startSidecar(sourceId, { file: writer.file, aggregator: aggregator.grpcAddress, sourceId, extraArgs: ["--batch-linger-ms", String(lingerMs)] });
+    try {
+      await waitUntilSettled(aggregator.grpcAddress, { [sourceId]: writer.file });
+      const before = await appliedBatches();
+      for (let write = 0; write < 20; write++) {
+        writer.append(10, { junkRatio: 0 });
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      await waitUntilSettled(aggregator.grpcAddress, { [sourceId]: writer.file });
+      return { batches: (await appliedBatches()) - before, writer };
+    } finally {
+      await sidecar.stop("SIGKILL");
+    }
+  }
+
+  it("ships rows written during a linger in one batch, where no linger ships one per write", async () => {
+    const lingering = await shipTrickle("lingering", 2_000, 1);
+    const eager = await shipTrickle("eager", 0, 2);
+    assert.ok(lingering.batches <= 2, `with a 2 s linger, 20 writes over 0.5 s took ${lingering.batches} batches`);
+    assert.ok(eager.batches >= 5, `without a linger, 20 writes 25 ms apart took only ${eager.batches} batches`);
+    const truth = new Map<string, number>();
+    for (const { writer } of [lingering, eager]) for (const [key, count] of writer.truth) truth.set(key, (truth.get(key) ?? 0) + count);
+    assert.deepEqual(sorted(await aggregatorCounts(aggregator.metricsUrl)), sorted(truth));
+  });
+
+  it("ships a lingering batch at once when asked to drain", async () => {
+    const writer = new LogWriter(path.join(dir, "draining.csv"), 3);
+    writer.append(100, { junkRatio: 0 });
+    const before = await appliedBatches();
+    const sidecar = startSidecar("draining", {
+      file: writer.file,
+      aggregator: aggregator.grpcAddress,
+      sourceId: "draining",
+      extraArgs: ["--batch-linger-ms", "10000"],
+    });
+    await sidecar.waitForLog("resuming from the committed offset");
+    // The rows read at start linger: nothing is shipped yet.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    assert.equal(await appliedBatches(), before, "the batch was shipped before its linger ended");
+    const stopping = Date.now();
+    const exit = await sidecar.stop("SIGTERM");
+    const tookMs = Date.now() - stopping;
+    assert.equal(exit.code, 0, sidecar.dump());
+    assert.ok(tookMs < 5_000, `the drain waited ${tookMs} ms, as if for the 10 s linger`);
+    await waitUntilSettled(aggregator.grpcAddress, { draining: writer.file }, 1_000);
+    assert.equal((await appliedBatches()) - before, 1);
+  });
+});
