@@ -14,6 +14,7 @@ import type { Logger } from "@logtally/proto";
 import { createAuthInterceptor } from "./auth-interceptor";
 import type { AggregatorConfig } from "./config";
 
+import { GroupCommitter } from "./group-commit";
 import { IngestService } from "./ingest-service";
 import { AggregatorMetrics } from "./metrics";
 import { QueryService } from "./query-service";
@@ -63,6 +64,7 @@ const MAX_CONCURRENT_STREAMS_PER_CONNECTION = 100;
 export class Aggregator {
   private lifecycle: Lifecycle = { state: "idle" };
   private readonly store: CountStore;
+  private readonly committer: GroupCommitter;
   private readonly metrics: AggregatorMetrics;
   private readonly ingest: IngestService;
   private readonly query: QueryService;
@@ -87,7 +89,8 @@ export class Aggregator {
     this.store = CountStore.open(config.stateDir, { maxSeries: config.maxSeries });
     const activity = new SourceActivity((sourceId) => this.store.allSources().has(sourceId));
     this.metrics = new AggregatorMetrics(this.store, activity);
-    this.ingest = new IngestService(this.store, this.metrics, activity, config, log.child({ component: "ingest" }), {
+    this.committer = new GroupCommitter(this.store, this.metrics);
+    this.ingest = new IngestService(this.store, this.committer, this.metrics, activity, config, log.child({ component: "ingest" }), {
       maxStreams: config.maxIngestStreams,
       helloTimeoutMs: config.helloTimeoutMs,
     });
@@ -176,8 +179,8 @@ export class Aggregator {
    * reconnect and resume from the committed offsets) and count watches with
    * UNAVAILABLE (watchers watch again elsewhere or later), let open calls finish
    * within the grace period, then close the database. Every batch is committed
-   * synchronously before its acknowledgement, so no transaction is ever left
-   * half-done. Idempotent.
+   * before its acknowledgement, in a transaction that commits or leaves no
+   * trace, so none is ever left half-done. Idempotent.
    */
   async stop(): Promise<void> {
     if (this.lifecycle.state === "draining") return this.lifecycle.stopped;
@@ -206,6 +209,8 @@ export class Aggregator {
     });
     await this.httpServer.stop();
     for (const files of this.credentialFiles()) files.stop();
+    // Batches decided but not committed yet; their streams are gone, and a resend will find them committed.
+    this.committer.flush();
     this.store.close();
     this.log.info("aggregator stopped");
   }

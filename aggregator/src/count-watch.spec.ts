@@ -10,6 +10,7 @@ import { parseCountFilter } from "./count-filter";
 import { CountWatchHub, type WatchCall } from "./count-watch";
 import { SortedCounts } from "./sorted-counts";
 import { CountStore } from "./store";
+import { commitBatch } from "./testing/commit-batch";
 
 const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-watch-spec-"));
 after(() => fs.rmSync(tempRoot, { recursive: true, force: true }));
@@ -66,7 +67,7 @@ function openStore(): CountStore {
 let offset = 0;
 function commit(store: CountStore, deltas: Array<{ host: string; jobName: string; count: number }>): void {
   offset += 100;
-  store.apply({
+  commitBatch(store, {
     sourceId: "s",
     generation: "f#1",
     fileId: "f",

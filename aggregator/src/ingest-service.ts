@@ -10,8 +10,10 @@ import {
   type ShipResponse,
   type Welcome,
 } from "@logtally/proto";
+import type { GroupOutcome } from "./batch-group";
 import { IngestError, toServiceError } from "./errors";
-import { checkFileId, decideBatch, generationId, parseGenerationId, validateBatch, validateHeartbeat } from "./ledger";
+import type { GroupCommitter } from "./group-commit";
+import { checkFileId, generationId, parseGenerationId, validateBatch, validateHeartbeat } from "./ledger";
 import type { AggregatorMetrics } from "./metrics";
 import { RefusedPairLog } from "./refused-pair-log";
 import type { SourceActivity } from "./source-activity";
@@ -31,10 +33,16 @@ export interface IngestServiceOptions {
   readonly heartbeatIntervalMs: number;
 }
 
-/** One ingest stream: where it stands, and its answers not yet handed to the transport. */
+/** One ingest stream: where it stands, its requests not yet handled, and its answers not yet handed to the transport. */
 interface IngestStream {
   state: StreamState;
   unsentAnswers: number;
+  /** Requests received while an earlier one waits for its group commit: handled in order after it. */
+  readonly inbox: ShipRequest__Output[];
+  /** True while a request of this stream waits for its group commit. */
+  waiting: boolean;
+  /** The client ended its side: the stream ends once the inbox is handled. */
+  halfClosed: boolean;
 }
 
 /** Bounds on what ingest streams may hold of the aggregator. */
@@ -56,11 +64,12 @@ export interface IngestLimits {
 export const MAX_UNSENT_ANSWERS = 4;
 
 /**
- * The Ingest service: one bidirectional stream per sidecar. Each message is
- * handled to completion before the next (SQLite commits are synchronous), so
- * acknowledgements leave in the order batches arrived, and each is sent only
- * after its transaction committed. What sidecars report about themselves
- * (connections, heartbeats, file sizes) goes to the live SourceActivity.
+ * The Ingest service: one bidirectional stream per sidecar. Batches go to the
+ * group committer; a stream's later requests wait in its inbox until its
+ * batch is decided, so each stream's answers leave in the order its requests
+ * arrived, and an acknowledgement is sent only after its group committed.
+ * What sidecars report about themselves (connections, heartbeats, file
+ * sizes) goes to the live SourceActivity.
  *
  * Bounded: at most `maxStreams` streams; a stream must say Hello within
  * `helloTimeoutMs` (a sidecar opens its stream only to say Hello, and once it
@@ -74,6 +83,7 @@ export class IngestService {
 
   constructor(
     private readonly store: CountStore,
+    private readonly committer: GroupCommitter,
     private readonly metrics: AggregatorMetrics,
     private readonly activity: SourceActivity,
     private readonly options: IngestServiceOptions,
@@ -99,38 +109,69 @@ export class IngestService {
       this.fail(call, new IngestError(status.DEADLINE_EXCEEDED, `no hello within ${this.limits.helloTimeoutMs} ms`));
     }, this.limits.helloTimeoutMs);
     helloTimer.unref();
-    this.calls.set(call, { state: { state: "awaiting_hello", helloTimer }, unsentAnswers: 0 });
+    this.calls.set(call, { state: { state: "awaiting_hello", helloTimer }, unsentAnswers: 0, inbox: [], waiting: false, halfClosed: false });
     this.metrics.connectedSidecars.set(this.calls.size);
     if (this.calls.size > this.limits.maxStreams) {
       this.fail(call, new IngestError(status.RESOURCE_EXHAUSTED, `the aggregator serves at most ${this.limits.maxStreams} ingest streams: retry later`));
       return;
     }
-    call.on("data", (request: ShipRequest__Output) => {
-      try {
-        this.handle(call, request);
-      } catch (error) {
-        this.fail(call, error);
-      }
-    });
+    call.on("data", (request: ShipRequest__Output) => this.receive(call, request));
     call.on("end", () => {
-      if (this.forget(call)) call.end();
+      const entry = this.calls.get(call);
+      if (!entry) return;
+      // Requests still waiting are answered (or refused) before the stream ends.
+      entry.halfClosed = true;
+      if (!entry.waiting) this.work(call, entry);
     });
     call.on("cancelled", () => this.forget(call));
     call.on("error", () => this.forget(call));
   }
 
-  private handle(call: ShipCall, request: ShipRequest__Output): void {
+  private receive(call: ShipCall, request: ShipRequest__Output): void {
     const entry = this.calls.get(call);
     if (!entry || entry.state.state === "closed") return;
-    if (entry.unsentAnswers >= MAX_UNSENT_ANSWERS) {
-      throw new IngestError(
-        status.RESOURCE_EXHAUSTED,
-        `${MAX_UNSENT_ANSWERS} answers are still unread: read each answer before sending the next request`,
+    if (entry.unsentAnswers + entry.inbox.length >= MAX_UNSENT_ANSWERS) {
+      this.fail(
+        call,
+        new IngestError(status.RESOURCE_EXHAUSTED, `${MAX_UNSENT_ANSWERS} answers are still unread: read each answer before sending the next request`),
       );
+      return;
     }
-    if (request.hello) return this.hello(call, entry.state, request.hello);
-    if (request.batch) return this.batch(call, entry.state, request.batch);
-    if (request.heartbeat) return this.heartbeat(entry.state, request.heartbeat);
+    entry.inbox.push(request);
+    if (!entry.waiting) this.work(call, entry);
+  }
+
+  /** Handles the stream's requests in order until one waits for a group commit. */
+  private work(call: ShipCall, entry: IngestStream): void {
+    while (entry.inbox.length > 0 && entry.state.state !== "closed") {
+      const request = entry.inbox.shift()!;
+      let decided: Promise<void> | undefined;
+      try {
+        decided = this.handle(call, entry.state, request);
+      } catch (error) {
+        this.fail(call, error);
+        return;
+      }
+      if (decided) {
+        entry.waiting = true;
+        decided.then(
+          () => {
+            entry.waiting = false;
+            this.work(call, entry);
+          },
+          (error: unknown) => this.fail(call, error),
+        );
+        return;
+      }
+    }
+    if (entry.halfClosed && entry.state.state !== "closed" && this.forget(call)) call.end();
+  }
+
+  /** Handles one request; a promise when it waits for a group commit. */
+  private handle(call: ShipCall, stream: StreamState, request: ShipRequest__Output): Promise<void> | undefined {
+    if (request.hello) return this.hello(call, stream, request.hello);
+    if (request.batch) return this.batch(call, stream, request.batch);
+    if (request.heartbeat) return this.heartbeat(stream, request.heartbeat);
     throw new IngestError(status.INVALID_ARGUMENT, "ShipRequest carries neither hello nor batch nor heartbeat");
   }
 
@@ -142,7 +183,7 @@ export class IngestService {
     call.write(response, () => entry.unsentAnswers--);
   }
 
-  private hello(call: ShipCall, stream: StreamState, hello: Hello__Output): void {
+  private hello(call: ShipCall, stream: StreamState, hello: Hello__Output): undefined {
     const problem =
       checkIdentifier("source_id", hello.sourceId, { required: true }) ??
       checkFileId(hello.fileId) ??
@@ -167,6 +208,7 @@ export class IngestService {
       "file generation announced",
     );
     this.answer(call, { welcome });
+    return undefined;
   }
 
   /**
@@ -206,7 +248,7 @@ export class IngestService {
     };
   }
 
-  private batch(call: ShipCall, stream: StreamState, batch: DeltaBatch__Output): void {
+  private async batch(call: ShipCall, stream: StreamState, batch: DeltaBatch__Output): Promise<void> {
     if (stream.state !== "open") throw new IngestError(status.FAILED_PRECONDITION, "send a hello before any batch");
     const problem = validateBatch(batch);
     if (problem) throw new IngestError(status.INVALID_ARGUMENT, `batch ${batch.sequence}: ${problem}`);
@@ -214,64 +256,56 @@ export class IngestService {
     if (!parsed || checkFileId(parsed.fileId)) {
       throw new IngestError(status.INVALID_ARGUMENT, `generation ${JSON.stringify(batch.generation.slice(0, 100))} is malformed`);
     }
-    const { sourceId } = stream;
+    const { sourceId, sidecarId } = stream;
     const nowMs = this.now();
-    const committed = this.store.generation(sourceId, batch.generation);
-    // A generation becomes known through its first batch, which must be the
-    // epoch right after the file's latest (see welcome()).
-    if (!committed && parsed.epoch !== this.store.latestEpoch(sourceId, parsed.fileId) + 1) {
+    const outcome = await this.committer.submit({
+      sourceId,
+      sidecarId,
+      generation: batch.generation,
+      fileId: parsed.fileId,
+      epoch: parsed.epoch,
+      startOffset: batch.startOffset,
+      endOffset: batch.endOffset,
+      anchor: batch.anchor,
+      fileBirthMs: batch.fileBirthUnixMillis,
+      deltas: batch.deltas,
+      rejected: batch.rejected,
+      nowMs,
+    });
+    this.acknowledge(call, sourceId, sidecarId, batch, outcome, nowMs);
+  }
+
+  private acknowledge(call: ShipCall, sourceId: string, sidecarId: string, batch: DeltaBatch__Output, outcome: GroupOutcome, nowMs: number): void {
+    if (outcome.decision === "unknown_generation") {
       throw new IngestError(status.FAILED_PRECONDITION, `unknown generation ${batch.generation} of source ${sourceId}`);
     }
-    const committedOffset = committed?.committedOffset ?? 0;
-    const decision = decideBatch(committedOffset, batch.startOffset, batch.endOffset);
     this.activity.heardFrom(sourceId, nowMs, batch.fileSize > 0 ? { generation: batch.generation, sizeBytes: batch.fileSize } : undefined);
-    if (decision === "apply") {
-      const stopTimer = this.metrics.commitSeconds.startTimer();
-      const applied = this.store.apply({
-        sourceId,
-        generation: batch.generation,
-        fileId: parsed.fileId,
-        epoch: parsed.epoch,
-        endOffset: batch.endOffset,
-        anchor: batch.anchor,
-        fileBirthMs: batch.fileBirthUnixMillis,
-        sidecarId: stream.sidecarId,
-        deltas: batch.deltas,
-        rejected: batch.rejected,
-        nowMs,
-      });
-      stopTimer();
+    const { sequence, generation } = batch;
+    if (outcome.decision === "apply") {
       this.metrics.batches.inc({ outcome: "applied" });
-      this.refusedPairs.report(sourceId, applied.refusedBySeriesLimit);
-      this.answer(call, {
-        ack: { sequence: batch.sequence, generation: batch.generation, outcome: "APPLIED", committedOffset: batch.endOffset },
-      });
+      this.refusedPairs.report(sourceId, outcome.refusedBySeriesLimit);
+      this.answer(call, { ack: { sequence, generation, outcome: "APPLIED", committedOffset: outcome.committedOffset } });
       return;
     }
-    this.store.touchSource(sourceId, stream.sidecarId, nowMs);
+    const { decision, committedOffset } = outcome;
+    this.store.touchSource(sourceId, sidecarId, nowMs);
     this.metrics.batches.inc({ outcome: decision });
     if (decision === "out_of_order") {
       this.log.info(
-        { sourceId, generation: batch.generation, startOffset: batch.startOffset, committedOffset },
+        { sourceId, generation, startOffset: batch.startOffset, committedOffset },
         "batch out of order: sidecar will re-read from the committed offset",
       );
     }
-    this.answer(call, {
-      ack: {
-        sequence: batch.sequence,
-        generation: batch.generation,
-        outcome: decision === "duplicate" ? "DUPLICATE" : "OUT_OF_ORDER",
-        committedOffset,
-      },
-    });
+    this.answer(call, { ack: { sequence, generation, outcome: decision === "duplicate" ? "DUPLICATE" : "OUT_OF_ORDER", committedOffset } });
   }
 
   /** Records that the sidecar is alive and how large its file is; a heartbeat is never answered. */
-  private heartbeat(stream: StreamState, heartbeat: Heartbeat__Output): void {
+  private heartbeat(stream: StreamState, heartbeat: Heartbeat__Output): undefined {
     if (stream.state !== "open") throw new IngestError(status.FAILED_PRECONDITION, "send a hello before any heartbeat");
     const problem = validateHeartbeat(heartbeat);
     if (problem) throw new IngestError(status.INVALID_ARGUMENT, `heartbeat: ${problem}`);
     this.activity.heardFrom(stream.sourceId, this.now(), { generation: heartbeat.generation, sizeBytes: heartbeat.fileSize });
+    return undefined;
   }
 
   private fail(call: ShipCall, error: unknown): void {
@@ -293,7 +327,7 @@ export class IngestService {
     const entry = this.calls.get(call);
     if (!entry) return false;
     const stream = entry.state;
-    this.endState(entry, stream);
+    this.endState(entry, { state: "closed" });
     this.calls.delete(call);
     this.metrics.connectedSidecars.set(this.calls.size);
     if (stream.state === "open") {
@@ -303,9 +337,10 @@ export class IngestService {
     return true;
   }
 
-  /** Leaves a stream's state for `next`, stopping its hello timer. */
+  /** Leaves a stream's state for `next`, stopping its hello timer; a stream leaving for good drops its unhandled requests. */
   private endState(entry: IngestStream, next: StreamState): void {
     if (entry.state.state === "awaiting_hello") clearTimeout(entry.state.helloTimer);
     entry.state = next;
+    if (next.state === "closed") entry.inbox.length = 0;
   }
 }

@@ -22,6 +22,7 @@ export class AggregatorMetrics {
   readonly batches: Counter<"outcome">;
   readonly ingestErrors: Counter<"code">;
   readonly commitSeconds: Histogram<never>;
+  readonly commitGroupBatches: Histogram<never>;
   readonly connectedSidecars: Gauge<never>;
   readonly authFailures: Counter<"service" | "reason">;
 
@@ -116,8 +117,14 @@ export class AggregatorMetrics {
     });
     this.commitSeconds = new Histogram({
       name: "logtally_batch_commit_seconds",
-      help: "Time to commit one applied batch durably.",
+      help: "Time to commit one group of batches durably (one transaction; see logtally_commit_group_batches).",
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.commitGroupBatches = new Histogram({
+      name: "logtally_commit_group_batches",
+      help: "Batches decided together in one group commit, from however many streams.",
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
       registers,
     });
     this.connectedSidecars = new Gauge({

@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { SourceActivity } from "./source-activity";
 import { describeSources } from "./source-status";
 import { CountStore } from "./store";
+import { commitBatch } from "./testing/commit-batch";
 
 const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-source-status-"));
 after(() => fs.rmSync(tempRoot, { recursive: true, force: true }));
@@ -18,7 +19,7 @@ function open(): { store: CountStore; activity: SourceActivity } {
 }
 
 function commit(store: CountStore, sourceId: string, generation: string, endOffset: number, nowMs = 1_000): void {
-  store.apply({
+  commitBatch(store, {
     sourceId,
     generation,
     fileId: generation.split("#")[0]!,

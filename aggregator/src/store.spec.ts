@@ -6,7 +6,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import Database from "better-sqlite3";
 import { StateError } from "./errors";
-import { CountStore, DATABASE_FILE, type BatchChange } from "./store";
+import { CountStore, DATABASE_FILE } from "./store";
+import { commitBatch, type TestBatch } from "./testing/commit-batch";
 
 const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-store-"));
 after(() => fs.rmSync(tempRoot, { recursive: true, force: true }));
@@ -18,7 +19,7 @@ function stateDir(): string {
   return path.join(tempRoot, `state-${dirCount}`);
 }
 
-function change(overrides: Partial<BatchChange> = {}): BatchChange {
+function change(overrides: Partial<TestBatch> = {}): TestBatch {
   return {
     sourceId: "pod-a",
     generation: "app.log#1",
@@ -104,8 +105,9 @@ test("open creates the state directory and the schema", () => {
 test("apply updates counts, the generation, the source and rejected rows", () => {
   const dir = stateDir();
   withStore(dir, (store) => {
-    store.apply(change());
-    store.apply(
+    commitBatch(store, change());
+    commitBatch(
+      store,
       change({
         endOffset: 250,
         anchor: "bb",
@@ -159,8 +161,11 @@ test("apply updates counts, the generation, the source and rejected rows", () =>
 test("state survives close and reopen", () => {
   const dir = stateDir();
   withStore(dir, (store) => {
-    store.apply(change());
-    store.apply(
+    commitBatch(store, change());
+    // The ledger opens epoch 2 only after epoch 1.
+    commitBatch(store, change({ sourceId: "pod-b", generation: "err.log#1", fileId: "err.log", endOffset: 10, nowMs: 1_500, deltas: [], rejected: [] }));
+    commitBatch(
+      store,
       change({
         sourceId: "pod-b",
         generation: "err.log#2",
@@ -174,7 +179,8 @@ test("state survives close and reopen", () => {
         rejected: [{ reason: "no_such_reason", count: 4 }],
       }),
     );
-    store.apply(
+    commitBatch(
+      store,
       change({
         endOffset: 180,
         anchor: "dd",
@@ -235,7 +241,7 @@ test("state survives close and reopen", () => {
     );
 
     // Counting continues on top of the reloaded state.
-    store.apply(change({ endOffset: 190, fileBirthMs: 99, deltas: [{ host: "web-1", jobName: "backup", count: 2 }], rejected: [] }));
+    commitBatch(store, change({ endOffset: 190, fileBirthMs: 99, deltas: [{ host: "web-1", jobName: "backup", count: 2 }], rejected: [] }));
     assert.deepEqual(countsOf(store)[1], ["web-1", "backup", 5]);
     assert.equal(store.generation("pod-a", "app.log#1")?.fileBirthMs, 1_234.5);
     assert.equal(store.totalCounted(), 17);
@@ -247,17 +253,17 @@ test("latestEpoch tracks the highest epoch per (source, file)", () => {
   const epoch = (sourceId: string, fileId: string, n: number, endOffset: number) =>
     change({ sourceId, fileId, epoch: n, generation: `${fileId}#${n}`, endOffset, deltas: [], rejected: [] });
   withStore(dir, (store) => {
-    store.apply(epoch("pod-a", "app.log", 1, 10));
+    commitBatch(store, epoch("pod-a", "app.log", 1, 10));
     assert.equal(store.latestEpoch("pod-a", "app.log"), 1);
-    store.apply(epoch("pod-a", "app.log", 2, 5));
+    commitBatch(store, epoch("pod-a", "app.log", 2, 5));
     assert.equal(store.latestEpoch("pod-a", "app.log"), 2);
     // A late batch of the older epoch moves its offset, not the latest epoch.
-    store.apply(epoch("pod-a", "app.log", 1, 20));
+    commitBatch(store, epoch("pod-a", "app.log", 1, 20));
     assert.equal(store.latestEpoch("pod-a", "app.log"), 2);
     assert.equal(store.generation("pod-a", "app.log#1")?.committedOffset, 20);
     // Other sources and other files keep their own epochs.
-    store.apply(epoch("pod-b", "app.log", 1, 7));
-    store.apply(epoch("pod-a", "err.log", 3, 7));
+    commitBatch(store, epoch("pod-b", "app.log", 1, 7));
+    for (const n of [1, 2, 3]) commitBatch(store, epoch("pod-a", "err.log", n, 7));
     assert.equal(store.latestEpoch("pod-b", "app.log"), 1);
     assert.equal(store.latestEpoch("pod-a", "err.log"), 3);
     assert.equal(store.latestEpoch("pod-a", "app.log"), 2);
@@ -293,10 +299,10 @@ test("a transaction that fails midway changes nothing, on disk or in memory", ()
   };
 
   withStore(dir, (store) => {
-    store.apply(change());
+    commitBatch(store, change());
     // The first delta and the rejected rows would succeed; the last one would
     // take web-1/backup to 3 - 4 = -1, which the CHECK constraint refuses.
-    const failing = (overrides: Partial<BatchChange>) =>
+    const failing = (overrides: Partial<TestBatch>) =>
       change({
         endOffset: 200,
         anchor: "ff",
@@ -310,10 +316,10 @@ test("a transaction that fails midway changes nothing, on disk or in memory", ()
         rejected: [{ reason: "empty_field", count: 8 }],
         ...overrides,
       });
-    assert.throws(() => store.apply(failing({})), /CHECK constraint failed/);
+    assert.throws(() => commitBatch(store, failing({})), /CHECK constraint failed/);
     assertUnchanged(store, "in memory, same generation");
     // A failing first batch of a new epoch must not make that epoch the latest.
-    assert.throws(() => store.apply(failing({ generation: "app.log#2", epoch: 2 })), /CHECK constraint failed/);
+    assert.throws(() => commitBatch(store, failing({ generation: "app.log#2", epoch: 2 })), /CHECK constraint failed/);
     assertUnchanged(store, "in memory, next epoch");
   });
   assert.deepEqual(readDatabase(dir), {
@@ -325,7 +331,7 @@ test("a transaction that fails midway changes nothing, on disk or in memory", ()
   withStore(dir, (store) => {
     assertUnchanged(store, "after reopen");
     // The store is still usable after a failed transaction.
-    store.apply(change({ endOffset: 150, deltas: [{ host: "web-1", jobName: "backup", count: 1 }], rejected: [] }));
+    commitBatch(store, change({ endOffset: 150, deltas: [{ host: "web-1", jobName: "backup", count: 1 }], rejected: [] }));
     assert.equal(store.generation("pod-a", "app.log#1")?.committedOffset, 150);
     assert.equal(store.totalCounted(), 6);
   });
@@ -377,7 +383,7 @@ test("a version 1 database is migrated in place, keeping its state", () => {
     assert.deepEqual(countsOf(store), [["web-1", "backup", 7]]);
     assert.equal(store.generation("pod-a", "app.log#1")?.committedOffset, 120);
     assert.equal(store.generation("pod-a", "app.log#1")?.fileBirthMs, 0);
-    store.apply(change({ endOffset: 130, fileBirthMs: 42, deltas: [], rejected: [] }));
+    commitBatch(store, change({ endOffset: 130, fileBirthMs: 42, deltas: [], rejected: [] }));
   });
   withStore(dir, (store) => assert.equal(store.generation("pod-a", "app.log#1")?.fileBirthMs, 42));
   const reopened = new Database(path.join(dir, DATABASE_FILE), { readonly: true });
@@ -418,10 +424,10 @@ test("a state directory that is a regular file is refused", () => {
 test("close is idempotent and later applies fail", () => {
   const dir = stateDir();
   const store = CountStore.open(dir);
-  store.apply(change());
+  commitBatch(store, change());
   store.close();
   assert.doesNotThrow(() => store.close());
-  assert.throws(() => store.apply(change({ endOffset: 300 })), /store is closed/);
+  assert.throws(() => commitBatch(store, change({ endOffset: 300 })), /store is closed/);
   // The in-memory view stays readable and unchanged.
   assert.equal(store.totalCounted(), 5);
   withStore(dir, (reopened) => assert.equal(reopened.generation("pod-a", "app.log#1")?.committedOffset, 100));
@@ -433,10 +439,11 @@ test("beyond maxSeries pairs, rows of new pairs are rejected as series_limit in 
   const first = open(3);
   try {
     assert.equal(first.maxSeries, 3);
-    const applied = first.apply(change({ rejected: [] }));
+    const applied = commitBatch(first, change({ rejected: [] }));
     assert.deepEqual(applied.refusedBySeriesLimit, []);
     // web-1 exists; web-3 takes the last free series; web-4 and web-5 do not fit.
-    const refused = first.apply(
+    const refused = commitBatch(
+      first,
       change({
         endOffset: 200,
         deltas: [
@@ -477,7 +484,8 @@ test("beyond maxSeries pairs, rows of new pairs are rejected as series_limit in 
   // Reopened with a lower limit: nothing is dropped, existing pairs count, new ones do not.
   const second = open(2);
   try {
-    const applied = second.apply(
+    const applied = commitBatch(
+      second,
       change({
         endOffset: 300,
         deltas: [

@@ -3,8 +3,8 @@ import * as path from "node:path";
 import Database from "better-sqlite3";
 import { normalizeRejectReason, type RejectReason } from "@logtally/proto";
 import { StateError } from "./errors";
+import { decideGroup, generationKey, type CommittedView, type GroupedBatch, type GroupOutcome, type GroupWrites } from "./batch-group";
 import { pairKey } from "./ledger";
-import { splitBySeriesLimit, type PairDelta, type SeriesSplit } from "./series-limit";
 
 /** Name of the SQLite file inside the state directory. */
 export const DATABASE_FILE = "logtally.db";
@@ -29,33 +29,10 @@ export interface GenerationState {
   fileBirthMs: number;
 }
 
-/** What one applied batch changes, all in one transaction. */
-export interface BatchChange {
-  readonly sourceId: string;
-  readonly generation: string;
-  readonly fileId: string;
-  readonly epoch: number;
-  readonly endOffset: number;
-  readonly anchor: string;
-  readonly fileBirthMs: number;
-  readonly sidecarId: string;
-  readonly deltas: ReadonlyArray<{ host: string; jobName: string; count: number }>;
-  readonly rejected: ReadonlyArray<{ reason: string; count: number }>;
-  readonly nowMs: number;
-}
-
-/** What one committed batch changed, as the in-memory view holds it now. */
+/** What one committed group of batches changed, as the in-memory view holds it now. */
 export interface CommittedChange {
-  readonly sourceId: string;
-  readonly generation: string;
-  /** The pairs the batch counted, with their new totals: live objects, read them before the next commit. */
+  /** The pairs the group counted, with their new totals: live objects, read them before the next commit. */
   readonly changed: ReadonlyArray<Readonly<PairCount>>;
-}
-
-/** What applying a batch did with its deltas. */
-export interface AppliedBatch {
-  /** Deltas of new pairs not counted because `maxSeries` pairs exist (their rows are rejected as series_limit). */
-  readonly refusedBySeriesLimit: ReadonlyArray<PairDelta>;
 }
 
 /** How a store is opened. */
@@ -86,7 +63,7 @@ export interface SourceState {
  * transaction: the counts and the generation's committed offset move together
  * or not at all, and so does the series limit's decision on the batch.
  */
-export class CountStore {
+export class CountStore implements CommittedView {
   private readonly db: Database.Database;
   private readonly counts = new Map<string, PairCount>();
   private readonly generations = new Map<string, GenerationState>();
@@ -95,7 +72,7 @@ export class CountStore {
   private readonly rejectedRows = new Map<RejectReason, number>();
   private countedRows = 0;
   private readonly commitListeners = new Set<(change: CommittedChange) => void>();
-  private readonly applyTransaction: (change: BatchChange) => SeriesSplit<PairDelta>;
+  private readonly writeTransaction: (writes: GroupWrites) => void;
   private closed = false;
 
   private constructor(
@@ -111,14 +88,13 @@ export class CountStore {
     );
     const setGeneration = db.prepare(
       "INSERT INTO generations (source_id, generation, file_id, epoch, committed_offset, anchor, updated_ms, file_birth_ms) " +
-        "VALUES (@sourceId, @generation, @fileId, @epoch, @endOffset, @anchor, @nowMs, @fileBirthMs) " +
+        "VALUES (@sourceId, @generation, @fileId, @epoch, @committedOffset, @anchor, @updatedMs, @fileBirthMs) " +
         "ON CONFLICT (source_id, generation) DO UPDATE SET committed_offset = excluded.committed_offset, " +
-        "anchor = excluded.anchor, updated_ms = excluded.updated_ms, " +
-        "file_birth_ms = CASE WHEN file_birth_ms = 0 THEN excluded.file_birth_ms ELSE file_birth_ms END",
+        "anchor = excluded.anchor, updated_ms = excluded.updated_ms, file_birth_ms = excluded.file_birth_ms",
     );
     const setSource = db.prepare(
       "INSERT INTO sources (source_id, created_ms, latest_generation, last_seen_ms, last_sidecar_id) " +
-        "VALUES (@sourceId, @nowMs, @generation, @nowMs, @sidecarId) " +
+        "VALUES (@sourceId, @createdMs, @latestGeneration, @lastSeenMs, @lastSidecarId) " +
         "ON CONFLICT (source_id) DO UPDATE SET latest_generation = excluded.latest_generation, " +
         "last_seen_ms = excluded.last_seen_ms, last_sidecar_id = excluded.last_sidecar_id",
     );
@@ -126,16 +102,11 @@ export class CountStore {
       "INSERT INTO rejected_rows (reason, count) VALUES (?, ?) " +
         "ON CONFLICT (reason) DO UPDATE SET count = count + excluded.count",
     );
-    this.applyTransaction = db.transaction((change: BatchChange) => {
-      // Decided on the committed state this transaction starts from (the
-      // in-memory view mirrors it), and committed with the batch.
-      const split = splitBySeriesLimit(change.deltas, (delta) => this.counts.has(pairKey(delta.host, delta.jobName)), this.counts.size, this.maxSeries);
-      for (const delta of split.counted) addCount.run(delta.host, delta.jobName, delta.count);
-      for (const entry of change.rejected) addRejected.run(normalizeRejectReason(entry.reason), entry.count);
-      if (split.refusedRows > 0) addRejected.run(SERIES_LIMIT_REASON, split.refusedRows);
-      setGeneration.run(change);
-      setSource.run(change);
-      return split;
+    this.writeTransaction = db.transaction((writes: GroupWrites) => {
+      for (const delta of writes.pairs.values()) addCount.run(delta.host, delta.jobName, delta.count);
+      for (const [reason, count] of writes.rejected) addRejected.run(reason, count);
+      for (const generation of writes.generations.values()) setGeneration.run(generation);
+      for (const source of writes.sources.values()) setSource.run(source);
     });
   }
 
@@ -227,55 +198,41 @@ export class CountStore {
   }
 
   /**
-   * Commits one batch durably, then updates the in-memory view and tells the
-   * commit listeners what changed. Rows of new pairs beyond `maxSeries` are
-   * not counted but rejected as series_limit, in the same transaction.
+   * Decides each batch of a group by the ledger's rules (see batch-group.ts),
+   * commits what the applied ones change in one durable transaction, then
+   * updates the in-memory view and tells the commit listeners. Returns one
+   * outcome per batch, in order. Throws, changing nothing on disk or in
+   * memory, when the transaction fails: no batch of the group is committed.
    */
-  apply(change: BatchChange): AppliedBatch {
+  commitGroup(group: readonly GroupedBatch[]): GroupOutcome[] {
     this.assertOpen();
-    const split = this.applyTransaction(change);
+    const { outcomes, writes } = decideGroup(this, group);
+    if (writes.generations.size > 0) this.commit(writes);
+    return [...outcomes];
+  }
+
+  private commit(writes: GroupWrites): void {
+    this.writeTransaction(writes);
     const changed: Array<Readonly<PairCount>> = [];
-    for (const delta of split.counted) {
-      const key = pairKey(delta.host, delta.jobName);
+    for (const [key, delta] of writes.pairs) {
       let pair = this.counts.get(key);
       if (pair) pair.count += delta.count;
       else this.counts.set(key, (pair = { host: delta.host, jobName: delta.jobName, count: delta.count }));
       changed.push(pair);
-      this.countedRows += delta.count;
     }
-    const rejected = split.refusedRows > 0 ? [...change.rejected, { reason: SERIES_LIMIT_REASON, count: split.refusedRows }] : change.rejected;
-    for (const entry of rejected) {
-      const reason = normalizeRejectReason(entry.reason);
-      this.rejectedRows.set(reason, (this.rejectedRows.get(reason) ?? 0) + entry.count);
-    }
-    this.rememberGeneration({
-      sourceId: change.sourceId,
-      generation: change.generation,
-      fileId: change.fileId,
-      epoch: change.epoch,
-      committedOffset: change.endOffset,
-      anchor: change.anchor,
-      updatedMs: change.nowMs,
-      fileBirthMs: this.generation(change.sourceId, change.generation)?.fileBirthMs || change.fileBirthMs,
-    });
-    this.sources.set(change.sourceId, {
-      sourceId: change.sourceId,
-      createdMs: this.sources.get(change.sourceId)?.createdMs ?? change.nowMs,
-      latestGeneration: change.generation,
-      lastSeenMs: change.nowMs,
-      lastSidecarId: change.sidecarId,
-    });
-    const applied = { refusedBySeriesLimit: split.refused };
-    if (changed.length === 0) return applied;
-    const committed: CommittedChange = { sourceId: change.sourceId, generation: change.generation, changed };
+    this.countedRows += writes.countedRows;
+    for (const [reason, count] of writes.rejected) this.rejectedRows.set(reason, (this.rejectedRows.get(reason) ?? 0) + count);
+    for (const generation of writes.generations.values()) this.rememberGeneration({ ...generation });
+    for (const source of writes.sources.values()) this.sources.set(source.sourceId, { ...source });
+    if (changed.length === 0) return;
+    const committed: CommittedChange = { changed };
     for (const listener of this.commitListeners) listener(committed);
-    return applied;
   }
 
   /**
-   * Calls `listener` after every committed batch that changed a count, in
+   * Calls `listener` after every committed group that changed a count, in
    * commit order, synchronously: it must not throw, and must be quick, since
-   * the batch is acknowledged after it returns. Returns the unsubscribe.
+   * the group is acknowledged after it returns. Returns the unsubscribe.
    */
   onCommit(listener: (change: CommittedChange) => void): () => void {
     this.commitListeners.add(listener);
@@ -299,6 +256,21 @@ export class CountStore {
   /** Highest epoch applied for a file of a source; 0 when none. */
   latestEpoch(sourceId: string, fileId: string): number {
     return this.latestEpochs.get(generationKey(sourceId, fileId)) ?? 0;
+  }
+
+  /** When the source's first batch was applied; undefined for a source never applied. */
+  sourceCreatedMs(sourceId: string): number | undefined {
+    return this.sources.get(sourceId)?.createdMs;
+  }
+
+  /** Whether a (host, job_name) pair is counted. */
+  isCounted(host: string, jobName: string): boolean {
+    return this.counts.has(pairKey(host, jobName));
+  }
+
+  /** Distinct pairs counted. */
+  get seriesCount(): number {
+    return this.counts.size;
   }
 
   /** Records that a source was heard from without a durable change (not persisted). */
@@ -344,12 +316,6 @@ export class CountStore {
   private assertOpen(): void {
     if (this.closed) throw new Error("store is closed");
   }
-}
-
-const SERIES_LIMIT_REASON: RejectReason = "series_limit";
-
-function generationKey(sourceId: string, name: string): string {
-  return `${sourceId}\u0000${name}`;
 }
 
 /** Schema changes, each taking the database from version i to i + 1. */
