@@ -261,7 +261,7 @@ export class GenerationShipper {
       anchor: anchor ?? "",
       fileBirthUnixMillis: this.file.birthMs,
       fileSize,
-    });
+    }, this.context.signal);
   }
 
   /**

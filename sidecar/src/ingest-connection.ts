@@ -78,9 +78,13 @@ export class IngestConnection {
     private readonly metadata: grpc.Metadata = new grpc.Metadata(),
   ) {}
 
-  /** Announces a file; resolves with the aggregator's view of its generation. */
-  async hello(hello: Hello): Promise<Welcome__Output> {
-    const response = await this.request({ hello }, { expects: "welcome" });
+  /**
+   * Announces a file; resolves with the aggregator's view of its generation.
+   * When `signal` aborts first, rejects with ConnectionLost and ends the
+   * stream: a drain or stop never waits for an answer that may not come.
+   */
+  async hello(hello: Hello, signal: AbortSignal): Promise<Welcome__Output> {
+    const response = await this.request({ hello }, { expects: "welcome" }, signal);
     const interval = Number(response.welcome!.heartbeatIntervalMillis);
     this.heartbeatIntervalMillis = Number.isSafeInteger(interval) && interval > 0 ? interval : 0;
     return response.welcome!;
@@ -101,9 +105,9 @@ export class IngestConnection {
     this.call.write({ heartbeat });
   }
 
-  /** Ships a batch; resolves once the aggregator acknowledged it durably. */
-  async ship(batch: DeltaBatch & { sequence: number }): Promise<BatchAck__Output> {
-    const response = await this.request({ batch }, { expects: "ack", sequence: batch.sequence });
+  /** Ships a batch; resolves once the aggregator acknowledged it durably. `signal` as for hello(). */
+  async ship(batch: DeltaBatch & { sequence: number }, signal: AbortSignal): Promise<BatchAck__Output> {
+    const response = await this.request({ batch }, { expects: "ack", sequence: batch.sequence }, signal);
     return response.ack!;
   }
 
@@ -125,24 +129,32 @@ export class IngestConnection {
     return call;
   }
 
-  private request(message: ShipRequest, expected: Pick<Pending, "expects" | "sequence">): Promise<ShipResponse__Output> {
+  private request(message: ShipRequest, expected: Pick<Pending, "expects" | "sequence">, signal: AbortSignal): Promise<ShipResponse__Output> {
+    if (signal.aborted) return Promise.reject(new ConnectionLost("stopping: request not sent"));
     if (this.failure) return Promise.reject(this.failure);
     if (this.pending) return Promise.reject(new Error("a request is already outstanding on this stream"));
     const call = this.open();
     return new Promise<ShipResponse__Output>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.fail(new ConnectionLost(`no answer from the aggregator within ${this.responseTimeoutMs} ms`));
+      const giveUp = (error: ConnectionLost): void => {
+        this.fail(error);
         call.cancel();
-      }, this.responseTimeoutMs);
+      };
+      const timer = setTimeout(() => giveUp(new ConnectionLost(`no answer from the aggregator within ${this.responseTimeoutMs} ms`)), this.responseTimeoutMs);
       timer.unref();
+      const aborted = (): void => giveUp(new ConnectionLost("stopping: the answer was not awaited"));
+      signal.addEventListener("abort", aborted, { once: true });
+      const settled = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", aborted);
+      };
       this.pending = {
         ...expected,
         resolve: (response) => {
-          clearTimeout(timer);
+          settled();
           resolve(response);
         },
         reject: (error) => {
-          clearTimeout(timer);
+          settled();
           reject(error);
         },
       };

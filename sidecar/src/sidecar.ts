@@ -213,7 +213,7 @@ export class Sidecar {
         fileId,
         sidecarId: this.config.sidecarId,
         supersedeGeneration: position.supersede,
-      });
+      }, this.abort.signal);
       if (await this.holdsWhatWasCounted(position.file, welcome)) {
         this.log.info(
           { file: position.file.openedAs, generation: welcome.generation, committedOffset: Number(welcome.committedOffset) },
@@ -261,7 +261,7 @@ export class Sidecar {
         opened.push({ file, link, known: false });
         const fileId = await file.fileId();
         if (fileId === undefined) continue;
-        const welcome = await connection.hello({ sourceId: this.config.sourceId, fileId, sidecarId: this.config.sidecarId, supersedeGeneration: "" });
+        const welcome = await connection.hello({ sourceId: this.config.sourceId, fileId, sidecarId: this.config.sidecarId, supersedeGeneration: "" }, this.abort.signal);
         opened.at(-1)!.known = welcome.known && (await this.holdsWhatWasCounted(file, welcome));
         sourceCreatedMs = Number(welcome.sourceCreatedUnixMillis);
         latest = { ino: inodeOfFileId(welcome.sourceLatestFileId), birthMs: welcome.sourceLatestFileBirthUnixMillis };

@@ -8,8 +8,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { TestCertificateAuthority } from "./harness/certificates";
 import { shipAsSidecar } from "./harness/ingest-client";
-import { AGGREGATOR_MAIN, RunningProcess, SIDECAR_MAIN, startAggregator } from "./harness/processes";
-import { aggregatorCounts, sorted } from "./harness/query";
+import { AGGREGATOR_MAIN, RunningProcess, SIDECAR_MAIN, startAggregator, startSidecar } from "./harness/processes";
+import { aggregatorCounts, sorted, waitUntilSettled } from "./harness/query";
+import { TcpFaultProxy } from "./harness/tcp-proxy";
 import { waitFor } from "./harness/wait";
 
 /** Generous bound for a process to start, answer or exit; never a measurement. */
@@ -441,5 +442,38 @@ describe("command lines and start-up", () => {
     const messages = sidecar.logs.map((line) => line.msg);
     assert.ok(messages.includes("drain timed out: stopping with rows unshipped"), sidecar.dump());
     assert.ok(messages.includes("sidecar stopped"), sidecar.dump());
+  });
+
+  it("the sidecar's drain keeps its deadline when the aggregator stops answering mid-stream", async () => {
+    const dir = freshDir("silent");
+    fs.mkdirSync(dir);
+    const file = path.join(dir, "log.csv");
+    fs.writeFileSync(file, "server1,backup\n");
+    const aggregator = track(await startAggregator(path.join(dir, "state")));
+    const proxy = await TcpFaultProxy.start({ host: "127.0.0.1", port: aggregator.grpcPort });
+    try {
+      const drainTimeoutMs = 1000;
+      const sidecar = track(
+        startSidecar("sidecar-silent", {
+          file,
+          aggregator: `127.0.0.1:${proxy.port}`,
+          sourceId: "silent",
+          // Without the drain cancelling the request in flight, the sidecar would wait out this ack timeout.
+          extraArgs: ["--drain-timeout-ms", String(drainTimeoutMs), "--ack-timeout-ms", "60000", "--batch-linger-ms", "0"],
+        }),
+      );
+      await waitUntilSettled(aggregator.grpcAddress, { silent: file });
+      // The connection stays up, but nothing gets through any more: the next batch is never acknowledged.
+      proxy.setMode({ kind: "stall" });
+      fs.appendFileSync(file, "server2,cron\n");
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const stopping = Date.now();
+      const exit = await within(sidecar.stop("SIGTERM"), drainTimeoutMs + 5_000, "sidecar exiting on SIGTERM");
+      assert.deepEqual(exit, { code: 0, signal: null }, sidecar.dump());
+      assert.ok(Date.now() - stopping < drainTimeoutMs + 5_000);
+      assert.ok(sidecar.logs.some((line) => line.msg === "drain timed out: stopping with rows unshipped"), sidecar.dump());
+    } finally {
+      await proxy.stop();
+    }
   });
 });
