@@ -1,16 +1,30 @@
+import type { Programs } from "../e2e/harness/processes";
 import type { BenchSizes } from "./sizes";
+
+/** A build of logtally a figure measures: this checkout's, and with `--baseline` an earlier one beside it. */
+export interface Build {
+  /** How the build is named in the table: `logtally`, or `baseline`. */
+  readonly label: string;
+  readonly programs: Programs;
+}
 
 /** What a figure runs with. */
 export interface BenchContext {
   readonly runs: number;
   readonly quick: boolean;
   readonly sizes: BenchSizes;
+  /**
+   * This checkout's build first, then the `--baseline` build if one was
+   * given. Figures that compare builds measure them in turns, in one run, so
+   * that the machine's noise falls on both alike.
+   */
+  readonly builds: readonly Build[];
   /** Progress for the person waiting (stderr); results go in the returned measurements. */
   progress(message: string): void;
 }
 
 /** The unit a value is in, which decides how it is printed. */
-export type Unit = "rows/s" | "batches/s" | "ms" | "s" | "MB" | "ratio" | "CPU s/h" | "cores";
+export type Unit = "rows/s" | "batches/s" | "ms" | "µs" | "s" | "MB" | "ratio" | "CPU s/h" | "cores";
 
 /** A figure's target from the issue: printed next to the median, PASS when `met(median)`. */
 export interface Target {
@@ -62,6 +76,11 @@ export async function repeatRuns<Name extends string>(
 /** A target met by values at least `bound`. */
 export function atLeast(bound: number, text: string): Target {
   return { text, met: (median) => median >= bound };
+}
+
+/** A target met by values at most `bound`. */
+export function atMost(bound: number, text: string): Target {
+  return { text, met: (median) => median <= bound };
 }
 
 /** A target met by values below `bound`. */

@@ -104,6 +104,11 @@ export class MtailDaemon {
     return new MtailDaemon(child, `http://127.0.0.1:${port}/metrics`);
   }
 
+  /** The process id, to measure its CPU. */
+  get pid(): number {
+    return this.child.pid!;
+  }
+
   /** The sum of every log_host_job_count series on its /metrics. */
   async totalCounted(): Promise<number> {
     const response = await fetch(this.metricsUrl);

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { SIDECAR_NODE_OPTIONS } from "@logtally/sidecar";
-import { startAggregator, startSidecar, type AggregatorProcess, type RunningProcess } from "../e2e/harness/processes";
+import { THIS_BUILD, startAggregator, startSidecar, type AggregatorProcess, type Programs, type RunningProcess } from "../e2e/harness/processes";
 import { QueryProbe } from "../e2e/harness/query";
 import { track } from "./cleanup";
 import { sleep } from "./stats";
@@ -14,23 +14,27 @@ import { sleep } from "./stats";
 const SIDECAR_DEFAULT_ARGS = ["--poll-interval-ms", "250", "--rotate-grace-ms", "1000", "--log-level", "info"];
 
 /** Starts an aggregator on a fresh state directory under `dir`, on free loopback ports. */
-export async function startBenchAggregator(dir: string): Promise<AggregatorProcess> {
+export async function startBenchAggregator(dir: string, programs: Programs = THIS_BUILD): Promise<AggregatorProcess> {
   const stateDir = path.join(dir, "state");
   fs.mkdirSync(stateDir, { recursive: true });
-  return startAggregator(stateDir).then((aggregator) => {
+  return startAggregator(stateDir, { programs }).then((aggregator) => {
     track(aggregator.child);
     return aggregator;
   });
 }
 
 /** Starts a sidecar with its default settings, tailing `file` for `sourceId`. */
-export function startBenchSidecar(name: string, options: { file: string; aggregator: AggregatorProcess; sourceId: string }): RunningProcess {
+export function startBenchSidecar(
+  name: string,
+  options: { file: string; aggregator: AggregatorProcess; sourceId: string; programs?: Programs },
+): RunningProcess {
   const sidecar = startSidecar(name, {
     file: options.file,
     aggregator: options.aggregator.grpcAddress,
     sourceId: options.sourceId,
     extraArgs: SIDECAR_DEFAULT_ARGS,
     nodeArgs: SIDECAR_NODE_OPTIONS,
+    programs: options.programs,
   });
   track(sidecar.child);
   return sidecar;

@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import { parseArgs } from "node:util";
 import { installCleanup, killTrackedChildren } from "./cleanup";
 import type { BenchContext, Figure } from "./figure";
@@ -12,6 +13,8 @@ import { scrapeCostFigure } from "./figures/scrape-cost";
 import { memoryFigure } from "./figures/memory";
 import { resumeFigure } from "./figures/resume";
 import { capacityFigure } from "./figures/capacity";
+import { everydayFigure } from "./figures/everyday";
+import { THIS_BUILD, programsIn } from "../e2e/harness/processes";
 
 /** Every figure of the issue, in its order; `--only` picks by id. */
 const FIGURES: readonly Figure[] = [
@@ -23,15 +26,19 @@ const FIGURES: readonly Figure[] = [
   memoryFigure,
   resumeFigure,
   capacityFigure,
+  everydayFigure,
 ];
 
-const USAGE = `Usage: npm run bench -- [--runs N] [--quick] [--only id,id] [--json FILE]
+const USAGE = `Usage: npm run bench -- [--runs N] [--quick] [--only id,id] [--baseline DIR] [--json FILE]
 
 Benchmarks the real sidecar and aggregator (built from this tree) and prints,
 for each figure, the median of N runs (default 3), each run's value, the
 target from the issue (PASS/MISS) and the command that reproduces the figure.
   --quick       about 10x smaller files, sample counts and windows (a smoke run)
   --only ids    run only these figures: ${FIGURES.map((figure) => figure.id).join(", ")}
+  --baseline DIR  also measure the build in checkout DIR (an earlier commit, built there with
+                npm ci && npm run build) beside this one, in turns, in the same run: the
+                everyday and capacity figures then print both
   --json FILE   also write the results (every run's value) as JSON`;
 
 async function main(): Promise<number> {
@@ -41,6 +48,7 @@ async function main(): Promise<number> {
       quick: { type: "boolean", default: false },
       only: { type: "string" },
       json: { type: "string" },
+      baseline: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -57,10 +65,18 @@ async function main(): Promise<number> {
   }
   installCleanup();
   const quick = values.quick;
+  const baseline = values.baseline ? programsIn(values.baseline) : undefined;
+  for (const main of baseline ? [baseline.aggregatorMain, baseline.sidecarMain] : []) {
+    if (!fs.existsSync(main)) {
+      console.error(`--baseline ${values.baseline}: ${main} not found: build that checkout first (npm ci && npm run build)`);
+      return 2;
+    }
+  }
   const context: BenchContext = {
     runs,
     quick,
     sizes: quick ? QUICK_SIZES : FULL_SIZES,
+    builds: [{ label: "logtally", programs: THIS_BUILD }, ...(baseline ? [{ label: `baseline (${values.baseline})`, programs: baseline }] : [])],
     progress: (message) => process.stderr.write(`  ${message}\n`),
   };
   const machine = describeMachine();
@@ -69,7 +85,12 @@ async function main(): Promise<number> {
   const selected = FIGURES.filter((figure) => !only || only.includes(figure.id));
   const reports: FigureReport[] = [];
   for (const figure of selected) {
-    const flags = [`--only ${figure.id}`, ...(quick ? ["--quick"] : []), ...(runs !== 3 ? [`--runs ${runs}`] : [])];
+    const flags = [
+      `--only ${figure.id}`,
+      ...(quick ? ["--quick"] : []),
+      ...(runs !== 3 ? [`--runs ${runs}`] : []),
+      ...(values.baseline ? [`--baseline ${values.baseline}`] : []),
+    ];
     const reproduce = `npm run bench -- ${flags.join(" ")}`;
     process.stderr.write(`\n${figure.title}\n`);
     const startMs = performance.now();
@@ -85,7 +106,7 @@ async function main(): Promise<number> {
   }
   console.log(`\n${formatTable(reports, runs)}`);
   if (values.json) {
-    writeJson(values.json, { machine, options: { runs, quick, only: only ?? null, sizes: context.sizes }, reports });
+    writeJson(values.json, { machine, options: { runs, quick, only: only ?? null, baseline: values.baseline ?? null, sizes: context.sizes }, reports });
     console.log(`\nresults written to ${values.json}`);
   }
   return reports.some((report) => report.error) ? 1 : 0;

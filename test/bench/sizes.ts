@@ -29,6 +29,12 @@ export interface BenchSizes {
   readonly capacityRowsPerBatch: number;
   readonly capacityPairsPerBatch: number;
   readonly capacityWindowMs: number;
+  /** Everyday cost: rows per second each pod's application writes, pods on one aggregator, their distinct pairs, settling and window. */
+  readonly everydayRates: readonly number[];
+  readonly everydayPods: readonly number[];
+  readonly everydayPairs: number;
+  readonly everydaySettleMs: number;
+  readonly everydayWindowMs: number;
 }
 
 export const FULL_SIZES: BenchSizes = Object.freeze({
@@ -48,10 +54,15 @@ export const FULL_SIZES: BenchSizes = Object.freeze({
   memorySeries: 100_000,
   resumeCommittedBytes: 900_000_000,
   resumeAppendedBytes: 100_000_000,
-  capacitySenders: Object.freeze([1, 2, 8]),
-  capacityRowsPerBatch: 1_000,
-  capacityPairsPerBatch: 100,
+  capacitySenders: Object.freeze([1, 8, 64]),
+  capacityRowsPerBatch: 100,
+  capacityPairsPerBatch: 10,
   capacityWindowMs: 5_000,
+  everydayRates: Object.freeze([100, 1_000, 10_000]),
+  everydayPods: Object.freeze([1, 20]),
+  everydayPairs: 20,
+  everydaySettleMs: 20_000,
+  everydayWindowMs: 20_000,
 });
 
 /** `--quick`: every volume, count and window about 10× smaller; rates and shapes unchanged. */
@@ -67,4 +78,6 @@ export const QUICK_SIZES: BenchSizes = Object.freeze({
   resumeCommittedBytes: 90_000_000,
   resumeAppendedBytes: 10_000_000,
   capacityWindowMs: 1_000,
+  everydaySettleMs: 5_000,
+  everydayWindowMs: 3_000,
 });

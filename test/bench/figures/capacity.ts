@@ -1,7 +1,7 @@
 import * as path from "node:path";
 import type { AggregatorProcess } from "../../e2e/harness/processes";
 import { createScratchDir, removeScratchDir } from "../cleanup";
-import { repeatRuns, type BenchContext, type Figure, type Measurement } from "../figure";
+import { atLeast, repeatRuns, type BenchContext, type Build, type Figure, type Measurement } from "../figure";
 import { killAll, startBenchAggregator } from "../pipeline";
 import { CpuWindow } from "../proc-usage";
 import { formatValue } from "../report";
@@ -43,48 +43,63 @@ async function applyRate(
   }
 }
 
+/** The aggregator's capacity must serve a thousand pods, each shipping a few batches a second. */
+const TARGET_SENDERS = 64;
+
 export const capacityFigure: Figure = {
   id: "capacity",
   title: "8. Aggregator capacity: batches applied durably per second by concurrent senders over real gRPC",
   async measure(context: BenchContext) {
     const { capacitySenders, capacityRowsPerBatch: rowsPerBatch, capacityPairsPerBatch: pairsPerBatch, capacityWindowMs } = context.sizes;
     const dir = createScratchDir("capacity");
+    const [current] = context.builds;
+    const key = (build: Build, name: string, senders: number): string => `${build.label}:${name}@${senders}`;
     try {
       const runs = await repeatRuns(
         context,
         "capacity",
         async (run) => {
-          const aggregator = await startBenchAggregator(path.join(dir, `run-${run}`));
-          try {
-            const values: Record<string, number> = {};
-            for (const senders of capacitySenders) {
-              const rate = await applyRate(context, aggregator, senders, `run${run}-senders${senders}`);
-              values[`batches@${senders}`] = rate.batches;
-              values[`rows@${senders}`] = rate.rows;
-              values[`cores@${senders}`] = rate.cores;
-              values[`senderCores@${senders}`] = rate.senderCores;
+          const values: Record<string, number> = {};
+          // Builds in turns within each run, so that the machine's noise falls on both alike.
+          for (const [index, build] of context.builds.entries()) {
+            const aggregator = await startBenchAggregator(path.join(dir, `run-${run}-${index}`), build.programs);
+            try {
+              for (const senders of capacitySenders) {
+                const rate = await applyRate(context, aggregator, senders, `run${run}-senders${senders}`);
+                values[key(build, "batches", senders)] = rate.batches;
+                values[key(build, "rows", senders)] = rate.rows;
+                values[key(build, "cores", senders)] = rate.cores;
+                values[key(build, "perBatch", senders)] = (rate.cores / rate.batches) * 1e6;
+                values[key(build, "senderCores", senders)] = rate.senderCores;
+              }
+            } finally {
+              await killAll([aggregator]);
             }
-            return values;
-          } finally {
-            await killAll([aggregator]);
           }
+          return values;
         },
         (values) =>
-          capacitySenders
-            .map(
-              (senders) =>
-                `${senders}: ${formatValue(values[`batches@${senders}`]!, "batches/s")} ` +
-                `(aggregator ${formatValue(values[`cores@${senders}`]!, "cores")}, senders ${formatValue(values[`senderCores@${senders}`]!, "cores")})`,
+          context.builds
+            .flatMap((build) =>
+              capacitySenders.map(
+                (senders) =>
+                  `${build.label} ${senders}: ${formatValue(values[key(build, "batches", senders)]!, "batches/s")} ` +
+                  `(aggregator ${formatValue(values[key(build, "cores", senders)]!, "cores")}, senders ${formatValue(values[key(build, "senderCores", senders)]!, "cores")})`,
+              ),
             )
             .join(", "),
       );
       const measurements: Measurement[] = [];
-      for (const senders of capacitySenders) {
-        const name = `${senders} sender${senders === 1 ? "" : "s"}`;
-        measurements.push({ label: `${name}, batches`, unit: "batches/s", values: runs[`batches@${senders}`]! });
-        measurements.push({ label: `${name}, rows`, unit: "rows/s", values: runs[`rows@${senders}`]! });
-        measurements.push({ label: `${name}, aggregator CPU`, unit: "cores", values: runs[`cores@${senders}`]! });
-        measurements.push({ label: `${name}, sender process CPU`, unit: "cores", values: runs[`senderCores@${senders}`]! });
+      for (const build of context.builds) {
+        for (const senders of capacitySenders) {
+          const name = `${build.label}, ${senders} sender${senders === 1 ? "" : "s"}`;
+          const target = build === current && senders === TARGET_SENDERS ? atLeast(5_000, "≥ 5,000 batches/s") : undefined;
+          measurements.push({ label: `${name}, batches`, unit: "batches/s", values: runs[key(build, "batches", senders)]!, target });
+          measurements.push({ label: `${name}, rows`, unit: "rows/s", values: runs[key(build, "rows", senders)]! });
+          measurements.push({ label: `${name}, aggregator CPU`, unit: "cores", values: runs[key(build, "cores", senders)]! });
+          measurements.push({ label: `${name}, aggregator CPU per batch`, unit: "µs", values: runs[key(build, "perBatch", senders)]! });
+          measurements.push({ label: `${name}, sender process CPU`, unit: "cores", values: runs[key(build, "senderCores", senders)]! });
+        }
       }
       return {
         measurements,

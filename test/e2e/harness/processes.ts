@@ -6,6 +6,23 @@ const REPO_ROOT = path.resolve(__dirname, "../../..");
 export const AGGREGATOR_MAIN = path.join(REPO_ROOT, "aggregator/dist/main.js");
 export const SIDECAR_MAIN = path.join(REPO_ROOT, "sidecar/dist/main.js");
 
+/** The programs of one build of logtally: this checkout's, or another's (an earlier commit, to compare). */
+export interface Programs {
+  readonly aggregatorMain: string;
+  readonly sidecarMain: string;
+}
+
+/** This checkout's build. */
+export const THIS_BUILD: Programs = { aggregatorMain: AGGREGATOR_MAIN, sidecarMain: SIDECAR_MAIN };
+
+/** The build in another checkout of logtally (built with `npm run build` there). */
+export function programsIn(checkout: string): Programs {
+  return {
+    aggregatorMain: path.resolve(checkout, "aggregator/dist/main.js"),
+    sidecarMain: path.resolve(checkout, "sidecar/dist/main.js"),
+  };
+}
+
 /** A logtally program running as a real child process, its JSON log lines collected. */
 export class RunningProcess {
   readonly logs: Array<Record<string, unknown>> = [];
@@ -87,9 +104,10 @@ export async function startAggregator(
     metricsPort = 0,
     name = "aggregator",
     extraArgs = [],
-  }: { grpcPort?: number; metricsPort?: number; name?: string; extraArgs?: string[] } = {},
+    programs = THIS_BUILD,
+  }: { grpcPort?: number; metricsPort?: number; name?: string; extraArgs?: string[]; programs?: Programs } = {},
 ): Promise<AggregatorProcess> {
-  const running = start(name, AGGREGATOR_MAIN, [
+  const running = start(name, programs.aggregatorMain, [
     "--grpc-listen",
     `127.0.0.1:${grpcPort}`,
     "--metrics-listen",
@@ -117,9 +135,10 @@ export function startSidecar(
     sourceId,
     extraArgs = [],
     nodeArgs = [],
-  }: { file: string; aggregator: string; sourceId: string; extraArgs?: string[]; nodeArgs?: readonly string[] },
+    programs = THIS_BUILD,
+  }: { file: string; aggregator: string; sourceId: string; extraArgs?: string[]; nodeArgs?: readonly string[]; programs?: Programs },
 ): RunningProcess {
-  return start(name, SIDECAR_MAIN, [
+  return start(name, programs.sidecarMain, [
     "--file",
     file,
     "--aggregator",
