@@ -13,6 +13,6 @@ require_kubectl
 ensure_node_modules
 build
 
-mapfile -t unit_tests < <(find proto/src sidecar/src aggregator/src -name '*.spec.ts' | sort)
+mapfile -t unit_tests < <(find proto/src runtime/src sidecar/src injector/src aggregator/src -name '*.spec.ts' | sort)
 mapfile -t e2e_tests < <(find test/e2e -maxdepth 1 -name '*.test.ts' | sort)
 exec node --import tsx --test "${unit_tests[@]}" "${e2e_tests[@]}"

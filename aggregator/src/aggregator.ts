@@ -1,16 +1,9 @@
 import * as grpc from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
-import {
-  CredentialFiles,
-  MAX_MESSAGE_BYTES,
-  formatListenAddress,
-  loadLogtallyGrpc,
-  loadReflectedDefinition,
-  parseTokenFile,
-  HttpServer,
-} from "@logtally/proto";
-import type { Logger } from "@logtally/proto";
+import { MAX_MESSAGE_BYTES, loadLogtallyGrpc, loadReflectedDefinition, parseTokenFile } from "@logtally/proto";
+import { CredentialFiles, formatListenAddress, HttpServer } from "@logtally/runtime";
+import type { Logger } from "@logtally/runtime";
 import { createAuthInterceptor } from "./auth-interceptor";
 import type { AggregatorConfig } from "./config";
 
@@ -22,7 +15,7 @@ import { createServerTransport, type ServerTransport } from "./server-credential
 import { SourceActivity } from "./source-activity";
 import { describeSources } from "./source-status";
 import { STATUS_PAGE_TOP_COUNTS, renderStatusPage } from "./status-page";
-import { CountStore } from "./store";
+import { CountStore } from "./store/count-store";
 import { TokenVerifier } from "./token-verifier";
 import { topCounts } from "./top-counts";
 
@@ -87,7 +80,7 @@ export class Aggregator {
     this.transport = createServerTransport(config.tls, credentialsLog);
     this.tokenFile = config.tokenFile === undefined ? undefined : new CredentialFiles([config.tokenFile], ([contents]) => parseTokenFile(contents!), credentialsLog);
     this.store = CountStore.open(config.stateDir, { maxSeries: config.maxSeries });
-    const activity = new SourceActivity((sourceId) => this.store.allSources().has(sourceId));
+    const activity = new SourceActivity((sourceId) => this.store.view.allSources().has(sourceId));
     this.metrics = new AggregatorMetrics(this.store, activity);
     this.committer = new GroupCommitter(this.store, this.metrics);
     this.ingest = new IngestService(this.store, this.committer, this.metrics, activity, config, log.child({ component: "ingest" }), {
@@ -120,9 +113,9 @@ export class Aggregator {
           renderStatusPage({
             nowMs: Date.now(),
             sources: describeSources(this.store, activity),
-            topCounts: topCounts(this.store.allCounts().values(), STATUS_PAGE_TOP_COUNTS),
-            seriesCount: this.store.allCounts().size,
-            rowsCounted: this.store.totalCounted(),
+            topCounts: topCounts(this.store.view.allCounts().values(), STATUS_PAGE_TOP_COUNTS),
+            seriesCount: this.store.view.allCounts().size,
+            rowsCounted: this.store.view.totalCounted(),
           }),
       },
       log.child({ component: "http" }),

@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
-import { AUTHORIZATION_METADATA_KEY, type Logger } from "@logtally/proto";
+import { AUTHORIZATION_METADATA_KEY } from "@logtally/proto";
+import { type Logger } from "@logtally/runtime";
 import { LogThrottle } from "./log-throttle";
 import type { AggregatorMetrics } from "./metrics";
 import type { TokenVerifier } from "./token-verifier";

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { ConfigError } from "@logtally/proto";
+import { ConfigError } from "@logtally/runtime";
 import { parseAggregatorConfig, type AggregatorConfig } from "./config";
 
 function parse(argv: string[], env: NodeJS.ProcessEnv = {}): AggregatorConfig {

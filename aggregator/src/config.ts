@@ -1,16 +1,6 @@
-import {
-  ConfigError,
-  formatHelp,
-  parseFlags,
-  parseIntegerFlag,
-  parseListenAddress,
-  parseLogLevel,
-  type FlagSpec,
-  type ListenAddress,
-  type LOG_LEVELS,
-} from "@logtally/proto";
+import { ConfigError, formatHelp, credentialsReloadFlag, LOG_LEVEL_FLAG, parseFlags, parseListenAddress, parseLogLevel, type FlagSpec, type ListenAddress, type LOG_LEVELS } from "@logtally/runtime";
 
-const FLAGS = [
+export const AGGREGATOR_FLAGS = [
   {
     name: "grpc-listen",
     env: "LOGTALLY_GRPC_LISTEN",
@@ -33,18 +23,21 @@ const FLAGS = [
     name: "shutdown-grace-ms",
     env: "LOGTALLY_SHUTDOWN_GRACE_MS",
     default: "5000",
+    range: [0, 600_000],
     description: "On SIGTERM, how long open calls may take to finish before they are cancelled.",
   },
   {
     name: "heartbeat-interval-ms",
     env: "LOGTALLY_HEARTBEAT_INTERVAL_MS",
     default: "10000",
+    range: [100, 3_600_000],
     description: "How often sidecars with nothing to ship report that they are alive and their file's size (told to them on connect).",
   },
   {
     name: "watch-buffer-bytes",
     env: "LOGTALLY_WATCH_BUFFER_BYTES",
     default: "16777216",
+    range: [1024, 1024 * 1024 * 1024],
     description: "Changes queued for one WatchCounts stream beyond this many bytes end it with RESOURCE_EXHAUSTED.",
   },
   {
@@ -73,41 +66,34 @@ const FLAGS = [
       "open: Query needs no credentials (it serves what /metrics serves). token: Query requires what Ingest requires " +
       "(the token, and with --tls-client-ca a client certificate). Health and reflection are always open.",
   },
-  {
-    name: "credentials-reload-ms",
-    env: "LOGTALLY_CREDENTIALS_RELOAD_MS",
-    default: "10000",
-    description: "How often --token-file and the TLS files are read again, so that rotated credentials apply without a restart.",
-  },
+  credentialsReloadFlag("--token-file and the TLS files are"),
   {
     name: "max-ingest-streams",
     env: "LOGTALLY_MAX_INGEST_STREAMS",
     default: "4096",
+    range: [1, 1_000_000],
     description: "Ingest streams open at once; one more is refused with RESOURCE_EXHAUSTED (its sidecar retries later).",
   },
   {
     name: "hello-timeout-ms",
     env: "LOGTALLY_HELLO_TIMEOUT_MS",
     default: "10000",
+    range: [100, 3_600_000],
     description: "An Ingest stream that sends no Hello within this time is ended with DEADLINE_EXCEEDED.",
   },
   {
     name: "max-series",
     env: "LOGTALLY_MAX_SERIES",
     default: "1000000",
+    range: [1, 1_000_000_000],
     description:
       "Most (host, job_name) pairs counted. Once reached, rows of new pairs are not counted (rejected as series_limit); " +
       "existing pairs keep counting.",
   },
-  {
-    name: "log-level",
-    env: "LOGTALLY_LOG_LEVEL",
-    default: "info",
-    description: "One of fatal, error, warn, info, debug, trace. Logs are JSON lines on stderr.",
-  },
+  LOG_LEVEL_FLAG,
 ] as const satisfies ReadonlyArray<FlagSpec>;
 
-type FlagName = (typeof FLAGS)[number]["name"];
+type FlagName = (typeof AGGREGATOR_FLAGS)[number]["name"];
 
 /** TLS for the gRPC server: its certificate and key files and, for mutual TLS, the CA clients' certificates must chain to. */
 export interface ServerTlsFiles {
@@ -144,7 +130,7 @@ export const AGGREGATOR_HELP = formatHelp(
   "logtally-aggregator [options]",
   "Applies delta batches from logtally sidecars exactly once into durable counts and serves them\n" +
     "as log_host_job_count on /metrics. Run exactly one replica.",
-  FLAGS,
+  AGGREGATOR_FLAGS,
 );
 
 /**
@@ -152,12 +138,11 @@ export const AGGREGATOR_HELP = formatHelp(
  * "help" when --help was asked for. Throws ConfigError naming a bad flag.
  */
 export function parseAggregatorConfig(argv: string[], env: NodeJS.ProcessEnv): AggregatorConfig | "help" {
-  const parsed = parseFlags(FLAGS, argv, env);
+  const parsed = parseFlags(AGGREGATOR_FLAGS, argv, env);
   if (parsed.help) return "help";
   const values = parsed.values as Record<FlagName, string | undefined>;
-  const { labels } = parsed;
+  const { labels, integer } = parsed;
   const required = (name: FlagName): string => values[name]!;
-  const integer = (name: FlagName, min: number, max: number): number => parseIntegerFlag(labels[name], required(name), min, max);
   const optionalFile = (name: FlagName): string | undefined => values[name] || undefined;
   const tls = parseServerTls(optionalFile("tls-cert"), optionalFile("tls-key"), optionalFile("tls-client-ca"), labels);
   const tokenFile = optionalFile("token-file");
@@ -172,16 +157,16 @@ export function parseAggregatorConfig(argv: string[], env: NodeJS.ProcessEnv): A
     grpcListen: parseListenAddress(labels["grpc-listen"], required("grpc-listen")),
     metricsListen: parseListenAddress(labels["metrics-listen"], required("metrics-listen")),
     stateDir: required("state-dir"),
-    shutdownGraceMs: integer("shutdown-grace-ms", 0, 600_000),
-    heartbeatIntervalMs: integer("heartbeat-interval-ms", 100, 3_600_000),
-    watchBufferBytes: integer("watch-buffer-bytes", 1024, 1024 * 1024 * 1024),
+    shutdownGraceMs: integer("shutdown-grace-ms"),
+    heartbeatIntervalMs: integer("heartbeat-interval-ms"),
+    watchBufferBytes: integer("watch-buffer-bytes"),
     tls,
     tokenFile,
     queryAuth,
-    credentialsReloadMs: integer("credentials-reload-ms", 100, 86_400_000),
-    maxIngestStreams: integer("max-ingest-streams", 1, 1_000_000),
-    helloTimeoutMs: integer("hello-timeout-ms", 100, 3_600_000),
-    maxSeries: integer("max-series", 1, 1_000_000_000),
+    credentialsReloadMs: integer("credentials-reload-ms"),
+    maxIngestStreams: integer("max-ingest-streams"),
+    helloTimeoutMs: integer("hello-timeout-ms"),
+    maxSeries: integer("max-series"),
     logLevel: parseLogLevel(labels["log-level"], required("log-level")),
   });
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { Gauge, Registry } from "prom-client";
 import { COUNT_METRIC_HELP, COUNT_METRIC_NAME, CountExposition, escapeLabelValue } from "./count-exposition";
-import type { PairCount } from "./store";
+import type { PairCount } from "./store/count-view";
 
 const PAIRS: PairCount[] = [
   { host: "web-1", jobName: "backup", count: 3 },

@@ -1,4 +1,4 @@
-import type { PairCount } from "./store";
+import type { PairCount } from "./store/count-view";
 
 /** Metric name and help kept from the exporter logtally replaces, so existing queries keep working. */
 export const COUNT_METRIC_NAME = "log_host_job_count";

@@ -1,6 +1,6 @@
 import { status } from "@grpc/grpc-js";
 import { checkLabel } from "@logtally/proto";
-import { IngestError } from "./errors";
+import { StatusError } from "./errors";
 
 /** How a query selects one label: not at all, by exact value, or by prefix. */
 export type LabelMatch =
@@ -23,7 +23,7 @@ export interface CountFilterFields {
 }
 
 /**
- * Reads the filter of a request. Throws an INVALID_ARGUMENT IngestError when
+ * Reads the filter of a request. Throws an INVALID_ARGUMENT StatusError when
  * a value could never be a label (so could never match), or when one label
  * is given both exactly and as a prefix.
  */
@@ -36,11 +36,11 @@ export function parseCountFilter(fields: CountFilterFields): CountFilter {
 
 function labelMatch(exactName: string, exact: string, prefixName: string, prefix: string): LabelMatch {
   if (exact !== "" && prefix !== "") {
-    throw new IngestError(status.INVALID_ARGUMENT, `give ${exactName} or ${prefixName}, not both`);
+    throw new StatusError(status.INVALID_ARGUMENT, `give ${exactName} or ${prefixName}, not both`);
   }
   for (const [name, value] of [[exactName, exact], [prefixName, prefix]] as const) {
     const problem = value === "" ? undefined : checkLabel(value);
-    if (problem) throw new IngestError(status.INVALID_ARGUMENT, `${name} filter is not a valid label: ${problem}`);
+    if (problem) throw new StatusError(status.INVALID_ARGUMENT, `${name} filter is not a valid label: ${problem}`);
   }
   if (exact !== "") return { kind: "exact", value: exact };
   if (prefix !== "") return { kind: "prefix", value: prefix };

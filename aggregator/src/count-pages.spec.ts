@@ -4,10 +4,10 @@ import { status } from "@grpc/grpc-js";
 import fc from "fast-check";
 import { filterMatches, parseCountFilter, type CountFilter, type CountFilterFields } from "./count-filter";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, effectivePageSize, pageOfCounts } from "./count-pages";
-import { IngestError } from "./errors";
+import { StatusError } from "./errors";
 import { encodePageToken } from "./page-token";
 import { SortedCounts, comparePairs } from "./sorted-counts";
-import type { PairCount } from "./store";
+import type { PairCount } from "./store/count-view";
 
 const NO_FILTER: CountFilterFields = { host: "", jobName: "", hostPrefix: "", jobNamePrefix: "" };
 
@@ -136,7 +136,7 @@ test("a filter that no label could match is refused, and so is an exact value wi
 
 function assertInvalidArgument(run: () => unknown, message: RegExp): void {
   assert.throws(run, (error: unknown) => {
-    assert.ok(error instanceof IngestError, String(error));
+    assert.ok(error instanceof StatusError, String(error));
     assert.equal(error.code, status.INVALID_ARGUMENT);
     assert.match(error.message, message);
     return true;

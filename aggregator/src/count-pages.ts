@@ -1,7 +1,7 @@
 import { status } from "@grpc/grpc-js";
 import type { CountFilter } from "./count-filter";
 import { labelMatches } from "./count-filter";
-import { IngestError } from "./errors";
+import { StatusError } from "./errors";
 import { decodePageToken, encodePageToken } from "./page-token";
 import type { SortedCounts } from "./sorted-counts";
 
@@ -27,7 +27,7 @@ export interface CountsPage {
  */
 export function effectivePageSize(requested: number): number {
   if (!Number.isInteger(requested) || requested < 0) {
-    throw new IngestError(status.INVALID_ARGUMENT, `page_size ${requested} must not be negative`);
+    throw new StatusError(status.INVALID_ARGUMENT, `page_size ${requested} must not be negative`);
   }
   return requested === 0 ? DEFAULT_PAGE_SIZE : Math.min(requested, MAX_PAGE_SIZE);
 }

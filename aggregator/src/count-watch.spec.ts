@@ -5,11 +5,12 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { status, type ServiceError } from "@grpc/grpc-js";
-import { createLogger, type WatchCountsResponse } from "@logtally/proto";
+import { type WatchCountsResponse } from "@logtally/proto";
+import { createLogger } from "@logtally/runtime";
 import { parseCountFilter } from "./count-filter";
 import { CountWatchHub, type WatchCall } from "./count-watch";
 import { SortedCounts } from "./sorted-counts";
-import { CountStore } from "./store";
+import { CountStore } from "./store/count-store";
 import { commitBatch } from "./testing/commit-batch";
 
 const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-watch-spec-"));
@@ -83,7 +84,7 @@ function commit(store: CountStore, deltas: Array<{ host: string; jobName: string
 }
 
 function hubFor(store: CountStore, maxBufferedBytes: number): CountWatchHub {
-  const index = new SortedCounts(store.allCounts().values());
+  const index = new SortedCounts(store.view.allCounts().values());
   store.onCommit(({ changed }) => changed.forEach((pair) => index.add(pair)));
   return new CountWatchHub(store, index, maxBufferedBytes, createLogger("aggregator", "fatal"));
 }

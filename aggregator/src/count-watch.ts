@@ -1,10 +1,12 @@
 import { status, type ServiceError } from "@grpc/grpc-js";
-import type { Logger, WatchCountsResponse } from "@logtally/proto";
+import type { WatchCountsResponse } from "@logtally/proto";
+import type { Logger } from "@logtally/runtime";
 import { filterMatches, type CountFilter } from "./count-filter";
 import { MAX_PAGE_SIZE, pageOfCounts } from "./count-pages";
-import { IngestError, toServiceError } from "./errors";
+import { StatusError } from "./errors";
 import type { SortedCounts } from "./sorted-counts";
-import type { CommittedChange, CountStore, PairCount } from "./store";
+import type { CommittedChange, CountStore } from "./store/count-store";
+import type { PairCount } from "./store/count-view";
 
 /** What a watcher needs of its server-streaming call; grpc-js's ServerWritableStream provides it. */
 export interface WatchCall {
@@ -172,5 +174,5 @@ function approximateBytes(pair: Readonly<PairCount>): number {
 }
 
 function serviceError(code: status, details: string): ServiceError {
-  return toServiceError(new IngestError(code, details));
+  return new StatusError(code, details).toServiceError();
 }

@@ -1,6 +1,6 @@
 import type { GroupedBatch, GroupOutcome } from "./batch-group";
 import type { AggregatorMetrics } from "./metrics";
-import type { CountStore } from "./store";
+import type { CountStore } from "./store/count-store";
 
 interface Queued {
   readonly batch: GroupedBatch;

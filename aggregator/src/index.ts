@@ -1,9 +1,10 @@
 /** The logtally aggregator as a library: used by main.ts and by tests. */
 export { Aggregator, type AggregatorAddresses } from "./aggregator";
-export { parseAggregatorConfig, type AggregatorConfig } from "./config";
-export { CountStore, DATABASE_FILE, DEFAULT_MAX_SERIES } from "./store";
+export { parseAggregatorConfig, AGGREGATOR_FLAGS, type AggregatorConfig } from "./config";
+export { CountStore, DEFAULT_MAX_SERIES } from "./store/count-store";
+export { DATABASE_FILE } from "./store/state-database";
 export { splitBySeriesLimit } from "./series-limit";
 export { TokenVerifier } from "./token-verifier";
 export { decideBatch, validateBatch, generationId, parseGenerationId, type BatchDecision } from "./ledger";
 export { COUNT_METRIC_NAME, COUNT_METRIC_HELP } from "./count-exposition";
-export { IngestError, StateError } from "./errors";
+export { StatusError, StateError } from "./errors";

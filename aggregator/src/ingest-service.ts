@@ -1,23 +1,14 @@
 import { status, type ServerDuplexStream } from "@grpc/grpc-js";
-import {
-  checkIdentifier,
-  type DeltaBatch__Output,
-  type Heartbeat__Output,
-  type Hello__Output,
-  type IngestHandlers,
-  type Logger,
-  type ShipRequest__Output,
-  type ShipResponse,
-  type Welcome,
-} from "@logtally/proto";
+import { checkIdentifier, type DeltaBatch__Output, type Heartbeat__Output, type Hello__Output, type IngestHandlers, type ShipRequest__Output, type ShipResponse, type Welcome } from "@logtally/proto";
+import { type Logger } from "@logtally/runtime";
 import type { GroupOutcome } from "./batch-group";
-import { IngestError, toServiceError } from "./errors";
+import { StatusError } from "./errors";
 import type { GroupCommitter } from "./group-commit";
 import { checkFileId, generationId, parseGenerationId, validateBatch, validateHeartbeat } from "./ledger";
 import type { AggregatorMetrics } from "./metrics";
 import { RefusedPairLog } from "./refused-pair-log";
 import type { SourceActivity } from "./source-activity";
-import type { CountStore } from "./store";
+import type { CountStore } from "./store/count-store";
 
 type ShipCall = ServerDuplexStream<ShipRequest__Output, ShipResponse>;
 
@@ -91,7 +82,7 @@ export class IngestService {
     private readonly limits: IngestLimits,
     private readonly now: () => number = Date.now,
   ) {
-    this.refusedPairs = new RefusedPairLog(store.maxSeries, log);
+    this.refusedPairs = new RefusedPairLog(store.view.maxSeries, log);
   }
 
   /** grpc-js handlers for `logtally.v1.Ingest`. */
@@ -101,18 +92,18 @@ export class IngestService {
 
   /** Ends every open stream with UNAVAILABLE, so sidecars reconnect once the aggregator is back. */
   closeAll(reason: string): void {
-    for (const call of [...this.calls.keys()]) this.fail(call, new IngestError(status.UNAVAILABLE, reason));
+    for (const call of [...this.calls.keys()]) this.fail(call, new StatusError(status.UNAVAILABLE, reason));
   }
 
   private serve(call: ShipCall): void {
     const helloTimer = setTimeout(() => {
-      this.fail(call, new IngestError(status.DEADLINE_EXCEEDED, `no hello within ${this.limits.helloTimeoutMs} ms`));
+      this.fail(call, new StatusError(status.DEADLINE_EXCEEDED, `no hello within ${this.limits.helloTimeoutMs} ms`));
     }, this.limits.helloTimeoutMs);
     helloTimer.unref();
     this.calls.set(call, { state: { state: "awaiting_hello", helloTimer }, unsentAnswers: 0, inbox: [], waiting: false, halfClosed: false });
     this.metrics.connectedSidecars.set(this.calls.size);
     if (this.calls.size > this.limits.maxStreams) {
-      this.fail(call, new IngestError(status.RESOURCE_EXHAUSTED, `the aggregator serves at most ${this.limits.maxStreams} ingest streams: retry later`));
+      this.fail(call, new StatusError(status.RESOURCE_EXHAUSTED, `the aggregator serves at most ${this.limits.maxStreams} ingest streams: retry later`));
       return;
     }
     call.on("data", (request: ShipRequest__Output) => this.receive(call, request));
@@ -133,7 +124,7 @@ export class IngestService {
     if (entry.unsentAnswers + entry.inbox.length >= MAX_UNSENT_ANSWERS) {
       this.fail(
         call,
-        new IngestError(status.RESOURCE_EXHAUSTED, `${MAX_UNSENT_ANSWERS} answers are still unread: read each answer before sending the next request`),
+        new StatusError(status.RESOURCE_EXHAUSTED, `${MAX_UNSENT_ANSWERS} answers are still unread: read each answer before sending the next request`),
       );
       return;
     }
@@ -172,7 +163,7 @@ export class IngestService {
     if (request.hello) return this.hello(call, stream, request.hello);
     if (request.batch) return this.batch(call, stream, request.batch);
     if (request.heartbeat) return this.heartbeat(stream, request.heartbeat);
-    throw new IngestError(status.INVALID_ARGUMENT, "ShipRequest carries neither hello nor batch nor heartbeat");
+    throw new StatusError(status.INVALID_ARGUMENT, "ShipRequest carries neither hello nor batch nor heartbeat");
   }
 
   /** Writes an answer, counting it as unsent until the transport has taken it. */
@@ -189,9 +180,9 @@ export class IngestService {
       checkFileId(hello.fileId) ??
       checkIdentifier("sidecar_id", hello.sidecarId, { required: false }) ??
       checkIdentifier("supersede_generation", hello.supersedeGeneration, { required: false });
-    if (problem) throw new IngestError(status.INVALID_ARGUMENT, problem);
+    if (problem) throw new StatusError(status.INVALID_ARGUMENT, problem);
     if (stream.state === "open" && stream.sourceId !== hello.sourceId) {
-      throw new IngestError(
+      throw new StatusError(
         status.INVALID_ARGUMENT,
         `stream belongs to source ${stream.sourceId}; open another stream for ${hello.sourceId}`,
       );
@@ -219,23 +210,23 @@ export class IngestService {
    */
   private welcome(hello: Hello__Output): Welcome {
     const { sourceId, fileId } = hello;
-    const source = this.store.allSources().get(sourceId);
+    const source = this.store.view.allSources().get(sourceId);
     const sourceCreatedUnixMillis = source?.createdMs ?? 0;
     const sourceLatestFileId = (source && parseGenerationId(source.latestGeneration)?.fileId) ?? "";
-    const sourceLatestFileBirthUnixMillis = (source && this.store.generation(sourceId, source.latestGeneration)?.fileBirthMs) ?? 0;
+    const sourceLatestFileBirthUnixMillis = (source && this.store.view.generation(sourceId, source.latestGeneration)?.fileBirthMs) ?? 0;
     const sourceFacts = {
       sourceCreatedUnixMillis,
       sourceLatestFileId,
       sourceLatestFileBirthUnixMillis,
       heartbeatIntervalMillis: this.options.heartbeatIntervalMs,
     };
-    const latestEpoch = this.store.latestEpoch(sourceId, fileId);
+    const latestEpoch = this.store.view.latestEpoch(sourceId, fileId);
     const latest = latestEpoch > 0 ? generationId(fileId, latestEpoch) : undefined;
     if (latest === undefined || hello.supersedeGeneration === latest) {
       const generation = generationId(fileId, latestEpoch + 1);
       return { sourceId, fileId, generation, committedOffset: 0, anchor: "", known: false, fileBirthUnixMillis: 0, ...sourceFacts };
     }
-    const state = this.store.generation(sourceId, latest);
+    const state = this.store.view.generation(sourceId, latest);
     return {
       sourceId,
       fileId,
@@ -249,12 +240,12 @@ export class IngestService {
   }
 
   private async batch(call: ShipCall, stream: StreamState, batch: DeltaBatch__Output): Promise<void> {
-    if (stream.state !== "open") throw new IngestError(status.FAILED_PRECONDITION, "send a hello before any batch");
+    if (stream.state !== "open") throw new StatusError(status.FAILED_PRECONDITION, "send a hello before any batch");
     const problem = validateBatch(batch);
-    if (problem) throw new IngestError(status.INVALID_ARGUMENT, `batch ${batch.sequence}: ${problem}`);
+    if (problem) throw new StatusError(status.INVALID_ARGUMENT, `batch ${batch.sequence}: ${problem}`);
     const parsed = parseGenerationId(batch.generation);
     if (!parsed || checkFileId(parsed.fileId)) {
-      throw new IngestError(status.INVALID_ARGUMENT, `generation ${JSON.stringify(batch.generation.slice(0, 100))} is malformed`);
+      throw new StatusError(status.INVALID_ARGUMENT, `generation ${JSON.stringify(batch.generation.slice(0, 100))} is malformed`);
     }
     const { sourceId, sidecarId } = stream;
     const nowMs = this.now();
@@ -277,7 +268,7 @@ export class IngestService {
 
   private acknowledge(call: ShipCall, sourceId: string, sidecarId: string, batch: DeltaBatch__Output, outcome: GroupOutcome, nowMs: number): void {
     if (outcome.decision === "unknown_generation") {
-      throw new IngestError(status.FAILED_PRECONDITION, `unknown generation ${batch.generation} of source ${sourceId}`);
+      throw new StatusError(status.FAILED_PRECONDITION, `unknown generation ${batch.generation} of source ${sourceId}`);
     }
     this.activity.heardFrom(sourceId, nowMs, batch.fileSize > 0 ? { generation: batch.generation, sizeBytes: batch.fileSize } : undefined);
     const { sequence, generation } = batch;
@@ -288,7 +279,7 @@ export class IngestService {
       return;
     }
     const { decision, committedOffset } = outcome;
-    this.store.touchSource(sourceId, sidecarId, nowMs);
+    this.store.view.touchSource(sourceId, sidecarId, nowMs);
     this.metrics.batches.inc({ outcome: decision });
     if (decision === "out_of_order") {
       this.log.info(
@@ -301,9 +292,9 @@ export class IngestService {
 
   /** Records that the sidecar is alive and how large its file is; a heartbeat is never answered. */
   private heartbeat(stream: StreamState, heartbeat: Heartbeat__Output): undefined {
-    if (stream.state !== "open") throw new IngestError(status.FAILED_PRECONDITION, "send a hello before any heartbeat");
+    if (stream.state !== "open") throw new StatusError(status.FAILED_PRECONDITION, "send a hello before any heartbeat");
     const problem = validateHeartbeat(heartbeat);
-    if (problem) throw new IngestError(status.INVALID_ARGUMENT, `heartbeat: ${problem}`);
+    if (problem) throw new StatusError(status.INVALID_ARGUMENT, `heartbeat: ${problem}`);
     this.activity.heardFrom(stream.sourceId, this.now(), { generation: heartbeat.generation, sizeBytes: heartbeat.fileSize });
     return undefined;
   }
@@ -311,14 +302,14 @@ export class IngestService {
   private fail(call: ShipCall, error: unknown): void {
     const entry = this.calls.get(call);
     if (!entry || entry.state.state === "closed") return;
-    const serviceError = toServiceError(error);
-    const fields = { code: status[serviceError.code], details: serviceError.details, peer: call.getPeer() };
-    if (serviceError.code === status.INTERNAL) this.log.error({ ...fields, err: error }, "ingest stream failed");
-    else if (serviceError.code !== status.UNAVAILABLE) this.log.warn(fields, "ingest stream refused");
-    this.metrics.ingestErrors.inc({ code: status[serviceError.code] ?? String(serviceError.code) });
+    const statusError = StatusError.from(error);
+    const fields = { ...statusError.logFields(), peer: call.getPeer() };
+    if (statusError.code === status.INTERNAL) this.log.error(fields, "ingest stream failed");
+    else if (statusError.code !== status.UNAVAILABLE) this.log.warn(fields, "ingest stream refused");
+    this.metrics.ingestErrors.inc({ code: status[statusError.code] ?? String(statusError.code) });
     if (entry.state.state === "open") this.activity.streamClosed(entry.state.sourceId, entry.state.sidecarId);
     this.endState(entry, { state: "closed" });
-    call.emit("error", serviceError);
+    call.emit("error", statusError.toServiceError());
     this.forget(call);
   }
 

@@ -1,23 +1,12 @@
 #!/usr/bin/env node
-import { ConfigError, CredentialFileError, createLogger } from "@logtally/proto";
-
-import { AGGREGATOR_HELP, parseAggregatorConfig } from "./config";
+// First: catches SIGTERM from the moment the process starts (see stop-signals.ts in @logtally/runtime).
+import { CredentialFileError, createLogger, firstStopSignal, runProgram } from "@logtally/runtime";
+import { AGGREGATOR_HELP, parseAggregatorConfig, type AggregatorConfig } from "./config";
 import { Aggregator } from "./aggregator";
 import { StateError } from "./errors";
 
-async function main(): Promise<number> {
-  let config;
-  try {
-    config = parseAggregatorConfig(process.argv.slice(2), process.env);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`logtally-aggregator: ${error.message}\nTry --help.\n`);
-    return 2;
-  }
-  if (config === "help") {
-    process.stdout.write(AGGREGATOR_HELP);
-    return 0;
-  }
+/** Serves until SIGTERM or SIGINT, then stops gracefully. */
+async function runAggregator(config: AggregatorConfig): Promise<number> {
   const log = createLogger("aggregator", config.logLevel);
   let aggregator: Aggregator;
   try {
@@ -27,29 +16,11 @@ async function main(): Promise<number> {
     log.fatal({ path: error.path, err: error.cause }, error.message);
     return 1;
   }
-  let signalled: NodeJS.Signals | undefined;
-  const stopping = new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (signalled) return;
-      signalled = signal;
-      log.info({ signal }, "signal received");
-      resolve();
-    };
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
-  });
   await aggregator.start();
-  await stopping;
+  const signal = await firstStopSignal();
+  log.info({ signal }, "signal received");
   await aggregator.stop();
   return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    process.stderr.write(`logtally-aggregator: fatal: ${(error as Error)?.stack ?? String(error)}\n`);
-    process.exitCode = 1;
-  },
-);
+runProgram("logtally-aggregator", AGGREGATOR_HELP, () => parseAggregatorConfig(process.argv.slice(2), process.env), runAggregator);

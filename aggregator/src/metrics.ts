@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { CountExposition } from "./count-exposition";
 import type { SourceActivity } from "./source-activity";
 import { lagBytes } from "./source-status";
-import type { CountStore } from "./store";
+import type { CountStore } from "./store/count-store";
 
 /** Why a call was refused as unauthenticated, as counted by `logtally_auth_failures_total`. */
 export type AuthFailureReason = "missing_token" | "malformed_token" | "wrong_token";
@@ -37,7 +37,7 @@ export class AggregatorMetrics {
       registers,
       collect() {
         this.reset();
-        this.inc(store.totalCounted());
+        this.inc(store.view.totalCounted());
       },
     });
     new Counter({
@@ -47,7 +47,7 @@ export class AggregatorMetrics {
       registers,
       collect() {
         this.reset();
-        for (const [reason, count] of store.rejectedByReason()) this.inc({ reason }, count);
+        for (const [reason, count] of store.view.rejectedByReason()) this.inc({ reason }, count);
       },
     });
     new Gauge({
@@ -55,7 +55,7 @@ export class AggregatorMetrics {
       help: "Distinct (host, job_name) pairs in log_host_job_count.",
       registers,
       collect() {
-        this.set(store.allCounts().size);
+        this.set(store.view.allCounts().size);
       },
     });
     new Gauge({
@@ -63,7 +63,7 @@ export class AggregatorMetrics {
       help: "Most (host, job_name) pairs counted (--max-series); rows of new pairs beyond it are rejected as series_limit.",
       registers,
       collect() {
-        this.set(store.maxSeries);
+        this.set(store.view.maxSeries);
       },
     });
     new Gauge({
@@ -73,8 +73,8 @@ export class AggregatorMetrics {
       registers,
       collect() {
         this.reset();
-        for (const source of store.allSources().values()) {
-          const generation = store.generation(source.sourceId, source.latestGeneration);
+        for (const source of store.view.allSources().values()) {
+          const generation = store.view.generation(source.sourceId, source.latestGeneration);
           if (generation) this.set({ source_id: source.sourceId }, generation.committedOffset);
         }
       },
@@ -86,7 +86,7 @@ export class AggregatorMetrics {
       registers,
       collect() {
         this.reset();
-        for (const source of store.allSources().values()) this.set({ source_id: source.sourceId }, source.lastSeenMs / 1000);
+        for (const source of store.view.allSources().values()) this.set({ source_id: source.sourceId }, source.lastSeenMs / 1000);
       },
     });
     new Gauge({
@@ -142,6 +142,6 @@ export class AggregatorMetrics {
 
   /** Renders the Prometheus text exposition. */
   async render(): Promise<Buffer> {
-    return Buffer.concat([this.counts.render(this.store.allCounts().values()), Buffer.from(await this.registry.metrics())]);
+    return Buffer.concat([this.counts.render(this.store.view.allCounts().values()), Buffer.from(await this.registry.metrics())]);
   }
 }

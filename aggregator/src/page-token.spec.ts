@@ -3,7 +3,7 @@ import * as assert from "node:assert/strict";
 import { status } from "@grpc/grpc-js";
 import fc from "fast-check";
 import { parseCountFilter, type CountFilterFields } from "./count-filter";
-import { IngestError } from "./errors";
+import { StatusError } from "./errors";
 import { decodePageToken, encodePageToken } from "./page-token";
 
 const NO_FILTER: CountFilterFields = { host: "", jobName: "", hostPrefix: "", jobNamePrefix: "" };
@@ -66,7 +66,7 @@ test("anything else is refused as not a token this server issued", () => {
       try {
         decodePageToken(tampered, filter);
       } catch (error) {
-        assert.ok(error instanceof IngestError && error.code === status.INVALID_ARGUMENT, String(error));
+        assert.ok(error instanceof StatusError && error.code === status.INVALID_ARGUMENT, String(error));
       }
     }),
   );
@@ -74,7 +74,7 @@ test("anything else is refused as not a token this server issued", () => {
 
 function assertRefused(run: () => unknown, message: RegExp): void {
   assert.throws(run, (error: unknown) => {
-    assert.ok(error instanceof IngestError, String(error));
+    assert.ok(error instanceof StatusError, String(error));
     assert.equal(error.code, status.INVALID_ARGUMENT);
     assert.match(error.message, message);
     return true;

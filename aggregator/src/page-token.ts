@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { status } from "@grpc/grpc-js";
 import { checkLabel } from "@logtally/proto";
 import { filterKey, type CountFilter } from "./count-filter";
-import { IngestError } from "./errors";
+import { StatusError } from "./errors";
 
 /** Tokens longer than this were not issued here (two labels of at most 1024 bytes, encoded). */
 const MAX_PAGE_TOKEN_CHARS = 8192;
@@ -27,11 +27,11 @@ export function encodePageToken(filter: CountFilter, last: PageCursor): string {
 
 /**
  * Reads a page token issued for `filter`. Throws an INVALID_ARGUMENT
- * IngestError when it is not a token this server issues, or was issued for
+ * StatusError when it is not a token this server issues, or was issued for
  * another filter.
  */
 export function decodePageToken(token: string, filter: CountFilter): PageCursor {
-  const invalid = (why: string): IngestError => new IngestError(status.INVALID_ARGUMENT, `page_token is invalid: ${why}`);
+  const invalid = (why: string): StatusError => new StatusError(status.INVALID_ARGUMENT, `page_token is invalid: ${why}`);
   if (token.length > MAX_PAGE_TOKEN_CHARS || !/^[A-Za-z0-9_-]+$/.test(token)) throw invalid("not a token this server issued");
   let fields: unknown;
   try {

@@ -1,22 +1,14 @@
-import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from "@grpc/grpc-js";
-import type {
-  GetCountsRequest__Output,
-  GetCountsResponse,
-  ListSourcesRequest__Output,
-  ListSourcesResponse,
-  Logger,
-  QueryHandlers,
-  WatchCountsRequest__Output,
-  WatchCountsResponse,
-} from "@logtally/proto";
+import { status, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream, type ServiceError } from "@grpc/grpc-js";
+import type { GetCountsRequest__Output, GetCountsResponse, ListSourcesRequest__Output, ListSourcesResponse, QueryHandlers, WatchCountsRequest__Output, WatchCountsResponse } from "@logtally/proto";
+import type { Logger } from "@logtally/runtime";
 import { parseCountFilter } from "./count-filter";
 import { pageOfCounts } from "./count-pages";
 import { CountWatchHub } from "./count-watch";
-import { toServiceError } from "./errors";
+import { StatusError } from "./errors";
 import { SortedCounts } from "./sorted-counts";
 import type { SourceActivity } from "./source-activity";
 import { describeSources } from "./source-status";
-import type { CountStore } from "./store";
+import type { CountStore } from "./store/count-store";
 
 /** Settings of the Query service. */
 export interface QueryServiceOptions {
@@ -36,9 +28,9 @@ export class QueryService {
     private readonly store: CountStore,
     private readonly activity: SourceActivity,
     options: QueryServiceOptions,
-    log: Logger,
+    private readonly log: Logger,
   ) {
-    this.index = new SortedCounts(store.allCounts().values());
+    this.index = new SortedCounts(store.view.allCounts().values());
     // Subscribed before the hub, so a watcher's snapshot already holds a pair its batch created.
     store.onCommit(({ changed }) => {
       for (const pair of changed) this.index.add(pair);
@@ -49,8 +41,8 @@ export class QueryService {
   /** grpc-js handlers for `logtally.v1.Query`. */
   handlers(): QueryHandlers {
     return {
-      GetCounts: (call, callback) => answer(call, callback, (request) => this.getCounts(request)),
-      ListSources: (call, callback) => answer(call, callback, (request) => this.listSources(request)),
+      GetCounts: (call, callback) => this.answer(call, callback, (request) => this.getCounts(request)),
+      ListSources: (call, callback) => this.answer(call, callback, (request) => this.listSources(request)),
       WatchCounts: (call) => this.watchCounts(call),
     };
   }
@@ -90,19 +82,26 @@ export class QueryService {
     try {
       this.watchHub.watch(call, parseCountFilter(call.request));
     } catch (error) {
-      call.emit("error", toServiceError(error));
+      call.emit("error", this.failed(error));
     }
   }
-}
 
-function answer<Request, Response>(
-  call: ServerUnaryCall<Request, Response>,
-  callback: sendUnaryData<Response>,
-  method: (request: Request) => Response,
-): void {
-  try {
-    callback(null, method(call.request));
-  } catch (error) {
-    callback(toServiceError(error));
+  private answer<Request, Response>(
+    call: ServerUnaryCall<Request, Response>,
+    callback: sendUnaryData<Response>,
+    method: (request: Request) => Response,
+  ): void {
+    try {
+      callback(null, method(call.request));
+    } catch (error) {
+      callback(this.failed(error));
+    }
+  }
+
+  /** The status a failed call ends with; a defect is logged with its cause, which the client never sees. */
+  private failed(error: unknown): ServiceError {
+    const statusError = StatusError.from(error);
+    if (statusError.code === status.INTERNAL) this.log.error(statusError.logFields(), "query failed");
+    return statusError.toServiceError();
   }
 }

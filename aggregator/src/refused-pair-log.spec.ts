@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import type { Logger } from "@logtally/proto";
+import type { Logger } from "@logtally/runtime";
 import { RefusedPairLog } from "./refused-pair-log";
 
 /** A logger that keeps what is logged at warn: the only level RefusedPairLog uses. */

@@ -1,4 +1,4 @@
-import type { Logger } from "@logtally/proto";
+import type { Logger } from "@logtally/runtime";
 import { pairKey } from "./ledger";
 import type { PairDelta } from "./series-limit";
 

@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
-import { SourcedCertificateProvider, openCaFile, openIdentityFiles, type CredentialFiles, type Logger } from "@logtally/proto";
+import { type Logger } from "@logtally/runtime";
+import { SourcedCertificateProvider, openCaFile, openIdentityFiles, type CredentialFiles } from "@logtally/runtime";
 import type { ServerTlsFiles } from "./config";
 
 /** The gRPC server's transport credentials, and the files to read again as they change. */

@@ -1,4 +1,4 @@
-import type { PairCount } from "./store";
+import type { PairCount } from "./store/count-view";
 
 /** Orders pairs by host, then job name (by UTF-16 code units, as `<` does). */
 export function comparePairs(a: { host: string; jobName: string }, b: { host: string; jobName: string }): number {

@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { SourceActivity } from "./source-activity";
 import { describeSources } from "./source-status";
-import { CountStore } from "./store";
+import { CountStore } from "./store/count-store";
 import { commitBatch } from "./testing/commit-batch";
 
 const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-source-status-"));
@@ -15,7 +15,7 @@ let stores = 0;
 function open(): { store: CountStore; activity: SourceActivity } {
   const store = CountStore.open(path.join(tempRoot, `state-${++stores}`));
   after(() => store.close());
-  return { store, activity: new SourceActivity((sourceId) => store.allSources().has(sourceId)) };
+  return { store, activity: new SourceActivity((sourceId) => store.view.allSources().has(sourceId)) };
 }
 
 function commit(store: CountStore, sourceId: string, generation: string, endOffset: number, nowMs = 1_000): void {

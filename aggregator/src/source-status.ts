@@ -1,5 +1,5 @@
 import type { LiveSource, SourceActivity } from "./source-activity";
-import type { CountStore } from "./store";
+import type { CountStore } from "./store/count-store";
 
 /** One source as an operator sees it: durable progress and the live view together. */
 export interface SourceView {
@@ -31,14 +31,14 @@ export interface SourceView {
  */
 export function describeSources(store: CountStore, activity: SourceActivity): SourceView[] {
   const generationsBySource = new Map<string, number>();
-  for (const generation of store.allGenerations()) {
+  for (const generation of store.view.allGenerations()) {
     generationsBySource.set(generation.sourceId, (generationsBySource.get(generation.sourceId) ?? 0) + 1);
   }
-  const sourceIds = new Set([...store.allSources().keys(), ...[...activity.all()].map((live) => live.sourceId)]);
+  const sourceIds = new Set([...store.view.allSources().keys(), ...[...activity.all()].map((live) => live.sourceId)]);
   const views: SourceView[] = [];
   for (const sourceId of sourceIds) {
-    const durable = store.allSources().get(sourceId);
-    const latest = durable && store.generation(sourceId, durable.latestGeneration);
+    const durable = store.view.allSources().get(sourceId);
+    const latest = durable && store.view.generation(sourceId, durable.latestGeneration);
     const live = activity.get(sourceId);
     views.push({
       sourceId,
@@ -67,7 +67,7 @@ export function describeSources(store: CountStore, activity: SourceActivity): So
 export function lagBytes(store: CountStore, live: Readonly<LiveSource>): number | undefined {
   const reported = live.fileSize;
   if (!reported) return undefined;
-  const committed = store.generation(live.sourceId, reported.generation)?.committedOffset ?? 0;
+  const committed = store.view.generation(live.sourceId, reported.generation)?.committedOffset ?? 0;
   return Math.max(0, reported.sizeBytes - committed);
 }
 

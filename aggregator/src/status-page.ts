@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
-import type { HtmlPage } from "@logtally/proto";
+import type { HtmlPage } from "@logtally/runtime";
 import type { SourceView } from "./source-status";
-import type { PairCount } from "./store";
+import type { PairCount } from "./store/count-view";
 
 /** How many pairs the page lists, largest counts first. */
 export const STATUS_PAGE_TOP_COUNTS = 50;

@@ -6,7 +6,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import Database from "better-sqlite3";
 import { StateError } from "./errors";
-import { CountStore, DATABASE_FILE } from "./store";
+import { CountStore } from "./store/count-store";
+import { DATABASE_FILE } from "./store/state-database";
 import { commitBatch, type TestBatch } from "./testing/commit-batch";
 
 const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-store-"));
@@ -41,13 +42,13 @@ function change(overrides: Partial<TestBatch> = {}): TestBatch {
 
 /** Counts as sorted [host, job_name, count] triples. */
 function countsOf(store: CountStore): Array<[string, string, number]> {
-  return [...store.allCounts().values()]
+  return [...store.view.allCounts().values()]
     .map((pair): [string, string, number] => [pair.host, pair.jobName, pair.count])
     .sort((a, b) => (a[0] + "\u0000" + a[1] < b[0] + "\u0000" + b[1] ? -1 : 1));
 }
 
 function rejectedOf(store: CountStore): Record<string, number> {
-  return Object.fromEntries([...store.rejectedByReason()].sort(([a], [b]) => (a < b ? -1 : 1)));
+  return Object.fromEntries([...store.view.rejectedByReason()].sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
 /** Reads what SQLite itself holds, bypassing the store's in-memory view. */
@@ -82,13 +83,13 @@ test("open creates the state directory and the schema", () => {
   const dir = path.join(stateDir(), "nested", "deeper");
   withStore(dir, (store) => {
     assert.equal(store.databasePath, path.resolve(dir, DATABASE_FILE));
-    assert.equal(store.totalCounted(), 0);
-    assert.equal(store.allCounts().size, 0);
-    assert.equal(store.allSources().size, 0);
-    assert.equal([...store.allGenerations()].length, 0);
-    assert.equal(store.rejectedByReason().size, 0);
-    assert.equal(store.latestEpoch("pod-a", "app.log"), 0);
-    assert.equal(store.generation("pod-a", "app.log#1"), undefined);
+    assert.equal(store.view.totalCounted(), 0);
+    assert.equal(store.view.allCounts().size, 0);
+    assert.equal(store.view.allSources().size, 0);
+    assert.equal([...store.view.allGenerations()].length, 0);
+    assert.equal(store.view.rejectedByReason().size, 0);
+    assert.equal(store.view.latestEpoch("pod-a", "app.log"), 0);
+    assert.equal(store.view.generation("pod-a", "app.log#1"), undefined);
   });
   assert.ok(fs.statSync(path.join(dir, DATABASE_FILE)).isFile());
   const db = new Database(path.join(dir, DATABASE_FILE), { readonly: true });
@@ -130,18 +131,18 @@ test("apply updates counts, the generation, the source and rejected rows", () =>
       ["web-1", "restore", 1],
       ["web-2", "backup", 2],
     ]);
-    assert.equal(store.totalCounted(), 10);
+    assert.equal(store.view.totalCounted(), 10);
     assert.deepEqual(rejectedOf(store), { empty_field: 3, other: 6 });
     assert.deepEqual(
-      { ...store.generation("pod-a", "app.log#1") },
+      { ...store.view.generation("pod-a", "app.log#1") },
       { sourceId: "pod-a", generation: "app.log#1", fileId: "app.log", epoch: 1, committedOffset: 250, anchor: "bb", updatedMs: 2_000, fileBirthMs: 0 },
     );
-    assert.equal([...store.allGenerations()].length, 1);
+    assert.equal([...store.view.allGenerations()].length, 1);
     assert.deepEqual(
-      { ...store.allSources().get("pod-a") },
+      { ...store.view.allSources().get("pod-a") },
       { sourceId: "pod-a", createdMs: 1_000, latestGeneration: "app.log#1", lastSeenMs: 2_000, lastSidecarId: "sidecar-2" },
     );
-    assert.equal(store.latestEpoch("pod-a", "app.log"), 1);
+    assert.equal(store.view.latestEpoch("pod-a", "app.log"), 1);
   });
   assert.deepEqual(readDatabase(dir), {
     counts: [
@@ -200,10 +201,10 @@ test("state survives close and reopen", () => {
       ["web-1", "backup", 3],
       ["web-2", "backup", 3],
     ]);
-    assert.equal(store.totalCounted(), 15);
+    assert.equal(store.view.totalCounted(), 15);
     assert.deepEqual(rejectedOf(store), { empty_field: 1, other: 4 });
     assert.deepEqual(
-      { ...store.generation("pod-a", "app.log#1") },
+      { ...store.view.generation("pod-a", "app.log#1") },
       {
         sourceId: "pod-a",
         generation: "app.log#1",
@@ -216,7 +217,7 @@ test("state survives close and reopen", () => {
       },
     );
     assert.deepEqual(
-      { ...store.generation("pod-b", "err.log#2") },
+      { ...store.view.generation("pod-b", "err.log#2") },
       {
         sourceId: "pod-b",
         generation: "err.log#2",
@@ -228,12 +229,12 @@ test("state survives close and reopen", () => {
         fileBirthMs: 777.25,
       },
     );
-    assert.equal(store.generation("pod-a", "err.log#2"), undefined);
-    assert.equal(store.latestEpoch("pod-a", "app.log"), 1);
-    assert.equal(store.latestEpoch("pod-b", "err.log"), 2);
-    assert.equal(store.latestEpoch("pod-a", "err.log"), 0);
+    assert.equal(store.view.generation("pod-a", "err.log#2"), undefined);
+    assert.equal(store.view.latestEpoch("pod-a", "app.log"), 1);
+    assert.equal(store.view.latestEpoch("pod-b", "err.log"), 2);
+    assert.equal(store.view.latestEpoch("pod-a", "err.log"), 0);
     assert.deepEqual(
-      [...store.allSources().values()].map((source) => ({ ...source })).sort((a, b) => (a.sourceId < b.sourceId ? -1 : 1)),
+      [...store.view.allSources().values()].map((source) => ({ ...source })).sort((a, b) => (a.sourceId < b.sourceId ? -1 : 1)),
       [
         { sourceId: "pod-a", createdMs: 1_000, latestGeneration: "app.log#1", lastSeenMs: 3_000, lastSidecarId: "sidecar-3" },
         { sourceId: "pod-b", createdMs: 1_500, latestGeneration: "err.log#2", lastSeenMs: 1_500, lastSidecarId: "sidecar-1" },
@@ -243,8 +244,8 @@ test("state survives close and reopen", () => {
     // Counting continues on top of the reloaded state.
     commitBatch(store, change({ endOffset: 190, fileBirthMs: 99, deltas: [{ host: "web-1", jobName: "backup", count: 2 }], rejected: [] }));
     assert.deepEqual(countsOf(store)[1], ["web-1", "backup", 5]);
-    assert.equal(store.generation("pod-a", "app.log#1")?.fileBirthMs, 1_234.5);
-    assert.equal(store.totalCounted(), 17);
+    assert.equal(store.view.generation("pod-a", "app.log#1")?.fileBirthMs, 1_234.5);
+    assert.equal(store.view.totalCounted(), 17);
   });
 });
 
@@ -254,26 +255,26 @@ test("latestEpoch tracks the highest epoch per (source, file)", () => {
     change({ sourceId, fileId, epoch: n, generation: `${fileId}#${n}`, endOffset, deltas: [], rejected: [] });
   withStore(dir, (store) => {
     commitBatch(store, epoch("pod-a", "app.log", 1, 10));
-    assert.equal(store.latestEpoch("pod-a", "app.log"), 1);
+    assert.equal(store.view.latestEpoch("pod-a", "app.log"), 1);
     commitBatch(store, epoch("pod-a", "app.log", 2, 5));
-    assert.equal(store.latestEpoch("pod-a", "app.log"), 2);
+    assert.equal(store.view.latestEpoch("pod-a", "app.log"), 2);
     // A late batch of the older epoch moves its offset, not the latest epoch.
     commitBatch(store, epoch("pod-a", "app.log", 1, 20));
-    assert.equal(store.latestEpoch("pod-a", "app.log"), 2);
-    assert.equal(store.generation("pod-a", "app.log#1")?.committedOffset, 20);
+    assert.equal(store.view.latestEpoch("pod-a", "app.log"), 2);
+    assert.equal(store.view.generation("pod-a", "app.log#1")?.committedOffset, 20);
     // Other sources and other files keep their own epochs.
     commitBatch(store, epoch("pod-b", "app.log", 1, 7));
     for (const n of [1, 2, 3]) commitBatch(store, epoch("pod-a", "err.log", n, 7));
-    assert.equal(store.latestEpoch("pod-b", "app.log"), 1);
-    assert.equal(store.latestEpoch("pod-a", "err.log"), 3);
-    assert.equal(store.latestEpoch("pod-a", "app.log"), 2);
-    assert.equal(store.latestEpoch("pod-b", "err.log"), 0);
+    assert.equal(store.view.latestEpoch("pod-b", "app.log"), 1);
+    assert.equal(store.view.latestEpoch("pod-a", "err.log"), 3);
+    assert.equal(store.view.latestEpoch("pod-a", "app.log"), 2);
+    assert.equal(store.view.latestEpoch("pod-b", "err.log"), 0);
   });
   withStore(dir, (store) => {
-    assert.equal(store.latestEpoch("pod-a", "app.log"), 2);
-    assert.equal(store.latestEpoch("pod-b", "app.log"), 1);
-    assert.equal(store.latestEpoch("pod-a", "err.log"), 3);
-    assert.equal(store.latestEpoch("pod-b", "err.log"), 0);
+    assert.equal(store.view.latestEpoch("pod-a", "app.log"), 2);
+    assert.equal(store.view.latestEpoch("pod-b", "app.log"), 1);
+    assert.equal(store.view.latestEpoch("pod-a", "err.log"), 3);
+    assert.equal(store.view.latestEpoch("pod-b", "err.log"), 0);
   });
 });
 
@@ -290,12 +291,12 @@ test("a transaction that fails midway changes nothing, on disk or in memory", ()
   };
   const assertUnchanged = (store: CountStore, when: string) => {
     assert.deepEqual(countsOf(store), before.counts, when);
-    assert.equal(store.totalCounted(), 5, when);
-    assert.deepEqual({ ...store.generation("pod-a", "app.log#1") }, before.generation, when);
-    assert.deepEqual({ ...store.allSources().get("pod-a") }, before.source, when);
+    assert.equal(store.view.totalCounted(), 5, when);
+    assert.deepEqual({ ...store.view.generation("pod-a", "app.log#1") }, before.generation, when);
+    assert.deepEqual({ ...store.view.allSources().get("pod-a") }, before.source, when);
     assert.deepEqual(rejectedOf(store), before.rejected, when);
-    assert.equal(store.generation("pod-a", "app.log#2"), undefined, when);
-    assert.equal(store.latestEpoch("pod-a", "app.log"), 1, when);
+    assert.equal(store.view.generation("pod-a", "app.log#2"), undefined, when);
+    assert.equal(store.view.latestEpoch("pod-a", "app.log"), 1, when);
   };
 
   withStore(dir, (store) => {
@@ -332,8 +333,8 @@ test("a transaction that fails midway changes nothing, on disk or in memory", ()
     assertUnchanged(store, "after reopen");
     // The store is still usable after a failed transaction.
     commitBatch(store, change({ endOffset: 150, deltas: [{ host: "web-1", jobName: "backup", count: 1 }], rejected: [] }));
-    assert.equal(store.generation("pod-a", "app.log#1")?.committedOffset, 150);
-    assert.equal(store.totalCounted(), 6);
+    assert.equal(store.view.generation("pod-a", "app.log#1")?.committedOffset, 150);
+    assert.equal(store.view.totalCounted(), 6);
   });
 });
 
@@ -381,11 +382,11 @@ test("a version 1 database is migrated in place, keeping its state", () => {
 
   withStore(dir, (store) => {
     assert.deepEqual(countsOf(store), [["web-1", "backup", 7]]);
-    assert.equal(store.generation("pod-a", "app.log#1")?.committedOffset, 120);
-    assert.equal(store.generation("pod-a", "app.log#1")?.fileBirthMs, 0);
+    assert.equal(store.view.generation("pod-a", "app.log#1")?.committedOffset, 120);
+    assert.equal(store.view.generation("pod-a", "app.log#1")?.fileBirthMs, 0);
     commitBatch(store, change({ endOffset: 130, fileBirthMs: 42, deltas: [], rejected: [] }));
   });
-  withStore(dir, (store) => assert.equal(store.generation("pod-a", "app.log#1")?.fileBirthMs, 42));
+  withStore(dir, (store) => assert.equal(store.view.generation("pod-a", "app.log#1")?.fileBirthMs, 42));
   const reopened = new Database(path.join(dir, DATABASE_FILE), { readonly: true });
   try {
     assert.equal(reopened.pragma("user_version", { simple: true }), 2);
@@ -427,10 +428,10 @@ test("close is idempotent and later applies fail", () => {
   commitBatch(store, change());
   store.close();
   assert.doesNotThrow(() => store.close());
-  assert.throws(() => commitBatch(store, change({ endOffset: 300 })), /store is closed/);
+  assert.throws(() => commitBatch(store, change({ endOffset: 300 })), /state database is closed/);
   // The in-memory view stays readable and unchanged.
-  assert.equal(store.totalCounted(), 5);
-  withStore(dir, (reopened) => assert.equal(reopened.generation("pod-a", "app.log#1")?.committedOffset, 100));
+  assert.equal(store.view.totalCounted(), 5);
+  withStore(dir, (reopened) => assert.equal(reopened.view.generation("pod-a", "app.log#1")?.committedOffset, 100));
 });
 
 test("beyond maxSeries pairs, rows of new pairs are rejected as series_limit in the batch's transaction; existing pairs keep counting", () => {
@@ -438,7 +439,7 @@ test("beyond maxSeries pairs, rows of new pairs are rejected as series_limit in 
   const open = (maxSeries: number): CountStore => CountStore.open(dir, { maxSeries });
   const first = open(3);
   try {
-    assert.equal(first.maxSeries, 3);
+    assert.equal(first.view.maxSeries, 3);
     const applied = commitBatch(first, change({ rejected: [] }));
     assert.deepEqual(applied.refusedBySeriesLimit, []);
     // web-1 exists; web-3 takes the last free series; web-4 and web-5 do not fit.
@@ -466,9 +467,9 @@ test("beyond maxSeries pairs, rows of new pairs are rejected as series_limit in 
       ["web-4", "backup", 7],
     ];
     assert.deepEqual(countsOf(first), expected);
-    assert.equal(first.totalCounted(), 13);
+    assert.equal(first.view.totalCounted(), 13);
     assert.deepEqual(rejectedOf(first), { empty_field: 1, series_limit: 6 });
-    assert.equal(first.generation("pod-a", "app.log#1")?.committedOffset, 200, "the batch's range is done");
+    assert.equal(first.view.generation("pod-a", "app.log#1")?.committedOffset, 200, "the batch's range is done");
   } finally {
     first.close();
   }

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import type { CredentialSource } from "@logtally/proto";
+import type { CredentialSource } from "@logtally/runtime";
 import { TokenVerifier } from "./token-verifier";
 
 const CURRENT = "current-token-0123456789abcdef";

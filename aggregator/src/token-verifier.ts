@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { MAX_TOKEN_LENGTH, parseBearerAuthorization, type CredentialSource } from "@logtally/proto";
+import { MAX_TOKEN_LENGTH, parseBearerAuthorization } from "@logtally/proto";
+import { type CredentialSource } from "@logtally/runtime";
 import type { AuthFailureReason } from "./metrics";
 
 /** Outcome of {@link TokenVerifier.verify}. */

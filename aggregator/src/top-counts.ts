@@ -1,5 +1,5 @@
 import { comparePairs } from "./sorted-counts";
-import type { PairCount } from "./store";
+import type { PairCount } from "./store/count-view";
 
 /** Orders by count, largest first; ties by host, then job name. */
 function byCountDescending(a: Readonly<PairCount>, b: Readonly<PairCount>): number {

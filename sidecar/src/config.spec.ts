@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as os from "node:os";
-import { ConfigError } from "@logtally/proto";
+import { ConfigError } from "@logtally/runtime";
 import { SIDECAR_HELP, parseSidecarConfig, type SidecarConfig } from "./config";
 
 const DEFAULT_FILE = "/var/log/app/log.csv";

@@ -1,18 +1,8 @@
 import * as os from "node:os";
-import {
-  ConfigError,
-  checkIdentifier,
-  formatHelp,
-  parseFlags,
-  parseIntegerFlag,
-  parseListenAddress,
-  parseLogLevel,
-  type FlagSpec,
-  type ListenAddress,
-  type LOG_LEVELS,
-} from "@logtally/proto";
+import { checkIdentifier } from "@logtally/proto";
+import { ConfigError, formatHelp, credentialsReloadFlag, LOG_LEVEL_FLAG, parseFlags, parseListenAddress, parseLogLevel, type FlagSpec, type ListenAddress, type LOG_LEVELS } from "@logtally/runtime";
 
-const FLAGS = [
+export const SIDECAR_FLAGS = [
   { name: "file", env: "LOGTALLY_FILE", default: "/var/log/app/log.csv", description: "The CSV log file to tail (rows host,job_name)." },
   {
     name: "aggregator",
@@ -41,18 +31,21 @@ const FLAGS = [
     name: "max-line-bytes",
     env: "LOGTALLY_MAX_LINE_BYTES",
     default: "65536",
+    range: [256, 16 * 1024 * 1024],
     description: "Longer lines are not counted (rejected as line_too_long); also the memory held for a partial line.",
   },
   {
     name: "batch-max-bytes",
     env: "LOGTALLY_BATCH_MAX_BYTES",
     default: "8388608",
+    range: [4096, 256 * 1024 * 1024],
     description: "A batch is shipped once it covers this many bytes of the file (or the reader caught up).",
   },
   {
     name: "batch-linger-ms",
     env: "LOGTALLY_BATCH_LINGER_MS",
     default: "200",
+    range: [0, 10_000],
     description:
       "Once the reader has caught up with the file, how long a batch waits for more lines before it is shipped " +
       "(a full batch, and a drain, ship at once). Fewer, larger batches cost less CPU on both sides; 0 ships at once.",
@@ -61,36 +54,42 @@ const FLAGS = [
     name: "read-buffer-bytes",
     env: "LOGTALLY_READ_BUFFER_BYTES",
     default: "1048576",
+    range: [4096, 64 * 1024 * 1024],
     description: "Bytes read from the file at a time.",
   },
   {
     name: "poll-interval-ms",
     env: "LOGTALLY_POLL_INTERVAL_MS",
     default: "250",
+    range: [10, 60_000],
     description: "How often the file is checked for growth when no change notification arrives (network filesystems send none).",
   },
   {
     name: "rotate-grace-ms",
     env: "LOGTALLY_ROTATE_GRACE_MS",
     default: "1000",
+    range: [0, 60_000],
     description: "After the file is renamed away, how long late writes to the old file are still read before moving on.",
   },
   {
     name: "max-rotated-files",
     env: "LOGTALLY_MAX_ROTATED_FILES",
     default: "5",
+    range: [0, 100],
     description: "Rotated files (<file>.1 ... <file>.N) checked for rows not yet shipped.",
   },
   {
     name: "ack-timeout-ms",
     env: "LOGTALLY_ACK_TIMEOUT_MS",
     default: "30000",
+    range: [100, 600_000],
     description: "How long to wait for the aggregator's answer before reconnecting.",
   },
   {
     name: "drain-timeout-ms",
     env: "LOGTALLY_DRAIN_TIMEOUT_MS",
     default: "25000",
+    range: [0, 3_600_000],
     description: "On SIGTERM, how long to keep shipping up to the end of the file before exiting anyway.",
   },
   {
@@ -115,21 +114,11 @@ const FLAGS = [
     env: "LOGTALLY_TOKEN_FILE",
     description: "File whose first line is the bearer token sent to the aggregator; read again on every reconnect. Off unless set.",
   },
-  {
-    name: "credentials-reload-ms",
-    env: "LOGTALLY_CREDENTIALS_RELOAD_MS",
-    default: "10000",
-    description: "How often the TLS files are read again, so that a renewed client certificate is used without a restart.",
-  },
-  {
-    name: "log-level",
-    env: "LOGTALLY_LOG_LEVEL",
-    default: "info",
-    description: "One of fatal, error, warn, info, debug, trace. Logs are JSON lines on stderr.",
-  },
+  credentialsReloadFlag("the TLS files are"),
+  LOG_LEVEL_FLAG,
 ] as const satisfies ReadonlyArray<FlagSpec>;
 
-type FlagName = (typeof FLAGS)[number]["name"];
+type FlagName = (typeof SIDECAR_FLAGS)[number]["name"];
 
 /** How the sidecar reaches the aggregator over TLS. */
 export interface ClientTlsConfig {
@@ -171,7 +160,7 @@ export const SIDECAR_HELP = formatHelp(
   "Tails one CSV log file and ships per-(host, job_name) row deltas to the logtally aggregator,\n" +
     "resuming from the aggregator's committed offset. It exposes no counts itself.\n\n" +
     "To add it to Kubernetes pods: logtally-sidecar inject --help, logtally-sidecar webhook --help.",
-  FLAGS,
+  SIDECAR_FLAGS,
 );
 
 /**
@@ -179,12 +168,11 @@ export const SIDECAR_HELP = formatHelp(
  * --help was asked for. Throws ConfigError naming a bad flag.
  */
 export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): SidecarConfig | "help" {
-  const parsed = parseFlags(FLAGS, argv, env);
+  const parsed = parseFlags(SIDECAR_FLAGS, argv, env);
   if (parsed.help) return "help";
   const values = parsed.values as Record<FlagName, string | undefined>;
-  const { labels } = parsed;
+  const { labels, integer } = parsed;
   const required = (name: FlagName): string => values[name]!;
-  const integer = (name: FlagName, min: number, max: number): number => parseIntegerFlag(labels[name], required(name), min, max);
   const identifier = (name: FlagName, value: string): string => {
     const problem = checkIdentifier(labels[name], value, { required: true });
     if (problem) throw new ConfigError(problem);
@@ -202,18 +190,18 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Side
     sourceId: identifier("source-id", sourceId),
     sidecarId: identifier("sidecar-id", values["sidecar-id"] ?? podName ?? os.hostname()),
     metricsListen: values["metrics-listen"] ? parseListenAddress(labels["metrics-listen"], values["metrics-listen"]) : undefined,
-    maxLineBytes: integer("max-line-bytes", 256, 16 * 1024 * 1024),
-    batchMaxBytes: integer("batch-max-bytes", 4096, 256 * 1024 * 1024),
-    batchLingerMs: integer("batch-linger-ms", 0, 10_000),
-    readBufferBytes: integer("read-buffer-bytes", 4096, 64 * 1024 * 1024),
-    pollIntervalMs: integer("poll-interval-ms", 10, 60_000),
-    rotateGraceMs: integer("rotate-grace-ms", 0, 60_000),
-    maxRotatedFiles: integer("max-rotated-files", 0, 100),
-    ackTimeoutMs: integer("ack-timeout-ms", 100, 600_000),
-    drainTimeoutMs: integer("drain-timeout-ms", 0, 3_600_000),
+    maxLineBytes: integer("max-line-bytes"),
+    batchMaxBytes: integer("batch-max-bytes"),
+    batchLingerMs: integer("batch-linger-ms"),
+    readBufferBytes: integer("read-buffer-bytes"),
+    pollIntervalMs: integer("poll-interval-ms"),
+    rotateGraceMs: integer("rotate-grace-ms"),
+    maxRotatedFiles: integer("max-rotated-files"),
+    ackTimeoutMs: integer("ack-timeout-ms"),
+    drainTimeoutMs: integer("drain-timeout-ms"),
     tls: parseClientTls(values, labels),
     tokenFile: values["token-file"] || undefined,
-    credentialsReloadMs: integer("credentials-reload-ms", 100, 86_400_000),
+    credentialsReloadMs: integer("credentials-reload-ms"),
     logLevel: parseLogLevel(labels["log-level"], required("log-level")),
   });
 }

@@ -1,57 +1,12 @@
 #!/usr/bin/env node
-import { firstStopSignal, releaseStopSignals } from "./early-signals";
-import { ConfigError, CredentialFileError, HttpServer, createLogger } from "@logtally/proto";
+// First: catches SIGTERM from the moment the process starts (see stop-signals.ts in @logtally/runtime).
+import { CredentialFileError, HttpServer, createLogger, firstStopSignal, runProgram } from "@logtally/runtime";
 import { SIDECAR_HELP, parseSidecarConfig, type SidecarConfig } from "./config";
 import { SidecarMetrics } from "./metrics";
 import { Sidecar } from "./sidecar";
 
-/**
- * `logtally-sidecar` runs the sidecar; `logtally-sidecar inject` and
- * `logtally-sidecar webhook` put it into Kubernetes pods.
- */
-async function main(argv: string[]): Promise<number> {
-  const [command, ...args] = argv;
-  // The commands are loaded only when asked for: the sidecar in every pod starts without them (and yaml).
-  switch (command) {
-    case "inject": {
-      releaseStopSignals();
-      const { INJECT_HELP, parseInjectConfig, runInject } = await import("./inject/inject-command.js");
-      return runProgram("logtally-sidecar inject", INJECT_HELP, () => parseInjectConfig(args, process.env), (config) =>
-        runInject(config, process),
-      );
-    }
-    case "webhook": {
-      const { WEBHOOK_HELP, loadWebhookConfig, runWebhook } = await import("./inject/webhook-command.js");
-      return runProgram("logtally-sidecar webhook", WEBHOOK_HELP, () => loadWebhookConfig(args, process.env), (config) =>
-        runWebhook(config, firstStopSignal()),
-      );
-    }
-    default:
-      return runProgram("logtally-sidecar", SIDECAR_HELP, () => parseSidecarConfig(argv, process.env), runSidecar);
-  }
-}
-
-/** Reads a program's configuration, printing help (exit 0) or a ConfigError (exit 2), then runs it. */
-async function runProgram<Config>(
-  name: string,
-  help: string,
-  readConfig: () => Config | "help",
-  run: (config: Config) => Promise<number>,
-): Promise<number> {
-  let config;
-  try {
-    config = readConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`${name}: ${error.message}\nTry --help.\n`);
-    return 2;
-  }
-  if (config === "help") {
-    process.stdout.write(help);
-    return 0;
-  }
-  return run(config);
-}
+/** The commands that moved to their own program, logtally-injector. */
+const MOVED_COMMANDS = new Set(["inject", "webhook"]);
 
 /** Tails and ships until SIGTERM, then drains. */
 async function runSidecar(config: SidecarConfig): Promise<number> {
@@ -80,12 +35,10 @@ async function runSidecar(config: SidecarConfig): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    process.stderr.write(`logtally-sidecar: fatal: ${(error as Error)?.stack ?? String(error)}\n`);
-    process.exitCode = 1;
-  },
-);
+const argv = process.argv.slice(2);
+if (argv[0] !== undefined && MOVED_COMMANDS.has(argv[0])) {
+  process.stderr.write(`logtally-sidecar: "${argv[0]}" is a command of logtally-injector now: run logtally-injector ${argv[0]}\n`);
+  process.exitCode = 2;
+} else {
+  runProgram("logtally-sidecar", SIDECAR_HELP, () => parseSidecarConfig(argv, process.env), runSidecar);
+}

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry } from "prom-client";
-import { emptyTally, type LineTally } from "./delta-batcher";
+import { emptyTally, type LineTally } from "./batch/delta-batcher";
 
 /**
  * The sidecar's own pipeline metrics. Deliberately no per-pair counts: only

@@ -1,15 +1,17 @@
 import { status } from "@grpc/grpc-js";
-import type { CredentialFiles, IngestClient, Logger, Welcome__Output } from "@logtally/proto";
-import { Backoff, sleep } from "./backoff";
-import { ChangeNotifier } from "./change-notifier";
-import { createChannelSecurity } from "./channel-security";
+import type { IngestClient, Welcome__Output } from "@logtally/proto";
+import type { Logger } from "@logtally/runtime";
+import type { CredentialFiles } from "@logtally/runtime";
+import { Backoff, sleep } from "./ship/backoff";
+import { ChangeNotifier } from "./tail/change-notifier";
+import { createChannelSecurity } from "./ship/channel-security";
 import type { SidecarConfig } from "./config";
-import { ANCHOR_WINDOW_BYTES, FollowedFile, inodeOfFileId, sameBirth } from "./followed-file";
-import { GenerationShipper, type ShipperContext } from "./generation-shipper";
-import { ConnectionLost, IngestConnection, createIngestClient } from "./ingest-connection";
+import { FileFollower, holdsWhatWasCounted } from "./tail/file-follower";
+import { ANCHOR_WINDOW_BYTES, type FollowedFile } from "./tail/followed-file";
+import { GenerationShipper, type ShipperContext } from "./ship/generation-shipper";
+import { ConnectionLost, IngestConnection, createIngestClient } from "./ship/ingest-connection";
 import type { SidecarMetrics } from "./metrics";
-import { inodeOf, inodeOfSync, listRotationChain, nextInChain, type ChainLink } from "./rotation";
-import { TokenMetadata } from "./token-metadata";
+import { TokenMetadata } from "./ship/token-metadata";
 
 type Lifecycle =
   | { readonly state: "idle" }
@@ -49,8 +51,7 @@ export class Sidecar {
   private position: Position | undefined;
   private sequence = 0;
   private connected = false;
-  /** Inode of the live file when start() was called: where a new source begins. */
-  private liveInodeAtStart: number | undefined;
+  private readonly follower: FileFollower;
   /** Holds the process open while the sidecar runs: its own waits are unref()ed timers. */
   private keepAlive: NodeJS.Timeout | undefined;
 
@@ -81,6 +82,14 @@ export class Sidecar {
       lingerSignal: this.drainRequested.signal,
       nextSequence: () => ++this.sequence,
     };
+    this.follower = new FileFollower({
+      path: config.file,
+      maxRotatedFiles: config.maxRotatedFiles,
+      notifier: this.notifier,
+      signal: this.abort.signal,
+      draining: () => this.lifecycle.state === "draining",
+      log,
+    });
   }
 
   /** True while a stream to the aggregator is open and answered. */
@@ -93,7 +102,7 @@ export class Sidecar {
     if (this.lifecycle.state !== "idle") throw new Error(`cannot start a sidecar that is ${this.lifecycle.state}`);
     this.notifier.start();
     for (const files of this.credentialFiles) files.start(this.config.credentialsReloadMs);
-    this.liveInodeAtStart = inodeOfSync(this.config.file);
+    this.follower.markStart();
     this.keepAlive = setInterval(() => undefined, 1 << 30);
     const { file, aggregator, sourceId, tls, tokenFile } = this.config;
     this.log.info({ file, aggregator, sourceId, transport: tls ? "tls" : "plaintext", token: tokenFile !== undefined }, "sidecar started");
@@ -169,11 +178,11 @@ export class Sidecar {
   /** Ships over one connection; true when the sidecar is done (drained or stopped). */
   private async session(connection: IngestConnection): Promise<boolean> {
     const signal = this.abort.signal;
-    this.position ??= await this.chooseStartFile(connection);
+    this.position ??= await this.startPosition(connection);
     if (!this.position) return true;
     while (!signal.aborted) {
       const position: Position = this.position;
-      const fileId = await this.waitForFileId(position.file);
+      const fileId = await this.follower.waitForFileId(position.file);
       if (fileId === undefined) return true;
       if (fileId !== "rotated") {
         const welcome = await this.announce(connection, position, fileId);
@@ -190,7 +199,7 @@ export class Sidecar {
           continue;
         }
       }
-      const next = await this.nextFile(position.file);
+      const next = await this.follower.next(position.file);
       if (!next) return true;
       await position.file.close();
       this.position = { file: next, supersede: "" };
@@ -214,7 +223,7 @@ export class Sidecar {
         sidecarId: this.config.sidecarId,
         supersedeGeneration: position.supersede,
       }, this.abort.signal);
-      if (await this.holdsWhatWasCounted(position.file, welcome)) {
+      if (await holdsWhatWasCounted(position.file, welcome)) {
         this.log.info(
           { file: position.file.openedAs, generation: welcome.generation, committedOffset: Number(welcome.committedOffset) },
           "resuming from the committed offset",
@@ -236,128 +245,12 @@ export class Sidecar {
     throw new Error(`file ${position.file.openedAs} kept changing while its generation was being agreed`);
   }
 
-  /**
-   * Picks the first file to read, from the rotation chain (oldest … live):
-   * - the newest file the aggregator knows: the files after it were never
-   *   shipped;
-   * - the live file, when it has the inode of the source's latest file: that
-   *   file was truncated in place (plainly, or by copytruncate, whose copies
-   *   hold rows already counted) and holds only rows never shipped;
-   * - for a known source without a known file in the chain (its last file
-   *   deleted, or truncated to nothing and rotated), the oldest file written
-   *   since the source began;
-   * - for a new source, the file that was live when this sidecar started,
-   *   even if rotated since: older files are history from before the source.
-   */
-  private async chooseStartFile(connection: IngestConnection): Promise<Position | undefined> {
-    const chain = await listRotationChain(this.config.file, this.config.maxRotatedFiles);
-    const opened: Array<{ file: FollowedFile; link: ChainLink; known: boolean }> = [];
-    let sourceCreatedMs = 0;
-    let latest: { ino?: number; birthMs: number } = { birthMs: 0 };
-    try {
-      for (const link of chain) {
-        const file = await FollowedFile.open(link.path);
-        if (!file) continue;
-        opened.push({ file, link, known: false });
-        const fileId = await file.fileId();
-        if (fileId === undefined) continue;
-        const welcome = await connection.hello({ sourceId: this.config.sourceId, fileId, sidecarId: this.config.sidecarId, supersedeGeneration: "" }, this.abort.signal);
-        opened.at(-1)!.known = welcome.known && (await this.holdsWhatWasCounted(file, welcome));
-        sourceCreatedMs = Number(welcome.sourceCreatedUnixMillis);
-        latest = { ino: inodeOfFileId(welcome.sourceLatestFileId), birthMs: welcome.sourceLatestFileBirthUnixMillis };
-      }
-    } catch (error) {
-      // The connection broke: the next session lists the chain again.
-      for (const { file } of opened) await file.close();
-      throw error;
-    }
-    const live = opened.at(-1)?.link.path === this.config.file ? opened.at(-1) : undefined;
-    const start =
-      opened.findLast(({ known }) => known) ??
-      (live && live.file.ino === latest.ino && sameBirth(live.file.birthMs, latest.birthMs) ? live : undefined) ??
-      (sourceCreatedMs > 0
-        ? opened.find(({ link }) => link.mtimeMs >= sourceCreatedMs)
-        : opened.find(({ file }) => file.ino === this.liveInodeAtStart));
-    for (const { file } of opened) if (file !== start?.file) await file.close();
-    this.log.info({ file: start?.file.openedAs ?? this.config.file, known: start?.known ?? false, sourceCreatedMs }, "starting with file");
-    if (start) {
-      this.metrics.generations.inc({ reason: "start" });
-      return { file: start.file, supersede: "" };
-    }
-    const appeared = await this.waitForFile(this.config.file);
-    if (appeared) this.metrics.generations.inc({ reason: "start" });
-    return appeared && { file: appeared, supersede: "" };
-  }
-
-  /**
-   * Whether `file` still holds what the welcomed generation counted: the same
-   * file (a new one can get a deleted file's inode and first line, and so its
-   * id) with the same bytes before the committed offset.
-   */
-  private async holdsWhatWasCounted(file: FollowedFile, welcome: Welcome__Output): Promise<boolean> {
-    const committed = Number(welcome.committedOffset);
-    if (committed === 0) return true;
-    return sameBirth(file.birthMs, welcome.fileBirthUnixMillis) && (await file.anchorAt(committed)) === welcome.anchor;
-  }
-
-  /** The file after `current` in the rotation chain, waiting for one to exist. */
-  private async nextFile(current: FollowedFile): Promise<FollowedFile | undefined> {
-    const signal = this.abort.signal;
-    while (!signal.aborted) {
-      const drainingBeforeList = this.lifecycle.state === "draining";
-      const chain = await listRotationChain(this.config.file, this.config.maxRotatedFiles);
-      const link = nextInChain(chain, current.ino);
-      if (link) {
-        const file = await FollowedFile.open(link.path);
-        // The chain may have rotated again between listing and opening.
-        if (file && file.ino === link.ino) {
-          this.log.info({ from: current.openedAs, to: link.path }, "following rotation");
-          return file;
-        }
-        await file?.close();
-        continue;
-      }
-      if (drainingBeforeList) return undefined;
-      await this.notifier.wait(signal);
-    }
-    return undefined;
-  }
-
-  private async waitForFile(path: string): Promise<FollowedFile | undefined> {
-    let logged = false;
-    while (!this.abort.signal.aborted) {
-      const drainingBeforeOpen = this.lifecycle.state === "draining";
-      const file = await FollowedFile.open(path);
-      if (file) return file;
-      if (drainingBeforeOpen) return undefined;
-      if (!logged) this.log.info({ file: path }, "waiting for the file to appear");
-      logged = true;
-      await this.notifier.wait(this.abort.signal);
-    }
-    return undefined;
-  }
-
-  /**
-   * Waits until the file has a complete first line and returns its id;
-   * "rotated" when it was renamed away or deleted before it had one (nothing
-   * in it can be counted); undefined when stopped, or draining with nothing
-   * to ship.
-   */
-  private async waitForFileId(file: FollowedFile): Promise<string | undefined> {
-    while (!this.abort.signal.aborted) {
-      // Seen before the read, as in GenerationShipper.run.
-      const drainingBeforeRead = this.lifecycle.state === "draining";
-      const fileId = await file.fileId();
-      if (fileId !== undefined) return fileId;
-      if ((await inodeOf(this.config.file)) !== file.ino) {
-        // One more look: the writer may have completed the line before moving on.
-        return (await file.fileId()) ?? "rotated";
-      }
-      if (drainingBeforeRead) return undefined;
-      await this.notifier.wait(this.abort.signal);
-    }
-    return undefined;
+  /** The first file to ship, as the aggregator's records place it (see FileFollower.chooseStart). */
+  private async startPosition(connection: IngestConnection): Promise<Position | undefined> {
+    const { sourceId, sidecarId } = this.config;
+    const file = await this.follower.chooseStart((fileId) => connection.hello({ sourceId, fileId, sidecarId, supersedeGeneration: "" }, this.abort.signal));
+    if (!file) return undefined;
+    this.metrics.generations.inc({ reason: "start" });
+    return { file, supersede: "" };
   }
 }
-
-

@@ -33,19 +33,20 @@ import {
 } from "./harness/kubernetes";
 import { checkServiceMonitorShape, validateObject } from "./harness/kubernetes-schema";
 import { renderKustomization, writeOverlay } from "./harness/kustomize";
-import { SIDECAR_MAIN, startAggregator } from "./harness/processes";
+import { INJECTOR_MAIN, startAggregator } from "./harness/processes";
 import { fromServiceMonitorRule, relabel, type RelabelRule } from "./harness/relabel";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
 const MANIFESTS = path.join(REPO_ROOT, "manifests");
 
-/** What the manifests, the images and `logtally-sidecar inject` agree on: names, ports, images, the injected sidecar. */
+/** What the manifests, the images and `logtally-injector inject` agree on: names, ports, images, the injected sidecar. */
 const CONTRACT = {
   namespace: "logtally",
   aggregatorName: "logtally-aggregator",
   aggregatorAddress: "logtally-aggregator.logtally.svc:50051",
   aggregatorImage: "ghcr.io/logtally/logtally-aggregator:0.1.0",
   sidecarImage: "ghcr.io/logtally/logtally-sidecar:0.1.0",
+  injectorImage: "ghcr.io/logtally/logtally-injector:0.1.0",
   grpcPort: 50051,
   metricsPort: 9464,
   sidecarName: "logtally-sidecar",
@@ -482,7 +483,7 @@ describe("examples", () => {
       delete template.spec.terminationGracePeriodSeconds;
       template.metadata.annotations = { "logtally.io/inject": "true", "logtally.io/log-path": envValue(sidecar, "LOGTALLY_FILE") };
       // As the injector component runs it: with the token's Secret.
-      const result = spawnSync(process.execPath, [SIDECAR_MAIN, "inject", "--token-secret", CONTRACT.tokenSecret, "-"], {
+      const result = spawnSync(process.execPath, [INJECTOR_MAIN, "inject", "--token-secret", CONTRACT.tokenSecret, "-"], {
         input: YAML.stringify(plain),
         encoding: "utf8",
         timeout: 15_000,
@@ -760,7 +761,7 @@ describe("injector component", () => {
     assert.equal(deployment.metadata.namespace, CONTRACT.namespace);
     assert.ok(selectorMatches({ matchLabels: service.spec.selector }, deployment.spec.template.metadata?.labels), "the Service selects the injector's pods");
     const container = onlyContainer(deployment);
-    assert.equal(container.image, CONTRACT.sidecarImage);
+    assert.equal(container.image, CONTRACT.injectorImage);
     assert.deepEqual(container.args, [
       "webhook",
       "--listen",
@@ -801,7 +802,7 @@ describe("images", () => {
     rootPackage.workspaces.map((dir) => [(JSON.parse(fs.readFileSync(path.join(REPO_ROOT, dir, "package.json"), "utf8")) as { name: string }).name, dir]),
   );
 
-  for (const program of ["aggregator", "sidecar"] as const) {
+  for (const program of ["aggregator", "sidecar", "injector"] as const) {
     const dockerfile = `${program}/Dockerfile`;
     const stages = (): Stage[] => parseDockerfile(fs.readFileSync(path.join(REPO_ROOT, dockerfile), "utf8"));
     const final = (): Stage => stages().at(-1)!;

@@ -2,9 +2,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import * as path from "node:path";
 import * as readline from "node:readline";
 
-const REPO_ROOT = path.resolve(__dirname, "../../..");
+export const REPO_ROOT = path.resolve(__dirname, "../../..");
 export const AGGREGATOR_MAIN = path.join(REPO_ROOT, "aggregator/dist/main.js");
 export const SIDECAR_MAIN = path.join(REPO_ROOT, "sidecar/dist/main.js");
+export const INJECTOR_MAIN = path.join(REPO_ROOT, "injector/dist/main.js");
 
 /** The programs of one build of logtally: this checkout's, or another's (an earlier commit, to compare). */
 export interface Programs {

@@ -1,0 +1,191 @@
+import { parseArgs } from "node:util";
+
+/**
+ * Command-line flags shared by logtally's programs: each value flag has an
+ * environment variable and a default, resolved flags > environment > default;
+ * a switch is given on the command line or not at all.
+ */
+
+/** One flag of a program: a value flag or a switch. */
+export type FlagSpec = ValueFlagSpec | SwitchFlagSpec;
+
+/** A flag that takes a value (`--name value` or `--name=value`). */
+export interface ValueFlagSpec {
+  /** Long name without dashes, e.g. `grpc-listen`. */
+  readonly name: string;
+  /** Environment variable read when the flag is absent. */
+  readonly env: string;
+  /** Used when neither flag nor variable is set; undefined means "unset". */
+  readonly default?: string;
+  /** For a whole-number flag, the values it accepts, both ends included: checked by ParsedValues.integer(). */
+  readonly range?: readonly [min: number, max: number];
+  /** Earlier names of the flag, still accepted (the flag's own name wins when both are given). */
+  readonly aliases?: ReadonlyArray<FlagAlias>;
+  readonly switch?: undefined;
+  readonly description: string;
+}
+
+/** An earlier name of a flag, and of its environment variable. */
+export interface FlagAlias {
+  readonly name: string;
+  readonly env: string;
+}
+
+/**
+ * A flag without a value (`--all`): its value is "true" when given and
+ * undefined otherwise. It has no environment variable: a switch is a choice
+ * made for one run.
+ */
+export interface SwitchFlagSpec {
+  readonly name: string;
+  readonly switch: true;
+  readonly description: string;
+}
+
+/** A flag or variable with a bad value; the message names it. Programs print it and exit 2. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Result of {@link parseFlags}. */
+export type ParsedFlags<Name extends string> = { readonly help: true } | ParsedValues<Name>;
+
+/** The flags' values, when --help was not asked for. */
+export interface ParsedValues<Name extends string> {
+  readonly help: false;
+  readonly values: Readonly<Record<Name, string | undefined>>;
+  /** Where each value came from, for error messages: `--name`, or `ENV_VAR (--name)`. */
+  readonly labels: Readonly<Record<Name, string>>;
+  readonly positionals: string[];
+  /** A whole-number flag's value, checked against its declared range; a ConfigError names the flag. */
+  integer(name: Name): number;
+}
+
+/** `--log-level`, the same for every program. */
+export const LOG_LEVEL_FLAG = {
+  name: "log-level",
+  env: "LOGTALLY_LOG_LEVEL",
+  default: "info",
+  description: "One of fatal, error, warn, info, debug, trace. Logs are JSON lines on stderr.",
+} as const satisfies ValueFlagSpec;
+
+/** How often TLS files are read again, the same for every program that reads some. */
+export function credentialsReloadFlag(what: string, aliases?: ReadonlyArray<FlagAlias>) {
+  return {
+    name: "credentials-reload-ms",
+    env: "LOGTALLY_CREDENTIALS_RELOAD_MS",
+    default: "10000",
+    range: [100, 86_400_000],
+    ...(aliases ? { aliases } : {}),
+    description: `How often ${what} read again, so that renewed files are used without a restart.`,
+  } as const satisfies ValueFlagSpec;
+}
+
+/** Parses argv against the specs; unknown flags are a ConfigError. */
+export function parseFlags<Name extends string>(
+  specs: ReadonlyArray<FlagSpec & { name: Name }>,
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  { allowPositionals = false }: { allowPositionals?: boolean } = {},
+): ParsedFlags<Name> {
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = { help: { type: "boolean", short: "h" } };
+  for (const spec of specs) {
+    options[spec.name] = { type: spec.switch ? "boolean" : "string" };
+    for (const alias of spec.switch ? [] : (spec.aliases ?? [])) options[alias.name] = { type: "string" };
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals, strict: true });
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  if (parsed.values.help === true) return { help: true };
+  const values = {} as Record<Name, string | undefined>;
+  const labels = {} as Record<Name, string>;
+  for (const spec of specs) {
+    if (spec.switch) {
+      values[spec.name] = parsed.values[spec.name] === true ? "true" : undefined;
+      labels[spec.name] = `--${spec.name}`;
+      continue;
+    }
+    // The current name first, then each earlier one: flags, then variables.
+    const names = [{ name: spec.name, env: spec.env }, ...(spec.aliases ?? [])];
+    const fromFlag = names.find(({ name }) => typeof parsed.values[name] === "string");
+    const fromEnv = fromFlag ? undefined : names.find(({ env: variable }) => env[variable] !== undefined && env[variable] !== "");
+    if (fromFlag) {
+      values[spec.name] = parsed.values[fromFlag.name] as string;
+      labels[spec.name] = `--${fromFlag.name}`;
+    } else if (fromEnv) {
+      values[spec.name] = env[fromEnv.env];
+      labels[spec.name] = `${fromEnv.env} (--${spec.name})`;
+    } else {
+      values[spec.name] = spec.default;
+      labels[spec.name] = `--${spec.name}`;
+    }
+  }
+  const ranges = new Map(specs.flatMap((spec) => (spec.switch || !spec.range ? [] : [[spec.name, spec.range] as const])));
+  const integer = (name: Name): number => {
+    const range = ranges.get(name);
+    if (!range) throw new Error(`--${name} declares no range: it is not a whole-number flag`);
+    const value = values[name];
+    if (value === undefined) throw new ConfigError(`${labels[name]} is required`);
+    return parseIntegerFlag(labels[name], value, range[0], range[1]);
+  };
+  return { help: false, values, labels, positionals: parsed.positionals, integer };
+}
+
+/** Formats `--help` text: usage, summary, then one entry per flag. */
+export function formatHelp(usage: string, summary: string, specs: ReadonlyArray<FlagSpec>): string {
+  const lines = [`Usage: ${usage}`, "", summary, "", "Options (a flag with [VARIABLE] can also be set by that environment variable):"];
+  for (const spec of specs) {
+    if (spec.switch) lines.push(`  --${spec.name}`);
+    else lines.push(`  --${spec.name} <value>   [${spec.env}]${spec.default !== undefined ? ` (default: ${spec.default})` : ""}`);
+    lines.push(`      ${spec.description}`);
+    if (!spec.switch && spec.range) lines.push(`      A whole number from ${spec.range[0]} to ${spec.range[1]}.`);
+    for (const alias of spec.switch ? [] : (spec.aliases ?? [])) lines.push(`      Also read as --${alias.name} [${alias.env}], its earlier name.`);
+  }
+  lines.push("  -h, --help", "      Show this help.");
+  return lines.join("\n") + "\n";
+}
+
+/** A `host:port` listen address. */
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * Parses `host:port` or `[ipv6]:port`; port 0 asks the OS for a free port.
+ * `label` names the setting in the error (see ParsedFlags.labels).
+ */
+export function parseListenAddress(label: string, value: string): ListenAddress {
+  const match = /^(?:\[([0-9a-fA-F]*:[0-9a-fA-F:.]*)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65535) throw new ConfigError(`${label}: expected host:port, got ${JSON.stringify(value)}`);
+  return { host: (match[1] ?? match[2])!, port };
+}
+
+/** Formats a listen address back to `host:port` (brackets for IPv6). */
+export function formatListenAddress({ host, port }: ListenAddress): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/** Parses a whole number within [min, max]; `label` names the setting in the error. */
+export function parseIntegerFlag(label: string, value: string, min: number, max: number): number {
+  const parsed = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
+    throw new ConfigError(`${label}: expected a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return parsed;
+}
+
+/** Log levels the programs accept. */
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
+
+/** Parses a log level name; `label` names the setting in the error. */
+export function parseLogLevel(label: string, value: string): (typeof LOG_LEVELS)[number] {
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) {
+    throw new ConfigError(`${label}: expected one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(value)}`);
+  }
+  return value as (typeof LOG_LEVELS)[number];
+}

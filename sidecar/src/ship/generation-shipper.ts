@@ -1,0 +1,331 @@
+import type { BatchAck__Output } from "@logtally/proto";
+import type { Logger } from "@logtally/runtime";
+import { sleep } from "./backoff";
+import type { ChangeNotifier } from "../tail/change-notifier";
+import { DeltaBatcher, type SealedBatch } from "../batch/delta-batcher";
+import { ANCHOR_WINDOW_BYTES, anchorOf, type FollowedFile } from "../tail/followed-file";
+import type { IngestConnection } from "./ingest-connection";
+import { LineSplitter } from "../parse/line-splitter";
+import type { SidecarMetrics } from "../metrics";
+import { inodeOf } from "../tail/rotation";
+
+/** How shipping one file generation ended. */
+export type GenerationEnd =
+  /** The file was truncated or rewritten in place: its next generation starts at 0. */
+  | "rewritten"
+  /** The path now names another file and this one was drained. */
+  | "rotated"
+  /** Draining was asked for and every complete line is acknowledged. */
+  | "drained";
+
+/** What a {@link GenerationShipper} needs around it. */
+export interface ShipperContext {
+  readonly path: string;
+  readonly maxLineBytes: number;
+  readonly batchMaxBytes: number;
+  /** After catching up, how long a batch waits for more lines before it is shipped (0: at once). */
+  readonly batchLingerMs: number;
+  readonly rotateGraceMs: number;
+  /**
+   * Where the file is read into: {@link ANCHOR_WINDOW_BYTES} for the bytes
+   * before the read position, then the bytes read at a time.
+   */
+  readonly readBuffer: Buffer;
+  readonly notifier: ChangeNotifier;
+  readonly metrics: SidecarMetrics;
+  readonly log: Logger;
+  /** True once the sidecar should stop at the end of the file. */
+  readonly draining: () => boolean;
+  /** Aborts waiting when the sidecar stops. */
+  readonly signal: AbortSignal;
+  /** Aborts when the sidecar is asked to drain or stop: a batch lingering is then shipped at once. */
+  readonly lingerSignal: AbortSignal;
+  /** Monotonic sequence for batches, shared by all streams of the process. */
+  nextSequence(): number;
+}
+
+/** What one read of the file found. */
+type ReadOutcome = { readonly kind: "read"; readonly bytes: number } | { readonly kind: "rewritten"; readonly why: string };
+
+/**
+ * Ships one generation of one file from the aggregator's committed offset:
+ * read a chunk, split it into lines, fold the lines into delta batches, ship
+ * each batch, and repeat, until the file is rotated away, rewritten, or
+ * drained. One batch is in flight at a time, and the next chunks are read
+ * and parsed while it is, so the file and the aggregator's commit overlap.
+ *
+ * Everyday cost: an application writes a few lines at a time, and each batch
+ * costs a message, a durable commit and several system calls on both sides,
+ * so a batch is not shipped the moment the reader catches up: it lingers
+ * `batchLingerMs` for more lines (a full batch, and a drain, ship at once).
+ * Each read also fetches the bytes just before the read position, proving in
+ * the same system call that what was read before is still there; anchors are
+ * computed from the bytes read, and the rotation check runs only once the
+ * file stops growing.
+ *
+ * The read position only matters until the next acknowledgement: on any
+ * refusal the shipper re-reads from the offset the aggregator returns,
+ * dropping what it read ahead.
+ *
+ * Every batch reports the file's size, and so does a heartbeat when the
+ * shipper has been idle at the end of the file for the aggregator's heartbeat
+ * interval (checked at each wake-up, so at least the poll interval apart):
+ * the aggregator shows how far behind the source is, and that it is alive.
+ */
+export class GenerationShipper {
+  private readOffset: number;
+  private committedOffset: number;
+  /** The last bytes read before readOffset, to notice a rewrite in place; a view of windowStorage or of a fresh buffer. */
+  private window: Buffer = Buffer.alloc(0);
+  private readonly windowStorage = Buffer.allocUnsafe(ANCHOR_WINDOW_BYTES);
+  /** The bytes the latest read returned (window included) and the file offset of the first: anchors are taken from them. */
+  private recent: { readonly bytes: Buffer; readonly startOffset: number } | undefined;
+  /** False while the latest read filled the buffer: more is waiting to be read at once. */
+  private caughtUp = false;
+  private splitter: LineSplitter;
+  private readonly batcher: DeltaBatcher;
+  private rotationSeenAtMs: number | undefined;
+  /** When the open batch stops lingering (Date.now()); undefined while none lingers. */
+  private lingerUntilMs: number | undefined;
+  /** The batch shipped and not yet acknowledged. */
+  private inFlight: { readonly batch: SealedBatch; readonly ack: Promise<BatchAck__Output> } | undefined;
+  /** When a batch or heartbeat was last sent (Date.now()); 0 before the first. */
+  private lastSentMs = 0;
+
+  constructor(
+    private readonly context: ShipperContext,
+    private readonly connection: IngestConnection,
+    private readonly file: FollowedFile,
+    private readonly generation: string,
+    startOffset: number,
+  ) {
+    this.readOffset = startOffset;
+    this.committedOffset = startOffset;
+    this.splitter = new LineSplitter({ maxLineBytes: context.maxLineBytes }, startOffset);
+    this.batcher = new DeltaBatcher(context.batchMaxBytes, context.metrics.tally);
+  }
+
+  /** Runs until the generation ends; throws ConnectionLost when the stream breaks. */
+  async run(): Promise<GenerationEnd> {
+    const { metrics, notifier, signal, batchLingerMs } = this.context;
+    metrics.committedOffset.set(this.committedOffset);
+    await this.reposition(this.committedOffset);
+    while (!signal.aborted) {
+      // Seen before the read: whatever was written before drain() was called
+      // is then read before the end of the file counts as drained.
+      const drainingBeforeRead = this.context.draining();
+      // The read sees every change made before it; one made later wakes the next wait.
+      notifier.clear();
+      const read = await this.readMore();
+      if (read.kind === "rewritten") {
+        await this.settle();
+        return this.rewritten(read.why);
+      }
+      if (!this.caughtUp) {
+        await this.shipSealed();
+        continue;
+      }
+      if (this.lingers(drainingBeforeRead)) {
+        await this.shipSealed();
+        await this.lingerUntilDue();
+        continue;
+      }
+      this.lingerUntilMs = undefined;
+      this.batcher.seal();
+      await this.shipSealed();
+      if (await this.settle()) continue;
+      metrics.fileSize.set(this.readOffset);
+      if (read.bytes > 0 && batchLingerMs > 0 && !this.context.draining()) {
+        // Still being written: read again after a linger, on a timer, rather
+        // than on a notification (and a wake-up) for every write meanwhile.
+        this.lingerUntilMs = Date.now() + batchLingerMs;
+        await this.lingerUntilDue();
+        continue;
+      }
+      // Notifications were paused while the file was being written: a write
+      // since the last read went unreported, so read once more before waiting.
+      if (notifier.resume()) continue;
+      let checkAgainInMs: number | undefined;
+      // A file still growing is still being written: whether it was rotated
+      // away is asked once it stops.
+      if (read.bytes === 0 || drainingBeforeRead) {
+        const end = await this.atEndOfFile(drainingBeforeRead);
+        if (end === "rotated" || end === "drained") return end;
+        checkAgainInMs = end?.checkAgainInMs;
+        this.heartbeatIfDue();
+      }
+      const woke = await notifier.wait(signal, checkAgainInMs);
+      // A write was reported: more are likely to follow, so let them gather
+      // before reading rather than read (and wake) for each.
+      if (woke === "changed" && batchLingerMs > 0 && !this.context.draining()) {
+        this.lingerUntilMs = Date.now() + batchLingerMs;
+        await this.lingerUntilDue();
+      }
+    }
+    return "drained";
+  }
+
+  /** True when the reader caught up and the open batch should wait for more lines. */
+  private lingers(drainingBeforeRead: boolean): boolean {
+    const { batchLingerMs } = this.context;
+    if (batchLingerMs === 0 || drainingBeforeRead || !this.batcher.hasOpenBatch) return false;
+    const now = Date.now();
+    this.lingerUntilMs ??= now + batchLingerMs;
+    return now < this.lingerUntilMs;
+  }
+
+  /** Sleeps until the linger is over, without notifications (each would wake the process); a drain or stop cuts it short. */
+  private async lingerUntilDue(): Promise<void> {
+    this.context.notifier.pause();
+    await sleep(this.lingerUntilMs! - Date.now(), this.context.lingerSignal);
+  }
+
+  /**
+   * Reads what follows the read position into the splitter, with the bytes
+   * just before it in the same read: a file truncated, or rewritten in place,
+   * no longer holds them.
+   */
+  private async readMore(): Promise<ReadOutcome> {
+    const { readBuffer, metrics } = this.context;
+    const windowBytes = this.window.length;
+    if (windowBytes < Math.min(ANCHOR_WINDOW_BYTES, this.readOffset)) {
+      return { kind: "rewritten", why: `file is shorter than the read position ${this.readOffset}` };
+    }
+    const startOffset = this.readOffset - windowBytes;
+    const got = await this.file.readAt(readBuffer, startOffset);
+    if (got < windowBytes) return { kind: "rewritten", why: `file shrank from ${this.readOffset} to ${startOffset + got} bytes` };
+    if (readBuffer.compare(this.window, 0, windowBytes, 0, windowBytes) !== 0) {
+      return { kind: "rewritten", why: "content before the read position changed" };
+    }
+    this.caughtUp = got < readBuffer.length;
+    this.recent = { bytes: readBuffer.subarray(0, got), startOffset };
+    const bytes = got - windowBytes;
+    if (bytes === 0) return { kind: "read", bytes };
+    this.splitter.push(readBuffer.subarray(windowBytes, got), this.batcher, this.readOffset);
+    const kept = Math.min(ANCHOR_WINDOW_BYTES, got);
+    readBuffer.copy(this.windowStorage, 0, got - kept, got);
+    this.window = this.windowStorage.subarray(0, kept);
+    this.readOffset += bytes;
+    metrics.bytesRead.inc(bytes);
+    return { kind: "read", bytes };
+  }
+
+  /**
+   * Checks, at the end of the file, whether this generation is over; while a
+   * rotated file's grace period runs, says when to check again.
+   */
+  private async atEndOfFile(drainingBeforeRead: boolean): Promise<"rotated" | "drained" | { readonly checkAgainInMs: number } | undefined> {
+    const ino = await inodeOf(this.context.path);
+    if (ino !== this.file.ino) {
+      // Renamed away or deleted. Keep reading it for a grace period: a writer
+      // may still hold it open for its last lines.
+      const now = Date.now();
+      this.rotationSeenAtMs ??= now;
+      const graceLeftMs = this.rotationSeenAtMs + this.context.rotateGraceMs - now;
+      if (graceLeftMs <= 0) {
+        this.context.log.info(
+          { file: this.file.openedAs, generation: this.generation, committedOffset: this.committedOffset, unshippedBytes: this.readOffset - this.committedOffset },
+          "rotated file drained",
+        );
+        return "rotated";
+      }
+      return { checkAgainInMs: graceLeftMs };
+    }
+    if (drainingBeforeRead) return "drained";
+    return undefined;
+  }
+
+  private async shipSealed(): Promise<void> {
+    for (const batch of this.batcher.takeSealed()) {
+      // Batches after one that moved the read position were read from the old one.
+      if (await this.settle()) return;
+      const ack = this.send(batch);
+      // Observed in settle(); until then a lost connection must not count as unhandled.
+      ack.catch(() => undefined);
+      this.inFlight = { batch, ack };
+    }
+  }
+
+  private async send(batch: SealedBatch): Promise<BatchAck__Output> {
+    // Taken before the first await: the read buffer is refilled by the next read.
+    const anchor = this.anchorFromRecent(batch.endOffset) ?? (await this.file.anchorAt(batch.endOffset));
+    const fileSize = this.caughtUp ? this.readOffset : await this.file.size();
+    this.lastSentMs = Date.now();
+    return this.connection.ship({
+      sequence: this.context.nextSequence(),
+      generation: this.generation,
+      startOffset: batch.startOffset,
+      endOffset: batch.endOffset,
+      deltas: batch.deltas,
+      rows: batch.rows,
+      rejected: batch.rejected,
+      anchor: anchor ?? "",
+      fileBirthUnixMillis: this.file.birthMs,
+      fileSize,
+    }, this.context.signal);
+  }
+
+  /**
+   * The anchor at `endOffset` from the bytes the latest read returned, which
+   * are the bytes counted; undefined when they do not cover its window (the
+   * batch ended in an earlier read).
+   */
+  private anchorFromRecent(endOffset: number): string | undefined {
+    const recent = this.recent;
+    if (!recent) return undefined;
+    const from = endOffset - Math.min(endOffset, ANCHOR_WINDOW_BYTES) - recent.startOffset;
+    const to = endOffset - recent.startOffset;
+    if (from < 0 || to > recent.bytes.length) return undefined;
+    return anchorOf(recent.bytes.subarray(from, to));
+  }
+
+  /** Tells the aggregator the file's size, if nothing was sent for its heartbeat interval. */
+  private heartbeatIfDue(): void {
+    const intervalMs = this.connection.heartbeatIntervalMs;
+    const now = Date.now();
+    if (intervalMs === 0 || now - this.lastSentMs < intervalMs) return;
+    this.lastSentMs = now;
+    this.connection.heartbeat({ generation: this.generation, fileSize: this.readOffset });
+  }
+
+  /**
+   * Waits for the batch in flight, if any, and acts on its acknowledgement:
+   * true when the read position moved, so what was read ahead was dropped.
+   */
+  private async settle(): Promise<boolean> {
+    const flight = this.inFlight;
+    if (!flight) return false;
+    this.inFlight = undefined;
+    const { batch } = flight;
+    const ack = await flight.ack;
+    const { metrics, log } = this.context;
+    metrics.batches.inc({ outcome: ack.outcome.toLowerCase() });
+    const committed = Number(ack.committedOffset);
+    this.committedOffset = committed;
+    metrics.committedOffset.set(committed);
+    if (ack.outcome === "APPLIED" || (ack.outcome === "DUPLICATE" && committed <= batch.endOffset)) return false;
+    // Another sidecar on the same file is ahead (DUPLICATE past our batch), or
+    // our range did not start at the committed offset (OUT_OF_ORDER): read
+    // again from where the aggregator stands.
+    log.debug({ generation: this.generation, outcome: ack.outcome, committedOffset: committed }, "re-reading from the committed offset");
+    await this.reposition(committed);
+    return true;
+  }
+
+  private async reposition(offset: number): Promise<void> {
+    this.readOffset = offset;
+    this.splitter.reset(offset);
+    this.batcher.discard();
+    this.lingerUntilMs = undefined;
+    this.recent = undefined;
+    this.window = await this.file.windowBefore(offset);
+  }
+
+  private rewritten(why: string): GenerationEnd {
+    this.context.log.warn(
+      { file: this.file.openedAs, generation: this.generation, committedOffset: this.committedOffset, why },
+      "file rewritten in place: starting its next generation",
+    );
+    return "rewritten";
+  }
+}
