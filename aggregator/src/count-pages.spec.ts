@@ -2,11 +2,11 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { status } from "@grpc/grpc-js";
 import fc from "fast-check";
-import { filterMatches, parseCountFilter, type CountFilter, type CountFilterFields } from "./count-filter";
+import { parseCountFilter, type CountFilter, type CountFilterFields } from "./count-filter";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, effectivePageSize, pageOfCounts } from "./count-pages";
 import { StatusError } from "./errors";
 import { encodePageToken } from "./page-token";
-import { SortedCounts, comparePairs } from "./sorted-counts";
+import { SortedCounts } from "./sorted-counts";
 import type { PairCount } from "./store/count-view";
 
 const NO_FILTER: CountFilterFields = { host: "", jobName: "", hostPrefix: "", jobNamePrefix: "" };
@@ -17,12 +17,15 @@ const pairs = fc.uniqueArray(fc.record({ host: label, jobName: label, count: fc.
   selector: (pair) => `${pair.host}\u0000${pair.jobName}`,
   maxLength: 60,
 });
+// Each field is left empty half the time, so that a quarter of the filters
+// leave the hosts alone and the walk crosses many hosts: a host filter alone
+// would hide a wrong order of hosts.
 const filterFields: fc.Arbitrary<CountFilterFields> = fc
   .record({
-    host: fc.option(label, { nil: "" }),
-    hostPrefix: fc.option(label, { nil: "" }),
-    jobName: fc.option(label, { nil: "" }),
-    jobNamePrefix: fc.option(label, { nil: "" }),
+    host: fc.option(label, { nil: "", freq: 2 }),
+    hostPrefix: fc.option(label, { nil: "", freq: 2 }),
+    jobName: fc.option(label, { nil: "", freq: 2 }),
+    jobNamePrefix: fc.option(label, { nil: "", freq: 2 }),
   })
   // Exact value and prefix of one label are exclusive.
   .map((fields) => ({ ...fields, hostPrefix: fields.host ? "" : fields.hostPrefix, jobNamePrefix: fields.jobName ? "" : fields.jobNamePrefix }));
@@ -41,19 +44,132 @@ function walk(index: SortedCounts, filter: CountFilter, pageSize: number, betwee
   return pages;
 }
 
-function expected(all: readonly PairCount[], filter: CountFilter): PairCount[] {
-  return all
-    .filter((pair) => filterMatches(filter, pair.host, pair.jobName))
-    .sort(comparePairs)
-    .map(({ host, jobName, count }) => ({ host, jobName, count }));
+// The expectations below are worked out here, from the documented meaning of
+// a filter and the documented order, and never with the filter or comparator
+// under test: a mistake there must not be copied into what it is checked against.
+
+/** The key of a pair: host, then job name; U+0000, never in a label, sorts a host before the longer hosts it begins. */
+const pairKey = (pair: { host: string; jobName: string }): string => `${pair.host}\u0000${pair.jobName}`;
+
+/** Pairs in the order GetCounts documents: by host, then job name, each by UTF-16 code units (as `<` compares strings). */
+function inDocumentedOrder<T extends { host: string; jobName: string }>(pairs: readonly T[]): T[] {
+  return [...pairs].sort((a, b) => (pairKey(a) < pairKey(b) ? -1 : pairKey(a) > pairKey(b) ? 1 : 0));
 }
+
+/** Whether the filter fields select a pair: an exact value must equal the label, a prefix must begin it, an empty field selects every label. */
+function selects(fields: CountFilterFields, pair: { host: string; jobName: string }): boolean {
+  const selectsLabel = (label: string, exact: string, prefix: string): boolean => (exact === "" || label === exact) && label.startsWith(prefix);
+  return selectsLabel(pair.host, fields.host, fields.hostPrefix) && selectsLabel(pair.jobName, fields.jobName, fields.jobNamePrefix);
+}
+
+function expected(all: readonly PairCount[], fields: CountFilterFields): PairCount[] {
+  return inDocumentedOrder(all.filter((pair) => selects(fields, pair))).map(({ host, jobName, count }) => ({ host, jobName, count }));
+}
+
+/** Pairs whose labels sort differently by code units, by code points, by case or as numbers, given out of order. */
+const TRICKY_PAIRS: readonly PairCount[] = [
+  { host: "web-2", jobName: "backup", count: 3 },
+  { host: "\uff21", jobName: "backup", count: 1 },
+  { host: "web-10", jobName: "backup", count: 1 },
+  { host: "web", jobName: "vacuum", count: 4 },
+  { host: "\u{1F600}", jobName: "backup", count: 8 },
+  { host: "Web-3", jobName: "backup", count: 9 },
+  { host: "db-1", jobName: "cron daily", count: 2 },
+  { host: "web-2", jobName: "archive", count: 5 },
+  { host: "web-1", jobName: "backup-full", count: 6 },
+  { host: "\u00e9clair", jobName: "backup", count: 7 },
+];
+
+/** What each filter must return from TRICKY_PAIRS, written out by hand in the documented order. */
+const TRICKY_CASES: ReadonlyArray<readonly [filter: Partial<CountFilterFields>, want: ReadonlyArray<readonly [string, string, number]>]> = [
+  [
+    {},
+    [
+      // Upper case before lower case, a host before the longer hosts it begins,
+      // digits as text, and U+1F600 (its first code unit is 0xD83D) before U+FF21.
+      ["Web-3", "backup", 9],
+      ["db-1", "cron daily", 2],
+      ["web", "vacuum", 4],
+      ["web-1", "backup-full", 6],
+      ["web-10", "backup", 1],
+      ["web-2", "archive", 5],
+      ["web-2", "backup", 3],
+      ["\u00e9clair", "backup", 7],
+      ["\u{1F600}", "backup", 8],
+      ["\uff21", "backup", 1],
+    ],
+  ],
+  [
+    { hostPrefix: "web-" },
+    [
+      ["web-1", "backup-full", 6],
+      ["web-10", "backup", 1],
+      ["web-2", "archive", 5],
+      ["web-2", "backup", 3],
+    ],
+  ],
+  [
+    { host: "web-2" },
+    [
+      ["web-2", "archive", 5],
+      ["web-2", "backup", 3],
+    ],
+  ],
+  [
+    { jobName: "backup" },
+    [
+      ["Web-3", "backup", 9],
+      ["web-10", "backup", 1],
+      ["web-2", "backup", 3],
+      ["\u00e9clair", "backup", 7],
+      ["\u{1F600}", "backup", 8],
+      ["\uff21", "backup", 1],
+    ],
+  ],
+  [
+    { jobNamePrefix: "backup" },
+    [
+      ["Web-3", "backup", 9],
+      ["web-1", "backup-full", 6],
+      ["web-10", "backup", 1],
+      ["web-2", "backup", 3],
+      ["\u00e9clair", "backup", 7],
+      ["\u{1F600}", "backup", 8],
+      ["\uff21", "backup", 1],
+    ],
+  ],
+  [
+    { hostPrefix: "web", jobName: "backup" },
+    [
+      ["web-10", "backup", 1],
+      ["web-2", "backup", 3],
+    ],
+  ],
+  [{ host: "web-3" }, []],
+];
+
+test("each filter returns the pairs written out for it, in the documented order, at any page size", () => {
+  for (const [fields, want] of TRICKY_CASES) {
+    const filter = parseCountFilter({ ...NO_FILTER, ...fields });
+    const wantCounts = want.map(([host, jobName, count]) => ({ host, jobName, count }));
+    for (const pageSize of [1, 3, 1000]) {
+      const pages = walk(new SortedCounts(TRICKY_PAIRS.map((pair) => ({ ...pair }))), filter, pageSize);
+      assert.deepEqual(
+        pages.flatMap((page) => page.counts),
+        wantCounts,
+        `${JSON.stringify(fields)}, pages of ${pageSize}`,
+      );
+      for (const page of pages) assert.equal(page.totalSize, want.length);
+    }
+  }
+});
 
 test("walking the pages returns every matching pair once, in order, whatever the filter and page size", () => {
   fc.assert(
     fc.property(pairs, filterFields, fc.integer({ min: 1, max: 12 }), (all, fields, pageSize) => {
       const index = new SortedCounts(all);
       const filter = parseCountFilter(fields);
-      const want = expected(all, filter);
+      const want = expected(all, fields);
       const pages = walk(index, filter, pageSize);
       assert.deepEqual(
         pages.flatMap((page) => page.counts),
@@ -74,17 +190,17 @@ test("pairs added during a walk never make it repeat or skip a pair that was the
     fc.property(pairs, pairs, filterFields, fc.integer({ min: 1, max: 5 }), (initial, added, fields, pageSize) => {
       const index = new SortedCounts(initial);
       const filter = parseCountFilter(fields);
-      const newcomers = added.filter((pair) => !initial.some((old) => comparePairs(old, pair) === 0));
+      const newcomers = added.filter((pair) => !initial.some((old) => pairKey(old) === pairKey(pair)));
       let next = 0;
       const pages = walk(index, filter, pageSize, () => {
         // Between pages, a new pair arrives (before or after the cursor).
         if (next < newcomers.length) index.add({ ...newcomers[next++]! });
       });
       const seen = pages.flatMap((page) => page.counts);
-      const keys = seen.map((pair) => `${pair.host}\u0000${pair.jobName}`);
+      const keys = seen.map(pairKey);
       assert.equal(new Set(keys).size, keys.length, "no pair twice");
-      assert.deepEqual([...seen].sort(comparePairs), seen, "in order");
-      for (const pair of expected(initial, filter)) assert.ok(keys.includes(`${pair.host}\u0000${pair.jobName}`), `${pair.host}/${pair.jobName} seen`);
+      assert.deepEqual(inDocumentedOrder(seen), seen, "in order");
+      for (const pair of expected(initial, fields)) assert.ok(keys.includes(pairKey(pair)), `${pair.host}/${pair.jobName} seen`);
     }),
   );
 });

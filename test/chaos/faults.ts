@@ -6,7 +6,7 @@ import { QueryProbe } from "../e2e/harness/query";
  * The faults a scenario injects while rows flow. Every kind but
  * `copytruncate` must leave the counts exact; `copytruncate` loses the rows
  * written between the copy and the truncation in any tailer, so scenarios
- * with it are measured apart.
+ * with it may lose up to those rows, and no more.
  */
 export const EXACT_FAULTS = [
   "kill_sidecar",
@@ -31,7 +31,7 @@ export const EXACT_FAULTS = [
   "sigterm_drain",
 ] as const;
 
-/** A fault whose losses are measured rather than forbidden. */
+/** A fault that may lose the rows written inside its window (see ChaosWorld.rowsInCopytruncateWindows). */
 export const LOSSY_FAULTS = ["copytruncate"] as const;
 
 export type FaultKind = (typeof EXACT_FAULTS)[number] | (typeof LOSSY_FAULTS)[number];
@@ -202,15 +202,20 @@ const FAULTS: Record<FaultKind, Fault> = {
   },
   async copytruncate(world) {
     // logrotate's copytruncate: copy the file aside, then truncate it in place,
-    // while the application keeps writing. Rows written between the two are
-    // lost. The application writes whole lines here: a line split across
+    // while the application keeps writing. Rows written between the two may
+    // be lost. The application writes whole lines here: a line split across
     // writes that straddled the truncation would leave a fragment behind.
+    // Rows the sidecar had not read by the truncation would be lost too, so
+    // the copy is taken once everything before it is counted: then only the
+    // window's rows, which this fault knows, may go missing.
     const target = anySource(world);
     const file = target.writer.file;
-    await world.whileWriterPaused(target, async () => {
+    await world.whileSettled(target, async () => {
       for (let n = 4; n >= 1; n--) if (fs.existsSync(`${file}.${n}`)) fs.renameSync(`${file}.${n}`, `${file}.${n + 1}`);
       fs.copyFileSync(file, `${file}.1`);
-      target.writer.append(between(world, 0, 100), { junkRatio: 0 });
+      const windowRows = between(world, 0, 100);
+      target.writer.append(windowRows, { junkRatio: 0 });
+      world.rowsInCopytruncateWindows += windowRows;
       fs.truncateSync(file, 0);
     });
   },

@@ -39,6 +39,11 @@ export class ChaosWorld {
   proxy!: TcpFaultProxy;
   /** Every process ever started, for log dumps. */
   readonly history: RunningProcess[] = [];
+  /**
+   * Rows appended between a copytruncate's copy and its truncation, over
+   * the scenario: the most it may lose (0 when it has no copytruncate).
+   */
+  rowsInCopytruncateWindows = 0;
   private writing = false;
   private markers = 0;
   private writerLoop: Promise<void> | undefined;
