@@ -4,20 +4,20 @@ import { HealthImplementation } from "grpc-health-check";
 import { MAX_MESSAGE_BYTES, loadLogtallyGrpc, loadReflectedDefinition, parseTokenFile } from "@logtally/proto";
 import { CredentialFiles, formatListenAddress, HttpServer } from "@logtally/runtime";
 import type { Logger } from "@logtally/runtime";
-import { createAuthInterceptor } from "./auth-interceptor";
+import { createAuthInterceptor } from "./security/auth-interceptor";
 import type { AggregatorConfig } from "./config";
 
-import { GroupCommitter } from "./group-commit";
-import { IngestService } from "./ingest-service";
-import { AggregatorMetrics } from "./metrics";
-import { QueryService } from "./query-service";
-import { createServerTransport, type ServerTransport } from "./server-credentials";
-import { SourceActivity } from "./source-activity";
-import { describeSources } from "./source-status";
-import { STATUS_PAGE_TOP_COUNTS, renderStatusPage } from "./status-page";
+import { GroupCommitter } from "./ingest/group-commit";
+import { IngestService } from "./ingest/ingest-service";
+import { AggregatorMetrics } from "./http/metrics";
+import { QueryService } from "./query/query-service";
+import { createServerTransport, type ServerTransport } from "./security/server-credentials";
+import { SourceActivity } from "./ingest/source-activity";
+import { describeSources } from "./query/source-status";
+import { STATUS_PAGE_TOP_COUNTS, renderStatusPage } from "./http/status-page";
 import { CountStore } from "./store/count-store";
-import { TokenVerifier } from "./token-verifier";
-import { topCounts } from "./top-counts";
+import { TokenVerifier } from "./security/token-verifier";
+import { topCounts } from "./query/top-counts";
 
 /** Where a running aggregator listens (ports resolved when configured as 0). */
 export interface AggregatorAddresses {
@@ -78,7 +78,8 @@ export class Aggregator {
   ) {
     const credentialsLog = log.child({ component: "credentials" });
     this.transport = createServerTransport(config.tls, credentialsLog);
-    this.tokenFile = config.tokenFile === undefined ? undefined : new CredentialFiles([config.tokenFile], ([contents]) => parseTokenFile(contents!), credentialsLog);
+    this.tokenFile =
+      config.tokenFile === undefined ? undefined : new CredentialFiles([config.tokenFile], ([contents]) => parseTokenFile(contents!), credentialsLog);
     this.store = CountStore.open(config.stateDir, { maxSeries: config.maxSeries });
     const activity = new SourceActivity((sourceId) => this.store.view.allSources().has(sourceId));
     this.metrics = new AggregatorMetrics(this.store, activity);
@@ -128,10 +129,8 @@ export class Aggregator {
     this.lifecycle = { state: "starting" };
     const metricsPort = await this.httpServer.start(this.config.metricsListen);
     const grpcPort = await new Promise<number>((resolve, reject) => {
-      this.grpcServer.bindAsync(
-        formatListenAddress(this.config.grpcListen),
-        this.transport.credentials,
-        (error, port) => (error ? reject(error) : resolve(port)),
+      this.grpcServer.bindAsync(formatListenAddress(this.config.grpcListen), this.transport.credentials, (error, port) =>
+        error ? reject(error) : resolve(port),
       );
     });
     for (const files of this.credentialFiles()) files.start(this.config.credentialsReloadMs);

@@ -33,7 +33,11 @@ test("TLS, mutual TLS and the token come from flags or variables", () => {
 });
 
 test("inconsistent security flags are refused, naming them", () => {
-  const refused = (argv: string[], pattern: RegExp) => assert.throws(() => parse(argv), (error: unknown) => error instanceof ConfigError && pattern.test(error.message));
+  const refused = (argv: string[], pattern: RegExp) =>
+    assert.throws(
+      () => parse(argv),
+      (error: unknown) => error instanceof ConfigError && pattern.test(error.message),
+    );
   refused(["--tls-cert", "a.crt"], /--tls-cert and --tls-key must be given together/);
   refused(["--tls-key", "a.key"], /--tls-cert and --tls-key must be given together/);
   refused(["--tls-client-ca", "ca.crt"], /--tls-client-ca needs --tls-cert/);

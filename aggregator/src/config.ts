@@ -1,4 +1,15 @@
-import { ConfigError, formatHelp, credentialsReloadFlag, LOG_LEVEL_FLAG, parseFlags, parseListenAddress, parseLogLevel, type FlagSpec, type ListenAddress, type LOG_LEVELS } from "@logtally/runtime";
+import {
+  ConfigError,
+  formatHelp,
+  credentialsReloadFlag,
+  LOG_LEVEL_FLAG,
+  parseFlags,
+  parseListenAddress,
+  parseLogLevel,
+  type FlagSpec,
+  type ListenAddress,
+  type LOG_LEVELS,
+} from "@logtally/runtime";
 
 export const AGGREGATOR_FLAGS = [
   {
@@ -87,8 +98,7 @@ export const AGGREGATOR_FLAGS = [
     default: "1000000",
     range: [1, 1_000_000_000],
     description:
-      "Most (host, job_name) pairs counted. Once reached, rows of new pairs are not counted (rejected as series_limit); " +
-      "existing pairs keep counting.",
+      "Most (host, job_name) pairs counted. Once reached, rows of new pairs are not counted (rejected as series_limit); " + "existing pairs keep counting.",
   },
   LOG_LEVEL_FLAG,
 ] as const satisfies ReadonlyArray<FlagSpec>;

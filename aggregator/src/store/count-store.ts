@@ -1,4 +1,4 @@
-import { decideGroup, type GroupedBatch, type GroupOutcome } from "../batch-group";
+import { decideGroup, type GroupedBatch, type GroupOutcome } from "../ingest/batch-group";
 import { CountView, type PairCount } from "./count-view";
 import { StateDatabase } from "./state-database";
 

@@ -1,6 +1,6 @@
 import type { RejectReason } from "@logtally/proto";
-import { generationKey, type CommittedView, type GroupWrites } from "../batch-group";
-import { pairKey } from "../ledger";
+import { generationKey, type CommittedView, type GroupWrites } from "../ingest/batch-group";
+import { pairKey } from "../ingest/ledger";
 
 /** Counted rows of one (host, job_name) pair. */
 export interface PairCount {

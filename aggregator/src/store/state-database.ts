@@ -74,8 +74,7 @@ export class StateDatabase {
     } catch (cause) {
       db?.close();
       throw new StateError(
-        `cannot use state database ${databasePath}: ${(cause as Error).message}. ` +
-          "Restore it from a backup, or move it aside to start counting from zero.",
+        `cannot use state database ${databasePath}: ${(cause as Error).message}. Restore it from a backup, or move it aside to start counting from zero.`,
         databasePath,
         { cause },
       );
@@ -92,7 +91,9 @@ export class StateDatabase {
       )
       .all() as StateRows["generations"];
     const sources = this.db
-      .prepare("SELECT source_id AS sourceId, created_ms AS createdMs, latest_generation AS latestGeneration, last_seen_ms AS lastSeenMs, last_sidecar_id AS lastSidecarId FROM sources")
+      .prepare(
+        "SELECT source_id AS sourceId, created_ms AS createdMs, latest_generation AS latestGeneration, last_seen_ms AS lastSeenMs, last_sidecar_id AS lastSidecarId FROM sources",
+      )
       .all() as StateRows["sources"];
     const rejected = (this.db.prepare("SELECT reason, count FROM rejected_rows").all() as Array<{ reason: string; count: number }>).map(
       ({ reason, count }) => [normalizeRejectReason(reason), count] as const,

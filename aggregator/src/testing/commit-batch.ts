@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import type { GroupedBatch, GroupOutcome } from "../batch-group";
+import type { GroupedBatch, GroupOutcome } from "../ingest/batch-group";
 import type { CountStore } from "../store/count-store";
 
 /** A batch for {@link commitBatch}: its start defaults to the generation's committed offset. */

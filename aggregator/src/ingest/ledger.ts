@@ -1,0 +1,115 @@
+import { MAX_DELTAS_PER_BATCH, MAX_FILE_OFFSET_BYTES, checkIdentifier, checkLabel } from "@logtally/proto";
+import type { DeltaBatch__Output, Heartbeat__Output } from "@logtally/proto";
+
+/**
+ * The exactly-once rules, free of gRPC and SQLite so they can be tested and
+ * read on their own.
+ *
+ * A file generation has one committed offset: every complete line before it is
+ * counted, none after it. A batch is the count of the lines in
+ * [start, end). The aggregator applies a batch only when it starts exactly at
+ * the committed offset, so each byte range is counted once however often and
+ * by however many sidecars it is shipped.
+ */
+
+/** What to do with a well-formed batch, given its generation's committed offset. */
+export type BatchDecision =
+  /** start == committed: count it and move the offset to end. */
+  | "apply"
+  /** end <= committed: already counted (a resend after a lost ack, or a second sidecar on the same file). */
+  | "duplicate"
+  /** Anything else (a gap, or an overlap): change nothing; the sender re-reads from committed. */
+  | "out_of_order";
+
+/** Decides a batch against the committed offset of its generation. */
+export function decideBatch(committedOffset: number, startOffset: number, endOffset: number): BatchDecision {
+  if (endOffset <= committedOffset) return "duplicate";
+  if (startOffset === committedOffset) return "apply";
+  return "out_of_order";
+}
+
+/** Separates a file id from the epoch in a generation id (`<file_id>#<epoch>`). */
+const EPOCH_SEPARATOR = "#";
+
+/** Formats the generation id of a file's epoch: `<file_id>#<epoch>`. */
+export function generationId(fileId: string, epoch: number): string {
+  return `${fileId}${EPOCH_SEPARATOR}${epoch}`;
+}
+
+/** Parses `<file_id>#<epoch>`; undefined when the id is not of that form. */
+export function parseGenerationId(generation: string): { fileId: string; epoch: number } | undefined {
+  const at = generation.lastIndexOf(EPOCH_SEPARATOR);
+  if (at <= 0) return undefined;
+  const epochText = generation.slice(at + 1);
+  if (!/^[1-9][0-9]{0,8}$/.test(epochText)) return undefined;
+  return { fileId: generation.slice(0, at), epoch: Number(epochText) };
+}
+
+/** Checks a file id: an identifier that cannot be confused with a generation id. */
+export function checkFileId(fileId: string): string | undefined {
+  return checkIdentifier("file_id", fileId, { required: true }) ?? (fileId.includes(EPOCH_SEPARATOR) ? "file_id must not contain '#'" : undefined);
+}
+
+const ANCHOR_PATTERN = /^[0-9a-f]{0,64}$/;
+
+/**
+ * Validates the shape of a batch; returns a message for the sender when it is
+ * malformed. A malformed batch changes nothing: no honest sidecar sends one.
+ */
+export function validateBatch(batch: DeltaBatch__Output): string | undefined {
+  const { startOffset, endOffset, rows } = batch;
+  if (!Number.isSafeInteger(startOffset) || startOffset < 0) return `start_offset ${startOffset} is not a valid offset`;
+  if (!Number.isSafeInteger(endOffset)) return `end_offset ${endOffset} is not a valid offset`;
+  if (endOffset <= startOffset) return `end_offset ${endOffset} must be greater than start_offset ${startOffset}`;
+  if (endOffset > MAX_FILE_OFFSET_BYTES) return `end_offset ${endOffset} is beyond the largest file offset ${MAX_FILE_OFFSET_BYTES}`;
+  if (batch.deltas.length > MAX_DELTAS_PER_BATCH) {
+    return `${batch.deltas.length} deltas exceed the limit of ${MAX_DELTAS_PER_BATCH}`;
+  }
+  if (!ANCHOR_PATTERN.test(batch.anchor)) return "anchor must be at most 64 lowercase hex digits";
+  const sizeProblem = checkFileSize(batch.fileSize);
+  if (sizeProblem) return sizeProblem;
+  const birth = batch.fileBirthUnixMillis;
+  if (!Number.isFinite(birth) || birth < 0) return `file_birth_unix_millis ${birth} must be a time, or 0 when unknown`;
+  let counted = 0;
+  const seen = new Set<string>();
+  for (const delta of batch.deltas) {
+    if (!Number.isSafeInteger(delta.count) || delta.count <= 0) return `delta count ${delta.count} must be positive`;
+    const problem = checkLabel(delta.host) ?? checkLabel(delta.jobName);
+    if (problem !== undefined) return `delta label rejected: ${problem}`;
+    const key = pairKey(delta.host, delta.jobName);
+    if (seen.has(key)) return "a (host, job_name) pair appears twice in one batch";
+    seen.add(key);
+    counted += delta.count;
+  }
+  if (!Number.isSafeInteger(rows) || rows !== counted) return `rows ${rows} does not equal the sum of delta counts ${counted}`;
+  let rejected = 0;
+  for (const entry of batch.rejected) {
+    if (!Number.isSafeInteger(entry.count) || entry.count <= 0) return `rejected count ${entry.count} must be positive`;
+    if (entry.reason.length === 0 || entry.reason.length > 64) return "rejected reason must be 1 to 64 characters";
+    rejected += entry.count;
+  }
+  // Every line, counted or rejected, takes at least its newline byte.
+  if (counted + rejected > endOffset - startOffset) {
+    return `${counted + rejected} rows cannot fit in ${endOffset - startOffset} bytes`;
+  }
+  return undefined;
+}
+
+/** Validates a heartbeat; returns a message for the sender when it is malformed. */
+export function validateHeartbeat(heartbeat: Heartbeat__Output): string | undefined {
+  if (!parseGenerationId(heartbeat.generation)) return `generation ${JSON.stringify(heartbeat.generation.slice(0, 100))} is malformed`;
+  return checkIdentifier("generation", heartbeat.generation, { required: true }) ?? checkFileSize(heartbeat.fileSize);
+}
+
+/** A reported file size: an offset, or 0 when not reported. */
+function checkFileSize(fileSize: number): string | undefined {
+  if (!Number.isSafeInteger(fileSize) || fileSize < 0 || fileSize > MAX_FILE_OFFSET_BYTES) {
+    return `file_size ${fileSize} is not a file size`;
+  }
+  return undefined;
+}
+
+/** Key of a (host, job_name) pair in maps; NUL cannot occur in a valid label. */
+export function pairKey(host: string, jobName: string): string {
+  return `${host}\u0000${jobName}`;
+}

@@ -1,0 +1,111 @@
+import { status, type sendUnaryData, type ServerUnaryCall, type ServerWritableStream, type ServiceError } from "@grpc/grpc-js";
+import type {
+  GetCountsRequest__Output,
+  GetCountsResponse,
+  ListSourcesRequest__Output,
+  ListSourcesResponse,
+  QueryHandlers,
+  WatchCountsRequest__Output,
+  WatchCountsResponse,
+} from "@logtally/proto";
+import type { Logger } from "@logtally/runtime";
+import { parseCountFilter } from "./count-filter";
+import { pageOfCounts } from "./count-pages";
+import { CountWatchHub } from "./count-watch";
+import { StatusError } from "../errors";
+import { SortedCounts } from "./sorted-counts";
+import type { SourceActivity } from "../ingest/source-activity";
+import { describeSources } from "./source-status";
+import type { CountStore } from "../store/count-store";
+
+/** Settings of the Query service. */
+export interface QueryServiceOptions {
+  /** Bound on the changes queued for one WatchCounts stream, in bytes. */
+  readonly watchBufferBytes: number;
+}
+
+/**
+ * The read-only Query service. It reads the store's in-memory view, which
+ * only ever holds committed state, and the live view of the sources.
+ */
+export class QueryService {
+  private readonly index: SortedCounts;
+  private readonly watchHub: CountWatchHub;
+
+  constructor(
+    private readonly store: CountStore,
+    private readonly activity: SourceActivity,
+    options: QueryServiceOptions,
+    private readonly log: Logger,
+  ) {
+    this.index = new SortedCounts(store.view.allCounts().values());
+    // Subscribed before the hub, so a watcher's snapshot already holds a pair its batch created.
+    store.onCommit(({ changed }) => {
+      for (const pair of changed) this.index.add(pair);
+    });
+    this.watchHub = new CountWatchHub(store, this.index, options.watchBufferBytes, log);
+  }
+
+  /** grpc-js handlers for `logtally.v1.Query`. */
+  handlers(): QueryHandlers {
+    return {
+      GetCounts: (call, callback) => this.answer(call, callback, (request) => this.getCounts(request)),
+      ListSources: (call, callback) => this.answer(call, callback, (request) => this.listSources(request)),
+      WatchCounts: (call) => this.watchCounts(call),
+    };
+  }
+
+  /** One page of the counts matching the filter, sorted by host then job name. */
+  getCounts(request: GetCountsRequest__Output): GetCountsResponse {
+    return pageOfCounts(this.index, parseCountFilter(request), request);
+  }
+
+  /** Every source, sorted by source id. */
+  listSources(_request: ListSourcesRequest__Output): ListSourcesResponse {
+    return {
+      sources: describeSources(this.store, this.activity).map((view) => ({
+        sourceId: view.sourceId,
+        generation: view.generation,
+        fileId: view.fileId,
+        committedOffset: view.committedOffset,
+        lastSeenUnixMillis: view.lastSeenMs,
+        generations: view.generations,
+        connectedSidecars: view.connectedSidecarIds.length,
+        lastSidecarId: view.lastSidecarId,
+        fileSize: view.fileSizeBytes,
+        fileSizeGeneration: view.fileSizeGeneration,
+        lagBytes: view.lagBytes ?? 0,
+        lastHeartbeatUnixMillis: view.lastHeartbeatMs,
+        connectedSidecarIds: view.connectedSidecarIds,
+      })),
+    };
+  }
+
+  /** Ends every WatchCounts stream with UNAVAILABLE and refuses new ones. Idempotent. */
+  stop(reason: string): void {
+    this.watchHub.closeAll(reason);
+  }
+
+  private watchCounts(call: ServerWritableStream<WatchCountsRequest__Output, WatchCountsResponse>): void {
+    try {
+      this.watchHub.watch(call, parseCountFilter(call.request));
+    } catch (error) {
+      call.emit("error", this.failed(error));
+    }
+  }
+
+  private answer<Request, Response>(call: ServerUnaryCall<Request, Response>, callback: sendUnaryData<Response>, method: (request: Request) => Response): void {
+    try {
+      callback(null, method(call.request));
+    } catch (error) {
+      callback(this.failed(error));
+    }
+  }
+
+  /** The status a failed call ends with; a defect is logged with its cause, which the client never sees. */
+  private failed(error: unknown): ServiceError {
+    const statusError = StatusError.from(error);
+    if (statusError.code === status.INTERNAL) this.log.error(statusError.logFields(), "query failed");
+    return statusError.toServiceError();
+  }
+}
