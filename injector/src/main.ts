@@ -18,19 +18,32 @@ switch (command) {
     // Nothing to drain: a signal ends the process at once.
     releaseStopSignals();
     void import("./manifests/inject-command.js").then(({ INJECT_HELP, parseInjectConfig, runInject }) =>
-      runProgram("logtally-injector inject", INJECT_HELP, () => parseInjectConfig(args, process.env), (config) => runInject(config, process)),
+      runProgram(
+        "logtally-injector inject",
+        INJECT_HELP,
+        () => parseInjectConfig(args, process.env),
+        (config) => runInject(config, process),
+      ),
     );
     break;
   case "webhook":
     void import("./webhook/webhook-command.js").then(({ WEBHOOK_HELP, loadWebhookConfig, runWebhook }) =>
-      runProgram("logtally-injector webhook", WEBHOOK_HELP, () => loadWebhookConfig(args, process.env), (config) =>
-        runWebhook(config, firstStopSignal()),
+      runProgram(
+        "logtally-injector webhook",
+        WEBHOOK_HELP,
+        () => loadWebhookConfig(args, process.env),
+        (config) => runWebhook(config, firstStopSignal()),
       ),
     );
     break;
   default:
-    runProgram("logtally-injector", INJECTOR_HELP, () => {
-      if (command === undefined || command === "--help" || command === "-h") return "help";
-      throw new ConfigError(`unknown command ${JSON.stringify(command)}: expected inject or webhook`);
-    }, async () => 0);
+    runProgram(
+      "logtally-injector",
+      INJECTOR_HELP,
+      () => {
+        if (command === undefined || command === "--help" || command === "-h") return "help";
+        throw new ConfigError(`unknown command ${JSON.stringify(command)}: expected inject or webhook`);
+      },
+      async () => 0,
+    );
 }

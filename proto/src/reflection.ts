@@ -4,10 +4,7 @@ import { protoPath as healthProtoPath } from "grpc-health-check";
 import { FileDescriptorProto, type IDescriptorProto, type IFileDescriptorProto } from "protobufjs/ext/descriptor";
 import { LOADER_OPTIONS, PROTO_FILES, PROTO_ROOT } from "./load";
 
-const REFLECTION_PROTO = path.join(
-  path.dirname(require.resolve("@grpc/reflection/package.json")),
-  "build/proto/grpc/reflection/v1/reflection.proto",
-);
+const REFLECTION_PROTO = path.join(path.dirname(require.resolve("@grpc/reflection/package.json")), "build/proto/grpc/reflection/v1/reflection.proto");
 
 /**
  * The definition server reflection describes: logtally.v1, grpc.health.v1 and

@@ -18,7 +18,23 @@ function selfSigned(name: string): { certFile: string; keyFile: string } {
   const keyFile = path.join(dir, `${name}.key`);
   execFileSync(
     "openssl",
-    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", `/CN=${name}`, "-days", "1", "-keyout", keyFile, "-out", certFile],
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-subj",
+      `/CN=${name}`,
+      "-days",
+      "1",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+    ],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
   return { certFile, keyFile };
@@ -29,9 +45,15 @@ const second = selfSigned("second");
 
 test("an identity is a certificate and its own key; a CA file holds certificates", () => {
   assert.equal(openIdentityFiles(first.certFile, first.keyFile, log).current().certificate.toString(), fs.readFileSync(first.certFile, "utf8"));
-  assert.throws(() => openIdentityFiles(first.certFile, second.keyFile, log), (error: unknown) => error instanceof CredentialFileError && /not a PEM certificate and its private key/.test(error.message));
+  assert.throws(
+    () => openIdentityFiles(first.certFile, second.keyFile, log),
+    (error: unknown) => error instanceof CredentialFileError && /not a PEM certificate and its private key/.test(error.message),
+  );
   assert.ok(openCaFile(first.certFile, log).current().length > 0);
-  assert.throws(() => openCaFile(first.keyFile, log), (error: unknown) => error instanceof CredentialFileError && error.path === first.keyFile && /holds no PEM certificate/.test(error.message));
+  assert.throws(
+    () => openCaFile(first.keyFile, log),
+    (error: unknown) => error instanceof CredentialFileError && error.path === first.keyFile && /holds no PEM certificate/.test(error.message),
+  );
 });
 
 test("the provider hands grpc-js the current certificates when a listener is added, then each change", async () => {

@@ -19,27 +19,35 @@ export interface TlsIdentity {
  * are not.
  */
 export function openIdentityFiles(certFile: string, keyFile: string, log: Logger): CredentialFiles<TlsIdentity> {
-  return new CredentialFiles([certFile, keyFile], ([certificate, privateKey]) => {
-    try {
-      tls.createSecureContext({ cert: certificate, key: privateKey });
-    } catch (error) {
-      throw new Error(`not a PEM certificate and its private key: ${(error as Error).message}`);
-    }
-    return { certificate: certificate!, privateKey: privateKey! };
-  }, log);
+  return new CredentialFiles(
+    [certFile, keyFile],
+    ([certificate, privateKey]) => {
+      try {
+        tls.createSecureContext({ cert: certificate, key: privateKey });
+      } catch (error) {
+        throw new Error(`not a PEM certificate and its private key: ${(error as Error).message}`);
+      }
+      return { certificate: certificate!, privateKey: privateKey! };
+    },
+    log,
+  );
 }
 
 /** PEM CA certificates read from a file, checked to hold at least one. Throws CredentialFileError when not. */
 export function openCaFile(caFile: string, log: Logger): CredentialFiles<Buffer> {
-  return new CredentialFiles([caFile], ([bundle]) => {
-    if (!bundle!.includes("-----BEGIN CERTIFICATE-----")) throw new Error("holds no PEM certificate");
-    try {
-      tls.createSecureContext({ ca: bundle });
-    } catch (error) {
-      throw new Error(`not PEM CA certificates: ${(error as Error).message}`);
-    }
-    return bundle!;
-  }, log);
+  return new CredentialFiles(
+    [caFile],
+    ([bundle]) => {
+      if (!bundle!.includes("-----BEGIN CERTIFICATE-----")) throw new Error("holds no PEM certificate");
+      try {
+        tls.createSecureContext({ ca: bundle });
+      } catch (error) {
+        throw new Error(`not PEM CA certificates: ${(error as Error).message}`);
+      }
+      return bundle!;
+    },
+    log,
+  );
 }
 
 /** The system's trusted root certificates, as one PEM bundle. */

@@ -55,7 +55,10 @@ test("reads the files at construction and refuses unusable ones with the file's 
     (error: unknown) => error instanceof CredentialFileError && error.path === file && error.message.includes(`cannot read ${file}`),
   );
   fs.writeFileSync(file, "bad");
-  assert.throws(() => new CredentialFiles([file], parseUpper, log), (error: unknown) => error instanceof CredentialFileError && /holds something bad/.test(error.message));
+  assert.throws(
+    () => new CredentialFiles([file], parseUpper, log),
+    (error: unknown) => error instanceof CredentialFileError && /holds something bad/.test(error.message),
+  );
   fs.writeFileSync(file, "good");
   assert.equal(new CredentialFiles([file], parseUpper, log).current(), "GOOD");
 });

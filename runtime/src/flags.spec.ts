@@ -30,12 +30,16 @@ function valuesOf(parsed: ParsedFlags<Name>): Readonly<Record<Name, string | und
 /** Asserts that `run` throws a ConfigError whose message includes `fragment`. */
 function assertConfigError(run: () => unknown, fragment: string, input?: string): void {
   const context = input === undefined ? "" : `${JSON.stringify(input)}: `;
-  assert.throws(run, (error: unknown) => {
-    assert.ok(error instanceof ConfigError, `${context}expected a ConfigError, got ${String(error)}`);
-    assert.equal(error.name, "ConfigError");
-    assert.ok(error.message.includes(fragment), `${context}message ${JSON.stringify(error.message)} includes ${JSON.stringify(fragment)}`);
-    return true;
-  }, `${context}expected a ConfigError`);
+  assert.throws(
+    run,
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError, `${context}expected a ConfigError, got ${String(error)}`);
+      assert.equal(error.name, "ConfigError");
+      assert.ok(error.message.includes(fragment), `${context}message ${JSON.stringify(error.message)} includes ${JSON.stringify(fragment)}`);
+      return true;
+    },
+    `${context}expected a ConfigError`,
+  );
 }
 
 test("defaults apply when neither flag nor variable is set; no default means undefined", () => {
@@ -95,7 +99,14 @@ test("positionals are refused unless allowed", () => {
 
 const NUMERIC = [
   { name: "retries", env: "T_RETRIES", default: "3", range: [0, 10], description: "How often to retry." },
-  { name: "reload-ms", env: "T_RELOAD_MS", default: "1000", range: [100, 60_000], aliases: [{ name: "old-reload", env: "T_OLD_RELOAD" }], description: "Reload." },
+  {
+    name: "reload-ms",
+    env: "T_RELOAD_MS",
+    default: "1000",
+    range: [100, 60_000],
+    aliases: [{ name: "old-reload", env: "T_OLD_RELOAD" }],
+    description: "Reload.",
+  },
   { name: "name", env: "T_NAME", description: "Not a number." },
 ] as const satisfies ReadonlyArray<FlagSpec>;
 
@@ -172,7 +183,21 @@ test("listen addresses: IPv4, hostname, bracketed IPv6, port 0 and 65535", () =>
 });
 
 test("listen addresses that are refused name the flag", () => {
-  for (const value of ["localhost", "localhost:", ":50051", "host:65536", "host:123456", "a:b:c", "::1:80", "[::1]", "[::1:80", "host:-1", "host:8o", "ho st:80", ""]) {
+  for (const value of [
+    "localhost",
+    "localhost:",
+    ":50051",
+    "host:65536",
+    "host:123456",
+    "a:b:c",
+    "::1:80",
+    "[::1]",
+    "[::1:80",
+    "host:-1",
+    "host:8o",
+    "ho st:80",
+    "",
+  ]) {
     assertConfigError(() => parseListenAddress("--grpc-listen", value), "--grpc-listen", value);
   }
 });

@@ -93,7 +93,7 @@ export function parseFlags<Name extends string>(
     options[spec.name] = { type: spec.switch ? "boolean" : "string" };
     for (const alias of spec.switch ? [] : (spec.aliases ?? [])) options[alias.name] = { type: "string" };
   }
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (error) {
@@ -145,7 +145,7 @@ export function formatHelp(usage: string, summary: string, specs: ReadonlyArray<
     for (const alias of spec.switch ? [] : (spec.aliases ?? [])) lines.push(`      Also read as --${alias.name} [${alias.env}], its earlier name.`);
   }
   lines.push("  -h, --help", "      Show this help.");
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 /** A `host:port` listen address. */

@@ -6,12 +6,7 @@ import { ConfigError } from "./flags";
  * what `run` returns. A failure nobody caught is printed with its stack
  * (exit 1): it is a defect, not a user's mistake.
  */
-export function runProgram<Config>(
-  name: string,
-  help: string,
-  readConfig: () => Config | "help",
-  run: (config: Config) => Promise<number>,
-): void {
+export function runProgram<Config>(name: string, help: string, readConfig: () => Config | "help", run: (config: Config) => Promise<number>): void {
   configured(name, help, readConfig, run).then(
     (code) => {
       process.exitCode = code;
@@ -23,13 +18,8 @@ export function runProgram<Config>(
   );
 }
 
-async function configured<Config>(
-  name: string,
-  help: string,
-  readConfig: () => Config | "help",
-  run: (config: Config) => Promise<number>,
-): Promise<number> {
-  let config;
+async function configured<Config>(name: string, help: string, readConfig: () => Config | "help", run: (config: Config) => Promise<number>): Promise<number> {
+  let config: Config | "help";
   try {
     config = readConfig();
   } catch (error) {

@@ -1,6 +1,17 @@
 import * as os from "node:os";
 import { checkIdentifier } from "@logtally/proto";
-import { ConfigError, formatHelp, credentialsReloadFlag, LOG_LEVEL_FLAG, parseFlags, parseListenAddress, parseLogLevel, type FlagSpec, type ListenAddress, type LOG_LEVELS } from "@logtally/runtime";
+import {
+  ConfigError,
+  formatHelp,
+  credentialsReloadFlag,
+  LOG_LEVEL_FLAG,
+  parseFlags,
+  parseListenAddress,
+  parseLogLevel,
+  type FlagSpec,
+  type ListenAddress,
+  type LOG_LEVELS,
+} from "@logtally/runtime";
 
 export const SIDECAR_FLAGS = [
   { name: "file", env: "LOGTALLY_FILE", default: "/var/log/app/log.csv", description: "The CSV log file to tail (rows host,job_name)." },

@@ -161,7 +161,10 @@ export class Sidecar {
         const delayMs = this.backoff.next();
         if (error instanceof ConnectionLost && error.code === status.UNAUTHENTICATED) {
           this.metrics.reconnects.inc();
-          this.log.error({ err: error.message, retryInMs: delayMs }, "aggregator refused the credentials: check --token-file (it is read again before each retry)");
+          this.log.error(
+            { err: error.message, retryInMs: delayMs },
+            "aggregator refused the credentials: check --token-file (it is read again before each retry)",
+          );
         } else if (error instanceof ConnectionLost) {
           this.metrics.reconnects.inc();
           this.log.warn({ err: error.message, retryInMs: delayMs }, "aggregator unreachable: will resume from its committed offset");
@@ -217,12 +220,15 @@ export class Sidecar {
    */
   private async announce(connection: IngestConnection, position: Position, fileId: string): Promise<Welcome__Output | undefined> {
     for (let round = 0; round < MAX_SUPERSEDE_ROUNDS; round++) {
-      const welcome = await connection.hello({
-        sourceId: this.config.sourceId,
-        fileId,
-        sidecarId: this.config.sidecarId,
-        supersedeGeneration: position.supersede,
-      }, this.abort.signal);
+      const welcome = await connection.hello(
+        {
+          sourceId: this.config.sourceId,
+          fileId,
+          sidecarId: this.config.sidecarId,
+          supersedeGeneration: position.supersede,
+        },
+        this.abort.signal,
+      );
       if (await holdsWhatWasCounted(position.file, welcome)) {
         this.log.info(
           { file: position.file.openedAs, generation: welcome.generation, committedOffset: Number(welcome.committedOffset) },

@@ -65,7 +65,11 @@ export function installCleanup(): void {
     scratchDirs.clear();
   };
   process.on("exit", cleanUp);
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143], ["SIGHUP", 129]] as const) {
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+    ["SIGHUP", 129],
+  ] as const) {
     process.once(signal, () => {
       process.stderr.write(`\nbench: ${signal}, stopping every child process\n`);
       process.exit(code);

@@ -43,10 +43,14 @@ export class RowCycle {
       const j = Math.floor(random() * (i + 1));
       [order[i], order[j]] = [order[j]!, order[i]!];
     }
-    const cycle = Buffer.from(order.map((index) => {
-      const { host, jobName } = pairLabels(index, pairs);
-      return `${host},${jobName}\n`;
-    }).join(""));
+    const cycle = Buffer.from(
+      order
+        .map((index) => {
+          const { host, jobName } = pairLabels(index, pairs);
+          return `${host},${jobName}\n`;
+        })
+        .join(""),
+    );
     this.doubled = Buffer.concat([cycle, cycle]);
   }
 

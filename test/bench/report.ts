@@ -82,8 +82,13 @@ export function formatTable(reports: readonly FigureReport[], runs: number): str
     blocks.push({ title: `${report.title}`, lines, after });
   }
   const widths = header.map((cell, column) => Math.max(cell.length, ...rows.map((row) => row[column]!.length)));
-  const format = (row: readonly string[]): string => "  " + row.map((cell, column) => cell.padEnd(widths[column]!)).join("  ").trimEnd();
-  const out = [format(header), "  " + widths.map((width) => "-".repeat(width)).join("  ")];
+  const format = (row: readonly string[]): string =>
+    "  " +
+    row
+      .map((cell, column) => cell.padEnd(widths[column]!))
+      .join("  ")
+      .trimEnd();
+  const out = [format(header), `  ${widths.map((width) => "-".repeat(width)).join("  ")}`];
   for (const block of blocks) {
     out.push("", block.title);
     for (const line of block.lines) out.push(format(line));
@@ -118,5 +123,5 @@ export function writeJson(
           }),
         }),
   }));
-  fs.writeFileSync(file, JSON.stringify({ machine, options, figures }, null, 2) + "\n");
+  fs.writeFileSync(file, `${JSON.stringify({ machine, options, figures }, null, 2)}\n`);
 }

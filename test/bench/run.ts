@@ -99,7 +99,13 @@ async function main(): Promise<number> {
       reports.push({ id: figure.id, title: figure.title, reproduce, outcome, seconds: (performance.now() - startMs) / 1000 });
     } catch (error) {
       process.stderr.write(`  ${figure.id} failed: ${(error as Error)?.stack ?? String(error)}\n`);
-      reports.push({ id: figure.id, title: figure.title, reproduce, error: (error as Error)?.message ?? String(error), seconds: (performance.now() - startMs) / 1000 });
+      reports.push({
+        id: figure.id,
+        title: figure.title,
+        reproduce,
+        error: (error as Error)?.message ?? String(error),
+        seconds: (performance.now() - startMs) / 1000,
+      });
     } finally {
       killTrackedChildren();
     }

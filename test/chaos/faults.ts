@@ -119,7 +119,10 @@ const FAULTS: Record<FaultKind, Fault> = {
     });
   },
   async rotate_while_down(world) {
-    const target = pick(world, world.sources.filter((candidate) => candidate.slots.length === 1));
+    const target = pick(
+      world,
+      world.sources.filter((candidate) => candidate.slots.length === 1),
+    );
     const slot = target.slots[0]!;
     await world.stopSidecar(slot, "SIGKILL");
     await pause(between(world, 100, 500));
@@ -154,7 +157,10 @@ const FAULTS: Record<FaultKind, Fault> = {
   },
   async shared_kill_one(world) {
     const shared = source(world, "shared");
-    const slot = pick(world, shared.slots.filter((candidate) => candidate.process) );
+    const slot = pick(
+      world,
+      shared.slots.filter((candidate) => candidate.process),
+    );
     if (slot) await killAndRestart(world, shared, slot, between(world, 0, 1500));
   },
   async shared_restart_one(world) {

@@ -63,7 +63,9 @@ export function summaryTable(results: readonly ScenarioResult[]): string {
   ] as const) {
     if (list.length === 0) continue;
     lines.push(`\n${title}`);
-    lines.push(`  runs              ${list.length} (${list.filter((result) => result.ok).length} passed, ${list.filter((result) => !result.ok).length} failed)`);
+    lines.push(
+      `  runs              ${list.length} (${list.filter((result) => result.ok).length} passed, ${list.filter((result) => !result.ok).length} failed)`,
+    );
     lines.push(`  rows written      ${sum(list, "rowsWritten")}`);
     lines.push(`  rows counted      ${sum(list, "rowsCounted")}`);
     lines.push(`  lost              ${sum(list, "lost")}`);

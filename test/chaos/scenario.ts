@@ -126,6 +126,8 @@ export function formatResult(index: number, result: ScenarioResult): string {
     `run ${String(index).padStart(3)} seed ${result.seed} ${verdict} ` +
     `written ${result.rowsWritten} counted ${result.rowsCounted} lost ${result.lost}${result.lossy ? ` (at most ${result.lossBound})` : ""} duplicated ${result.duplicated} ` +
     `${(result.durationMs / 1000).toFixed(1)}s faults ${result.faults.join(",")}` +
-    (result.ok ? "" : `\n    replay: npm run chaos -- --seed ${result.seed} --runs 1 --faults ${result.faults.join(",")}\n    logs: ${result.keptDir}\n    ${result.error}`)
+    (result.ok
+      ? ""
+      : `\n    replay: npm run chaos -- --seed ${result.seed} --runs 1 --faults ${result.faults.join(",")}\n    logs: ${result.keptDir}\n    ${result.error}`)
   );
 }

@@ -58,7 +58,13 @@ export class ChaosWorld {
     await this.startAggregator();
     this.proxy = await TcpFaultProxy.start({ host: "127.0.0.1", port: this.ports.grpcPort });
     const seeds = [1, 2, 3].map(() => Math.floor(this.random() * 2 ** 31));
-    for (const [index, [id, sidecars]] of ([["pod-a", 1], ["pod-b", 1], ["shared", 2]] as const).entries()) {
+    for (const [index, [id, sidecars]] of (
+      [
+        ["pod-a", 1],
+        ["pod-b", 1],
+        ["shared", 2],
+      ] as const
+    ).entries()) {
       const writer = new LogWriter(path.join(this.dir, `${id}.csv`), seeds[index]!);
       // A header first: a file truncated and rewritten then starts with the
       // same line, so only the bytes before the offset tell the two apart.

@@ -8,7 +8,7 @@ import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
 import { shipAsSidecar } from "./harness/ingest-client";
 import { LogWriter } from "./harness/log-writer";
-import { scrape, valueOf } from "./harness/metrics";
+import { scrape, metricValue } from "./harness/metrics";
 import { MountedSecret } from "./harness/mounted-secret";
 import { startAggregator, startSidecar, type AggregatorProcess, type RunningProcess } from "./harness/processes";
 import { QueryProbe, aggregatorCounts, sorted, waitUntilSettled, type ClientAccess } from "./harness/query";
@@ -40,7 +40,7 @@ async function helloOutcome(address: string, sourceId: string, access: ClientAcc
 /** A grpc.health.v1 Check without credentials. */
 function healthCheck(address: string, service: string): Promise<string> {
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
-  const check = healthService["Check"]!;
+  const check = healthService.Check!;
   return new Promise<string>((resolve, reject) =>
     client.makeUnaryRequest(check.path, check.requestSerialize, check.responseDeserialize, { service }, (error, response) =>
       error ? reject(error) : resolve(String((response as { status: unknown }).status)),
@@ -52,7 +52,11 @@ function healthCheck(address: string, service: string): Promise<string> {
 function reflectionList(address: string): Promise<Buffer> {
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
   return new Promise<Buffer>((resolve, reject) => {
-    const call = client.makeBidiStreamRequest<Buffer, Buffer>("/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", (bytes) => bytes, (bytes) => bytes);
+    const call = client.makeBidiStreamRequest<Buffer, Buffer>(
+      "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+      (bytes) => bytes,
+      (bytes) => bytes,
+    );
     call.once("data", (answer: Buffer) => {
       resolve(answer);
       call.cancel();
@@ -86,7 +90,10 @@ describe("authentication: the shared bearer token", () => {
   const sidecarSecret = new MountedSecret(path.join(dir, "sidecar-secret"));
   const writer = new LogWriter(path.join(dir, "honest.csv"), 21);
   const processes: RunningProcess[] = [];
-  const track = <P extends RunningProcess>(running: P): P => (processes.push(running), running);
+  const track = <P extends RunningProcess>(running: P): P => {
+    processes.push(running);
+    return running;
+  };
   let aggregator: AggregatorProcess;
   let sidecar: RunningProcess;
   let sidecarMetricsUrl: string;
@@ -151,7 +158,10 @@ describe("authentication: the shared bearer token", () => {
     assert.deepEqual(sorted(await aggregatorCounts(aggregator.metricsUrl)), before.counts);
     const probe = new QueryProbe(aggregator.grpcAddress);
     try {
-      assert.deepEqual((await probe.listSources()).map((source) => source.sourceId), ["honest"]);
+      assert.deepEqual(
+        (await probe.listSources()).map((source) => source.sourceId),
+        ["honest"],
+      );
     } finally {
       probe.close();
     }
@@ -164,7 +174,7 @@ describe("authentication: the shared bearer token", () => {
     // The honest sidecar was never cut off.
     writer.append(200);
     await settled();
-    assert.equal(valueOf(await scrape(sidecarMetricsUrl), "logtally_sidecar_reconnects_total"), 0);
+    assert.equal(metricValue(await scrape(sidecarMetricsUrl), "logtally_sidecar_reconnects_total"), 0);
   });
 
   it("takes a rotated token without a restart; the sidecar reads its token again when it reconnects", async () => {

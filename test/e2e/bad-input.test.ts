@@ -16,7 +16,7 @@ import {
   type ShipResponse__Output,
   type SourceStatus__Output,
 } from "@logtally/proto";
-import { scrape, valueOf, type Sample } from "./harness/metrics";
+import { scrape, metricValue, type Sample } from "./harness/metrics";
 import { startAggregator, type AggregatorProcess } from "./harness/processes";
 import { QueryProbe, aggregatorCounts, sorted } from "./harness/query";
 import { waitFor } from "./harness/wait";
@@ -151,10 +151,7 @@ class ShipStream<Request> {
         this.read++;
         return response;
       }
-      const ended = await Promise.race([
-        new Promise<undefined>((resolve) => this.waiters.push(() => resolve(undefined))),
-        this.status,
-      ]);
+      const ended = await Promise.race([new Promise<undefined>((resolve) => this.waiters.push(() => resolve(undefined))), this.status]);
       if (ended && this.read >= this.responses.length) {
         throw new Error(`stream ended with ${grpc.status[ended.code]} "${ended.details}" instead of answering`);
       }
@@ -183,12 +180,9 @@ function openTypedStream(client: IngestClient, timeoutMs = STREAM_TIMEOUT_MS): S
 }
 
 function openRawStream(client: IngestClient): ShipStream<WireBytes> {
-  const call = (client as unknown as grpc.Client).makeBidiStreamRequest<WireBytes, ShipResponse__Output>(
-    SHIP_METHOD,
-    (bytes) => bytes,
-    decodeShipResponse,
-    { deadline: Date.now() + STREAM_TIMEOUT_MS },
-  );
+  const call = (client as unknown as grpc.Client).makeBidiStreamRequest<WireBytes, ShipResponse__Output>(SHIP_METHOD, (bytes) => bytes, decodeShipResponse, {
+    deadline: Date.now() + STREAM_TIMEOUT_MS,
+  });
   return new ShipStream(call);
 }
 
@@ -486,10 +480,7 @@ const REFUSALS: readonly RefusalCase[] = [
   },
   {
     name: "a label that is not UTF-8 on the wire",
-    messages: [
-      encodeShipRequest({ hello: HONEST_HELLO }),
-      withInvalidUtf8(nextBatch({ deltas: [{ host: "XXXX", jobName: "deploy", count: 4 }] })),
-    ],
+    messages: [encodeShipRequest({ hello: HONEST_HELLO }), withInvalidUtf8(nextBatch({ deltas: [{ host: "XXXX", jobName: "deploy", count: 4 }] }))],
     expectCode: grpc.status.INVALID_ARGUMENT,
     expectDetails: /delta label rejected: invalid_label/,
   },
@@ -673,7 +664,7 @@ describe("bad input from the network", () => {
     ]);
     const samples = await scrape(aggregator.metricsUrl);
     baselineErrors = ingestErrorsByCode(samples);
-    baselineConnected = valueOf(samples, "logtally_connected_sidecars");
+    baselineConnected = metricValue(samples, "logtally_connected_sidecars");
     assert.equal(baselineConnected, 1, "only the honest stream is open");
   });
 
@@ -708,7 +699,7 @@ describe("bad input from the network", () => {
     let connected: number | undefined;
     await waitFor(
       async () => {
-        connected = valueOf(await scrape(aggregator.metricsUrl), "logtally_connected_sidecars");
+        connected = metricValue(await scrape(aggregator.metricsUrl), "logtally_connected_sidecars");
         return connected === baselineConnected ? true : undefined;
       },
       { timeoutMs: 5_000, describe: () => `logtally_connected_sidecars back to ${baselineConnected} (only the honest stream; last: ${connected})` },
@@ -797,12 +788,23 @@ describe("bad input from the network", () => {
       for (const { batch, outcome, generation = HONEST_GENERATION, committedOffset = 100 } of refused) {
         sequence++;
         const ack = (await second.send({ batch: { ...batch, sequence, generation, rejected: [], anchor: "" } })).ack;
-        assert.deepEqual(ack, { sequence, generation, outcome, committedOffset }, `batch [${String(batch.startOffset)}, ${String(batch.endOffset)}) of ${generation}`);
+        assert.deepEqual(
+          ack,
+          { sequence, generation, outcome, committedOffset },
+          `batch [${String(batch.startOffset)}, ${String(batch.endOffset)}) of ${generation}`,
+        );
       }
       // The sequence is the sender's own: the largest uint64 comes back as it was sent (as the nearest number).
       const largestSequence = (
         await second.send({
-          batch: { ...nextBatch().batch, sequence: "18446744073709551615", startOffset: 0, endOffset: 100, deltas: [{ host: "server1", jobName: "backup", count: 2 }], rows: 2 },
+          batch: {
+            ...nextBatch().batch,
+            sequence: "18446744073709551615",
+            startOffset: 0,
+            endOffset: 100,
+            deltas: [{ host: "server1", jobName: "backup", count: 2 }],
+            rows: 2,
+          },
         })
       ).ack;
       assert.deepEqual(largestSequence, { sequence: 2 ** 64, generation: HONEST_GENERATION, outcome: "DUPLICATE", committedOffset: 100 });
@@ -852,7 +854,7 @@ describe("bad input from the network", () => {
     let open: number | undefined;
     await waitFor(
       async () => {
-        open = valueOf(await scrape(aggregator.metricsUrl), "logtally_connected_sidecars");
+        open = metricValue(await scrape(aggregator.metricsUrl), "logtally_connected_sidecars");
         return open === expected ? true : undefined;
       },
       { timeoutMs, describe: () => `logtally_connected_sidecars to be ${expected} (last: ${open})` },
@@ -867,14 +869,21 @@ describe("bad input from the network", () => {
     const stream = openRawStream(client);
     try {
       // Either order on the wire: both members of the oneof are decoded, and the hello is what is answered.
-      for (const both of [[{ hello: HONEST_HELLO }, applicable], [applicable, { hello: HONEST_HELLO }]]) {
+      for (const both of [
+        [{ hello: HONEST_HELLO }, applicable],
+        [applicable, { hello: HONEST_HELLO }],
+      ]) {
         stream.write(Buffer.concat(both.map(encodeShipRequest)));
         const response = await stream.next();
         assert.equal(response.welcome?.committedOffset, 200, JSON.stringify(response));
         assert.equal(response.ack ?? undefined, undefined, JSON.stringify(response));
       }
       stream.write(encodeShipRequest({}));
-      await assert.rejects(stream.next(), /stream ended with INVALID_ARGUMENT "ShipRequest carries neither hello nor batch nor heartbeat"/, "no acknowledgement came before");
+      await assert.rejects(
+        stream.next(),
+        /stream ended with INVALID_ARGUMENT "ShipRequest carries neither hello nor batch nor heartbeat"/,
+        "no acknowledgement came before",
+      );
     } finally {
       stream.cancel();
     }
@@ -984,7 +993,7 @@ describe("bad input from the network", () => {
   it("applies a gigantic range that starts at the committed offset, as it would a petabyte line, and refuses an end past 2^50", async () => {
     const { aggregator, client } = running();
     const before = await snapshot();
-    const rejectedBefore = valueOf(await scrape(aggregator.metricsUrl), "logtally_rows_rejected_total", { reason: "line_too_long" }) ?? 0;
+    const rejectedBefore = metricValue(await scrape(aggregator.metricsUrl), "logtally_rows_rejected_total", { reason: "line_too_long" }) ?? 0;
     const stream = openTypedStream(client);
     try {
       const welcome = (await stream.send({ hello: { sourceId: "vast", fileId: "20-vvvv", sidecarId: "v", supersedeGeneration: "" } })).welcome;
@@ -992,11 +1001,30 @@ describe("bad input from the network", () => {
       // One rejected line over the largest range there can be.
       const ack = (
         await stream.send({
-          batch: { sequence: 1, generation: "20-vvvv#1", startOffset: 0, endOffset: 2 ** 50, deltas: [], rows: 0, rejected: [{ reason: "line_too_long", count: 1 }], anchor: "" },
+          batch: {
+            sequence: 1,
+            generation: "20-vvvv#1",
+            startOffset: 0,
+            endOffset: 2 ** 50,
+            deltas: [],
+            rows: 0,
+            rejected: [{ reason: "line_too_long", count: 1 }],
+            anchor: "",
+          },
         })
       ).ack;
       assert.deepEqual(ack, { sequence: 1, generation: "20-vvvv#1", outcome: "APPLIED", committedOffset: 2 ** 50 });
-      stream.write({ batch: { ...nextBatch().batch, sequence: 2, generation: "20-vvvv#1", startOffset: 2 ** 50, endOffset: 2 ** 50 + 1, deltas: [{ host: "vast", jobName: "job", count: 1 }], rows: 1 } });
+      stream.write({
+        batch: {
+          ...nextBatch().batch,
+          sequence: 2,
+          generation: "20-vvvv#1",
+          startOffset: 2 ** 50,
+          endOffset: 2 ** 50 + 1,
+          deltas: [{ host: "vast", jobName: "job", count: 1 }],
+          rows: 1,
+        },
+      });
       const status = await stream.status;
       assert.equal(grpc.status[status.code], "INVALID_ARGUMENT");
       assert.match(status.details, /end_offset 1125899906842625 is beyond the largest file offset 1125899906842624/);
@@ -1009,7 +1037,7 @@ describe("bad input from the network", () => {
       after.sources.map(({ sourceId, committedOffset }) => [sourceId, committedOffset]),
       [...before.sources.map(({ sourceId, committedOffset }) => [sourceId, committedOffset]), ["vast", 2 ** 50]],
     );
-    assert.equal(valueOf(await scrape(aggregator.metricsUrl), "logtally_rows_rejected_total", { reason: "line_too_long" }), rejectedBefore + 1);
+    assert.equal(metricValue(await scrape(aggregator.metricsUrl), "logtally_rows_rejected_total", { reason: "line_too_long" }), rejectedBefore + 1);
   });
 });
 

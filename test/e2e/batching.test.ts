@@ -4,7 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { LogWriter } from "./harness/log-writer";
-import { scrape, valueOf } from "./harness/metrics";
+import { scrape, metricValue } from "./harness/metrics";
 import { startAggregator, startSidecar, type AggregatorProcess } from "./harness/processes";
 import { aggregatorCounts, sorted, waitUntilSettled } from "./harness/query";
 
@@ -29,7 +29,7 @@ describe("batching: linger and drain", () => {
   });
 
   async function appliedBatches(): Promise<number> {
-    return valueOf(await scrape(aggregator.metricsUrl), "logtally_batches_total", { outcome: "applied" }) ?? 0;
+    return metricValue(await scrape(aggregator.metricsUrl), "logtally_batches_total", { outcome: "applied" }) ?? 0;
   }
 
   /** Appends 10 rows every 25 ms, 20 times, while a sidecar with this linger ships them; returns the batches applied. */
@@ -37,7 +37,12 @@ describe("batching: linger and drain", () => {
     const writer = new LogWriter(path.join(dir, `${sourceId}.csv`), seed);
     // A file is known by its first line: the sidecar starts on one that has it.
     writer.append(1, { junkRatio: 0 });
-    const sidecar = startSidecar(sourceId, { file: writer.file, aggregator: aggregator.grpcAddress, sourceId, extraArgs: ["--batch-linger-ms", String(lingerMs)] });
+    const sidecar = startSidecar(sourceId, {
+      file: writer.file,
+      aggregator: aggregator.grpcAddress,
+      sourceId,
+      extraArgs: ["--batch-linger-ms", String(lingerMs)],
+    });
     try {
       await waitUntilSettled(aggregator.grpcAddress, { [sourceId]: writer.file });
       const before = await appliedBatches();

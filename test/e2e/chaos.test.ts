@@ -24,5 +24,8 @@ test("copytruncate may lose the rows of its window but never counts one twice", 
   assert.equal(result.unexpectedSeries, 0);
   assert.equal(result.rowsCounted + result.lost, result.rowsWritten);
   // The rows written between a copy and its truncation are all that may go missing.
-  assert.ok(result.lost >= 0 && result.lost <= result.lossBound, `lost ${result.lost} rows, more than the ${result.lossBound} written inside the copytruncate windows`);
+  assert.ok(
+    result.lost >= 0 && result.lost <= result.lossBound,
+    `lost ${result.lost} rows, more than the ${result.lossBound} written inside the copytruncate windows`,
+  );
 });

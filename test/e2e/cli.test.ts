@@ -168,14 +168,12 @@ describe("command lines and start-up", () => {
         assert.equal(stderr, "");
         const lines = stdout.split("\n");
         for (const { flag, env, default: defaultValue } of flags) {
-          const entry = new RegExp(
-            `^  --${flag} <value>\\s+\\[${env}\\]${defaultValue === undefined ? "" : ` \\(default: ${escapeRegExp(defaultValue)}\\)`}$`,
-          );
+          const entry = new RegExp(`^  --${flag} <value>\\s+\\[${env}\\]${defaultValue === undefined ? "" : ` \\(default: ${escapeRegExp(defaultValue)}\\)`}$`);
           const at = lines.findIndex((line) => entry.test(line));
           assert.ok(at >= 0, `--help has no line matching ${entry}:\n${stdout}`);
           assert.match(lines[at + 1] ?? "", /^ {6}\S/, `--${flag} has no description`);
         }
-        const documented = lines.flatMap((line) => /^  --([a-z-]+) <value>/.exec(line)?.[1] ?? []).sort();
+        const documented = lines.flatMap((line) => /^ {2}--([a-z-]+) <value>/.exec(line)?.[1] ?? []).sort();
         assert.deepEqual(documented, flags.map(({ flag }) => flag).sort(), "flags documented by --help");
       });
     }
@@ -261,12 +259,7 @@ describe("command lines and start-up", () => {
     /** Starts an aggregator on `stateDir` and waits for it to give up. */
     const refusedStart = async (name: string, stateDir: string): Promise<RunningProcess> => {
       const aggregator = track(
-        startProgram(
-          name,
-          AGGREGATOR_MAIN,
-          ["--state-dir", stateDir, "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"],
-          programEnv(),
-        ),
+        startProgram(name, AGGREGATOR_MAIN, ["--state-dir", stateDir, "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"], programEnv()),
       );
       const { code, signal } = await within(aggregator.exited, PROCESS_TIMEOUT_MS, `${name} exiting`);
       assert.equal(signal, null);
@@ -340,7 +333,15 @@ describe("command lines and start-up", () => {
       assert.ok(String(fatal.msg).includes(file), String(fatal.msg));
       return stderr;
     };
-    const aggregatorArgs = (...extra: string[]): string[] => ["--state-dir", freshDir("credentials"), "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", ...extra];
+    const aggregatorArgs = (...extra: string[]): string[] => [
+      "--state-dir",
+      freshDir("credentials"),
+      "--grpc-listen",
+      "127.0.0.1:0",
+      "--metrics-listen",
+      "127.0.0.1:0",
+      ...extra,
+    ];
     const sidecarArgs = (...extra: string[]): string[] => ["--file", path.join(root, "none.csv"), "--aggregator", "127.0.0.1:1", "--source-id", "s", ...extra];
 
     it("a token file that does not exist", async () => {
@@ -395,7 +396,10 @@ describe("command lines and start-up", () => {
 
     const stopped = await within(first.stop("SIGTERM"), PROCESS_TIMEOUT_MS, "aggregator exiting on SIGTERM");
     assert.deepEqual(stopped, { code: 0, signal: null }, first.dump());
-    assert.ok(first.logs.some((line) => line.msg === "aggregator stopped"), first.dump());
+    assert.ok(
+      first.logs.some((line) => line.msg === "aggregator stopped"),
+      first.dump(),
+    );
 
     const second = track(await startAggregator(stateDir, { name: "aggregator-second" }));
     assert.deepEqual(sorted(await aggregatorCounts(second.metricsUrl)), counted);
@@ -415,16 +419,7 @@ describe("command lines and start-up", () => {
       startProgram(
         "sidecar-alone",
         SIDECAR_MAIN,
-        [
-          "--file",
-          file,
-          "--aggregator",
-          `127.0.0.1:${await closedPort()}`,
-          "--source-id",
-          "alone",
-          "--drain-timeout-ms",
-          String(drainTimeoutMs),
-        ],
+        ["--file", file, "--aggregator", `127.0.0.1:${await closedPort()}`, "--source-id", "alone", "--drain-timeout-ms", String(drainTimeoutMs)],
         programEnv(),
       ),
     );
@@ -471,7 +466,10 @@ describe("command lines and start-up", () => {
       const exit = await within(sidecar.stop("SIGTERM"), drainTimeoutMs + 5_000, "sidecar exiting on SIGTERM");
       assert.deepEqual(exit, { code: 0, signal: null }, sidecar.dump());
       assert.ok(Date.now() - stopping < drainTimeoutMs + 5_000);
-      assert.ok(sidecar.logs.some((line) => line.msg === "drain timed out: stopping with rows unshipped"), sidecar.dump());
+      assert.ok(
+        sidecar.logs.some((line) => line.msg === "drain timed out: stopping with rows unshipped"),
+        sidecar.dump(),
+      );
     } finally {
       await proxy.stop();
     }

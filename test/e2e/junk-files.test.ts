@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { MAX_DELTAS_PER_BATCH, type RejectReason } from "@logtally/proto";
 import { seededRandom } from "./harness/log-writer";
-import { countsOf, scrape, valueOf, type Sample } from "./harness/metrics";
+import { countsOf, scrape, metricValue, type Sample } from "./harness/metrics";
 import { processMemory } from "./harness/process-memory";
 import { startAggregator, startSidecar, type AggregatorProcess, type RunningProcess } from "./harness/processes";
 import { QueryProbe, sorted, waitUntilSettled } from "./harness/query";
@@ -185,8 +185,8 @@ class SidecarUnderTest {
   async assertTally(expected: Expected): Promise<void> {
     const samples = await this.metrics();
     const counted = [...expected.rows.values()].reduce((sum, count) => sum + count, 0);
-    assert.equal(valueOf(samples, "logtally_sidecar_rows_total", { outcome: "counted" }), counted, "rows counted by the sidecar");
-    assert.equal(valueOf(samples, "logtally_sidecar_rows_total", { outcome: "skipped" }), expected.skipped, "lines skipped by the sidecar");
+    assert.equal(metricValue(samples, "logtally_sidecar_rows_total", { outcome: "counted" }), counted, "rows counted by the sidecar");
+    assert.equal(metricValue(samples, "logtally_sidecar_rows_total", { outcome: "skipped" }), expected.skipped, "lines skipped by the sidecar");
     assert.deepEqual(sorted(byReason(samples, "logtally_sidecar_rows_rejected_total")), sorted(expected.rejected), "lines rejected by the sidecar");
   }
 
@@ -198,9 +198,13 @@ class SidecarUnderTest {
   async assertUnharmed(): Promise<void> {
     const { child } = this.process;
     assert.equal(child.pid, this.pid);
-    assert.deepEqual({ exitCode: child.exitCode, signalCode: child.signalCode }, { exitCode: null, signalCode: null }, `the sidecar exited\n${this.process.dump()}`);
+    assert.deepEqual(
+      { exitCode: child.exitCode, signalCode: child.signalCode },
+      { exitCode: null, signalCode: null },
+      `the sidecar exited\n${this.process.dump()}`,
+    );
     const samples = await this.metrics();
-    assert.equal(valueOf(samples, "logtally_sidecar_reconnects_total"), 0, "the stream to the aggregator was never lost");
+    assert.equal(metricValue(samples, "logtally_sidecar_reconnects_total"), 0, "the stream to the aggregator was never lost");
     assert.deepEqual(
       samples.filter((sample) => sample.name === "logtally_sidecar_generations_total").map((sample) => [sample.labels.reason, sample.value]),
       [["start", 1]],
@@ -254,12 +258,7 @@ describe("junk files, end to end", () => {
    * Writes `content` as a new file (or lets it write the file), ships it with
    * a new sidecar, checks every outcome and returns the sidecar, still running.
    */
-  const shipAndCheck = async (
-    name: string,
-    content: Buffer | ((file: string) => void),
-    expected: Expected,
-    timeoutMs?: number,
-  ): Promise<SidecarUnderTest> => {
+  const shipAndCheck = async (name: string, content: Buffer | ((file: string) => void), expected: Expected, timeoutMs?: number): Promise<SidecarUnderTest> => {
     const aggregator = running();
     const file = path.join(dir, `${name}.csv`);
     if (Buffer.isBuffer(content)) fs.writeFileSync(file, content);
@@ -304,7 +303,7 @@ describe("junk files, end to end", () => {
   });
 
   it("a 1 GiB line of NULs, then a newline and valid rows: the line is rejected once as line_too_long", { timeout: ONE_GIB_TIMEOUT_MS }, async () => {
-    const rows = "gib-ok,job\n".repeat(5) + "gib-ok,other\n";
+    const rows = `${"gib-ok,job\n".repeat(5)}gib-ok,other\n`;
     const sidecar = await shipAndCheck(
       "one-gib-line",
       (file) => {
@@ -324,7 +323,9 @@ describe("junk files, end to end", () => {
     await sidecar.stop();
   });
 
-  it("a 1 GiB file that never gets a newline is read to its end in bounded memory while another file's rows count", { timeout: ONE_GIB_TIMEOUT_MS }, async () => {
+  it("a 1 GiB file that never gets a newline is read to its end in bounded memory while another file's rows count", {
+    timeout: ONE_GIB_TIMEOUT_MS,
+  }, async () => {
     const aggregator = running();
     const endless = path.join(dir, "no-newline.csv");
     sparseNuls(endless, GIB);
@@ -343,7 +344,7 @@ describe("junk files, end to end", () => {
     let readBytes: number | undefined;
     await waitFor(
       async () => {
-        readBytes = valueOf(await sidecar.metrics(), "logtally_sidecar_read_bytes_total");
+        readBytes = metricValue(await sidecar.metrics(), "logtally_sidecar_read_bytes_total");
         return readBytes === GIB ? true : undefined;
       },
       { timeoutMs: ONE_GIB_TIMEOUT_MS, intervalMs: 250, describe: () => `the sidecar to read the whole 1 GiB (read ${readBytes})` },
@@ -460,7 +461,7 @@ describe("junk files, end to end", () => {
       }
     };
     const sidecar = await shipAndCheck("many-hosts", writeHosts, expected);
-    const applied = valueOf(await sidecar.metrics(), "logtally_sidecar_batches_total", { outcome: "applied" }) ?? 0;
+    const applied = metricValue(await sidecar.metrics(), "logtally_sidecar_batches_total", { outcome: "applied" }) ?? 0;
     assert.ok(applied >= hosts / MAX_DELTAS_PER_BATCH, `${applied} batches for ${hosts} pairs at most ${MAX_DELTAS_PER_BATCH} a batch`);
     await sidecar.stop();
   });

@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { MAX_MESSAGE_BYTES, loadLogtallyGrpc, type IngestClient, type ShipRequest, type ShipResponse__Output } from "@logtally/proto";
-import { scrape, valueOf } from "./harness/metrics";
+import { scrape, metricValue } from "./harness/metrics";
 import { startAggregator, startSidecar, type AggregatorProcess, type RunningProcess } from "./harness/processes";
 import { QueryProbe, aggregatorCounts, sorted, waitUntilSettled } from "./harness/query";
 import { waitFor } from "./harness/wait";
@@ -52,7 +52,10 @@ async function answered<Request>(stream: TestStream<Request>, count: number): Pr
 async function snapshot(aggregator: AggregatorProcess): Promise<unknown> {
   const probe = new QueryProbe(aggregator.grpcAddress);
   try {
-    return { series: sorted(await aggregatorCounts(aggregator.metricsUrl)), sources: (await probe.listSources()).map(({ lastSeenUnixMillis: _, connectedSidecars: __, ...rest }) => rest) };
+    return {
+      series: sorted(await aggregatorCounts(aggregator.metricsUrl)),
+      sources: (await probe.listSources()).map(({ lastSeenUnixMillis: _, connectedSidecars: __, ...rest }) => rest),
+    };
   } finally {
     probe.close();
   }
@@ -75,7 +78,10 @@ describe("limits on ingest streams", () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-limits-"));
   const processes: RunningProcess[] = [];
   const clients: grpc.Client[] = [];
-  const track = <P extends RunningProcess>(running: P): P => (processes.push(running), running);
+  const track = <P extends RunningProcess>(running: P): P => {
+    processes.push(running);
+    return running;
+  };
   const client = (aggregator: AggregatorProcess): IngestClient => {
     const { Ingest } = loadLogtallyGrpc().logtally.v1;
     const created = new Ingest(aggregator.grpcAddress, grpc.credentials.createInsecure());
@@ -104,14 +110,22 @@ describe("limits on ingest streams", () => {
     const { aggregator, file, settle } = await withHonestSidecar("aggregator-size", []);
     const before = await snapshot(aggregator);
     const raw = observe(
-      (client(aggregator) as unknown as grpc.Client).makeBidiStreamRequest<Buffer, ShipResponse__Output>(SHIP_METHOD, (bytes) => bytes, () => ({}) as ShipResponse__Output),
+      (client(aggregator) as unknown as grpc.Client).makeBidiStreamRequest<Buffer, ShipResponse__Output>(
+        SHIP_METHOD,
+        (bytes) => bytes,
+        () => ({}) as ShipResponse__Output,
+      ),
     );
     raw.call.write(Buffer.alloc(MAX_MESSAGE_BYTES + 1));
     const status = await ended(raw);
     assert.equal(grpc.status[status.code], "RESOURCE_EXHAUSTED", status.details);
     // One byte less is read and decoded (zeros make an empty ShipRequest): the limit is the one in limits.ts.
     const atLimit = observe(
-      (client(aggregator) as unknown as grpc.Client).makeBidiStreamRequest<Buffer, ShipResponse__Output>(SHIP_METHOD, (bytes) => bytes, () => ({}) as ShipResponse__Output),
+      (client(aggregator) as unknown as grpc.Client).makeBidiStreamRequest<Buffer, ShipResponse__Output>(
+        SHIP_METHOD,
+        (bytes) => bytes,
+        () => ({}) as ShipResponse__Output,
+      ),
     );
     atLimit.call.write(Buffer.alloc(MAX_MESSAGE_BYTES));
     const atLimitStatus = await ended(atLimit);
@@ -120,7 +134,11 @@ describe("limits on ingest streams", () => {
     assert.deepEqual(await snapshot(aggregator), before);
     fs.appendFileSync(file, "server3,deploy\n");
     await settle();
-    assert.deepEqual(sorted(await aggregatorCounts(aggregator.metricsUrl)), [["server1|backup", 1], ["server2|cron", 1], ["server3|deploy", 1]]);
+    assert.deepEqual(sorted(await aggregatorCounts(aggregator.metricsUrl)), [
+      ["server1|backup", 1],
+      ["server2|cron", 1],
+      ["server3|deploy", 1],
+    ]);
   });
 
   it("refuses ingest streams beyond --max-ingest-streams with RESOURCE_EXHAUSTED; the honest sidecar keeps shipping", async () => {
@@ -136,7 +154,10 @@ describe("limits on ingest streams", () => {
     assert.match(status.details, /at most 2 ingest streams/);
     fs.appendFileSync(file, "server1,backup\n".repeat(5));
     await settle();
-    assert.deepEqual(sorted(await aggregatorCounts(aggregator.metricsUrl)), [["server1|backup", 6], ["server2|cron", 1]]);
+    assert.deepEqual(sorted(await aggregatorCounts(aggregator.metricsUrl)), [
+      ["server1|backup", 6],
+      ["server2|cron", 1],
+    ]);
     // A stream that ends frees its place.
     second.call.end();
     assert.equal((await ended(second)).code, grpc.status.OK);
@@ -165,9 +186,12 @@ describe("limits on ingest streams", () => {
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     fs.appendFileSync(file, "server1,backup\nserver2,cron\n");
     await waitUntilSettled(aggregator.grpcAddress, { idle: file });
-    assert.deepEqual(sorted(await aggregatorCounts(aggregator.metricsUrl)), [["server1|backup", 2], ["server2|cron", 1]]);
-    assert.equal(valueOf(await scrape(sidecarMetrics), "logtally_sidecar_reconnects_total"), 0, sidecar.dump());
-    assert.equal(valueOf(await scrape(aggregator.metricsUrl), "logtally_ingest_errors_total", { code: "DEADLINE_EXCEEDED" }), 1, "only the silent stream");
+    assert.deepEqual(sorted(await aggregatorCounts(aggregator.metricsUrl)), [
+      ["server1|backup", 2],
+      ["server2|cron", 1],
+    ]);
+    assert.equal(metricValue(await scrape(sidecarMetrics), "logtally_sidecar_reconnects_total"), 0, sidecar.dump());
+    assert.equal(metricValue(await scrape(aggregator.metricsUrl), "logtally_ingest_errors_total", { code: "DEADLINE_EXCEEDED" }), 1, "only the silent stream");
     assert.equal(aggregator.logs.filter((line) => line.msg === "sidecar connected" && line.sourceId === "idle").length, 1);
   });
 

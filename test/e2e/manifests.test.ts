@@ -111,7 +111,9 @@ async function everyObject(): Promise<KubernetesObject[]> {
 // Helpers over rendered objects.
 
 function aggregatorWorkload(objects: readonly KubernetesObject[]): Workload {
-  const found = workloads(objects).filter((workload) => workload.spec.template.spec.containers.some((container) => container.image === CONTRACT.aggregatorImage));
+  const found = workloads(objects).filter((workload) =>
+    workload.spec.template.spec.containers.some((container) => container.image === CONTRACT.aggregatorImage),
+  );
   assert.equal(found.length, 1, `one aggregator workload, found ${found.map((workload) => workload.metadata.name).join(", ") || "none"}`);
   return found[0]!;
 }
@@ -208,15 +210,10 @@ function restrictedProblems(spec: PodSpec): string[] {
 /** A grpc.health.v1 Check of `service`: its status, or the gRPC error. */
 function healthCheck(address: string, service: string): Promise<string> {
   const client = new grpc.Client(address, grpc.credentials.createInsecure());
-  const check = healthService["Check"]!;
+  const check = healthService.Check!;
   return new Promise<string>((resolve, reject) =>
-    client.makeUnaryRequest(
-      check.path,
-      check.requestSerialize,
-      check.responseDeserialize,
-      { service },
-      { deadline: Date.now() + 10_000 },
-      (error, response) => (error ? reject(error) : resolve(String((response as { status: unknown }).status))),
+    client.makeUnaryRequest(check.path, check.requestSerialize, check.responseDeserialize, { service }, { deadline: Date.now() + 10_000 }, (error, response) =>
+      error ? reject(error) : resolve(String((response as { status: unknown }).status)),
     ),
   ).finally(() => client.close());
 }
@@ -229,8 +226,13 @@ describe("kustomizations", () => {
       const objects = await render(name);
       assert.ok(objects.length > 0, "renders objects");
       const identities = objects.map((object) => `${object.kind}/${object.metadata.namespace ?? ""}/${object.metadata.name}`);
-      assert.deepEqual(identities.filter((identity, index) => identities.indexOf(identity) !== index), [], "no object twice");
-      for (const object of objects) assert.ok(object.apiVersion && object.kind && object.metadata?.name, `a complete object: ${JSON.stringify(object).slice(0, 200)}`);
+      assert.deepEqual(
+        identities.filter((identity, index) => identities.indexOf(identity) !== index),
+        [],
+        "no object twice",
+      );
+      for (const object of objects)
+        assert.ok(object.apiVersion && object.kind && object.metadata?.name, `a complete object: ${JSON.stringify(object).slice(0, 200)}`);
     });
 
     it(`every object of ${name} validates against its API schema`, async () => {
@@ -242,7 +244,9 @@ describe("kustomizations", () => {
 
   it("the schema check refuses a broken object, an unknown kind and a malformed ServiceMonitor", async () => {
     const base = await render("base");
-    const statefulSet = structuredClone(named<Workload>(base, "StatefulSet", CONTRACT.aggregatorName)) as unknown as { spec: Record<string, unknown> } & KubernetesObject;
+    const statefulSet = structuredClone(named<Workload>(base, "StatefulSet", CONTRACT.aggregatorName)) as unknown as {
+      spec: Record<string, unknown>;
+    } & KubernetesObject;
     statefulSet.spec.replicas = "one";
     await assert.rejects(validateObject(statefulSet), /replicas/);
     await assert.rejects(validateObject({ apiVersion: "v1", kind: "Pod", metadata: { name: "x" } }), /no schema/);
@@ -288,7 +292,10 @@ describe("aggregator", () => {
     assert.ok(!mount.readOnly);
     const claims = workload.spec.volumeClaimTemplates ?? [];
     const claim = claims.find((template) => template.metadata.name === mount.name);
-    assert.ok(claim, `${mount.name} is a volumeClaimTemplate, not ${JSON.stringify(workload.spec.template.spec.volumes?.find((volume) => volume.name === mount.name))}`);
+    assert.ok(
+      claim,
+      `${mount.name} is a volumeClaimTemplate, not ${JSON.stringify(workload.spec.template.spec.volumes?.find((volume) => volume.name === mount.name))}`,
+    );
     assert.deepEqual(claim.spec.accessModes, ["ReadWriteOnce"]);
   });
 
@@ -331,7 +338,10 @@ describe("aggregator", () => {
     const containerPorts = portNames([container]);
     const ports = Object.fromEntries((service.spec.ports ?? []).map((port) => [port.name, port]));
     assert.deepEqual(Object.keys(ports).sort(), ["grpc", "metrics"]);
-    for (const [name, number] of [["grpc", CONTRACT.grpcPort], ["metrics", CONTRACT.metricsPort]] as const) {
+    for (const [name, number] of [
+      ["grpc", CONTRACT.grpcPort],
+      ["metrics", CONTRACT.metricsPort],
+    ] as const) {
       const port = ports[name]!;
       assert.equal(port.port, number);
       const target = typeof port.targetPort === "string" ? containerPorts[port.targetPort] : (port.targetPort ?? port.port);
@@ -362,8 +372,12 @@ describe("aggregator", () => {
     const account = named<KubernetesObject>(base, "ServiceAccount", spec.serviceAccountName ?? "(default)");
     assert.equal(account.automountServiceAccountToken, false);
     assert.equal(workload.spec.template.metadata?.labels?.["app.kubernetes.io/name"], CONTRACT.aggregatorName);
-    assert.ok(ofKind(base, "Namespace").some((namespace) => namespace.metadata.name === CONTRACT.namespace), "base creates namespace logtally");
-    for (const object of base) if (object.kind !== "Namespace") assert.equal(object.metadata.namespace, CONTRACT.namespace, `${object.kind} ${object.metadata.name}`);
+    assert.ok(
+      ofKind(base, "Namespace").some((namespace) => namespace.metadata.name === CONTRACT.namespace),
+      "base creates namespace logtally",
+    );
+    for (const object of base)
+      if (object.kind !== "Namespace") assert.equal(object.metadata.namespace, CONTRACT.namespace, `${object.kind} ${object.metadata.name}`);
   });
 });
 
@@ -380,7 +394,12 @@ describe("NetworkPolicy", () => {
     const names = portNames(workload.spec.template.spec.containers);
     const allowed = (peer: Peer, port: number): boolean => policies.some((policy) => admits(policy, peer, port, names));
 
-    const pod = (namespace: string, labels: StringMap): Peer => ({ kind: "pod", namespace, namespaceLabels: namespaceLabels(everything, namespace), podLabels: labels });
+    const pod = (namespace: string, labels: StringMap): Peer => ({
+      kind: "pod",
+      namespace,
+      namespaceLabels: namespaceLabels(everything, namespace),
+      podLabels: labels,
+    });
     // Each example's own pods, as rendered, with their namespace's labels.
     const examplePods = workloads(everything).filter((candidate) => candidate.metadata.namespace !== CONTRACT.namespace);
     assert.ok(examplePods.length >= 2);
@@ -420,8 +439,15 @@ describe("examples", () => {
     it(`${example}: includes the base and its namespace ${namespace}`, async () => {
       const { objects } = await application();
       const base = await render("base");
-      for (const object of base) assert.ok(objects.some((candidate) => candidate.kind === object.kind && candidate.metadata.name === object.metadata.name), `${object.kind} ${object.metadata.name} from base`);
-      assert.ok(ofKind(objects, "Namespace").some((candidate) => candidate.metadata.name === namespace), `creates namespace ${namespace}`);
+      for (const object of base)
+        assert.ok(
+          objects.some((candidate) => candidate.kind === object.kind && candidate.metadata.name === object.metadata.name),
+          `${object.kind} ${object.metadata.name} from base`,
+        );
+      assert.ok(
+        ofKind(objects, "Namespace").some((candidate) => candidate.metadata.name === namespace),
+        `creates namespace ${namespace}`,
+      );
     });
 
     it(`${example}: two replicas of web, each with the injected native sidecar`, async () => {
@@ -431,7 +457,10 @@ describe("examples", () => {
       assert.equal(sidecar.restartPolicy, "Always", "a native sidecar");
       assert.equal(sidecar.image, CONTRACT.sidecarImage);
       assert.equal(web.spec.template.metadata?.labels?.[CONTRACT.sidecarLabel], "true");
-      assert.deepEqual((sidecar.env ?? []).map((variable) => variable.name), CONTRACT.sidecarEnv);
+      assert.deepEqual(
+        (sidecar.env ?? []).map((variable) => variable.name),
+        CONTRACT.sidecarEnv,
+      );
       assert.deepEqual(sidecar.env![0]!.valueFrom, { fieldRef: { fieldPath: "metadata.name" } });
       assert.deepEqual(sidecar.env![1]!.valueFrom, { fieldRef: { fieldPath: "metadata.namespace" } });
       assert.equal(envValue(sidecar, "LOGTALLY_AGGREGATOR"), CONTRACT.aggregatorAddress);
@@ -473,7 +502,12 @@ describe("examples", () => {
       const { web, sidecar } = await application();
       // The application as it was before injection: no sidecar, no token volume, no label, the default grace period.
       const plain = structuredClone(web) as unknown as {
-        spec: { template: { metadata: { labels: StringMap; annotations?: StringMap }; spec: Record<string, unknown> & { initContainers?: Container[]; volumes?: Volume[] } } };
+        spec: {
+          template: {
+            metadata: { labels: StringMap; annotations?: StringMap };
+            spec: Record<string, unknown> & { initContainers?: Container[]; volumes?: Volume[] };
+          };
+        };
       };
       const template = plain.spec.template;
       template.spec.initContainers = template.spec.initContainers?.filter((container) => container.name !== CONTRACT.sidecarName);
@@ -522,9 +556,14 @@ describe("examples", () => {
   it("examples/per-pod: each replica ships its own file under its own source id", async () => {
     const { declared, expected, ids, pods } = await resolvedSourceIds("examples/per-pod");
     assert.equal(declared, expected);
-    assert.deepEqual(ids, pods.map((pod) => `demo/${pod}:/var/log/app/log.csv`));
+    assert.deepEqual(
+      ids,
+      pods.map((pod) => `demo/${pod}:/var/log/app/log.csv`),
+    );
     assert.notEqual(ids[0], ids[1]);
-    const volume = named<Workload>(await render("examples/per-pod"), "Deployment", "web").spec.template.spec.volumes?.find((candidate) => candidate.name === "logs");
+    const volume = named<Workload>(await render("examples/per-pod"), "Deployment", "web").spec.template.spec.volumes?.find(
+      (candidate) => candidate.name === "logs",
+    );
     assert.ok(volume?.emptyDir, "each pod's file is on its own emptyDir");
   });
 
@@ -567,7 +606,10 @@ describe("bearer token", () => {
   }
 
   it("no token is kept in the manifests: the Secrets are created beside them", async () => {
-    assert.deepEqual(ofKind(await everyObject(), "Secret").map((secret) => `${secret.metadata.namespace}/${secret.metadata.name}`), []);
+    assert.deepEqual(
+      ofKind(await everyObject(), "Secret").map((secret) => `${secret.metadata.namespace}/${secret.metadata.name}`),
+      [],
+    );
   });
 });
 
@@ -575,7 +617,9 @@ describe("every pod template", () => {
   it("runs restricted: non-root, no privilege escalation, read-only root, no capabilities, RuntimeDefault seccomp", async () => {
     const found = workloads(await everyObject());
     assert.ok(found.length >= 4, "aggregator, injector and both examples");
-    const problems = found.flatMap((workload) => restrictedProblems(workload.spec.template.spec).map((problem) => `${workload.metadata.namespace}/${workload.metadata.name} ${problem}`));
+    const problems = found.flatMap((workload) =>
+      restrictedProblems(workload.spec.template.spec).map((problem) => `${workload.metadata.namespace}/${workload.metadata.name} ${problem}`),
+    );
     assert.deepEqual(problems, []);
     for (const workload of found) {
       const pod = workload.spec.template.spec.securityContext;
@@ -611,21 +655,52 @@ describe("Prometheus", () => {
   async function discoveredTargets(): Promise<Array<Record<string, string>>> {
     const everything = await everyObject();
     const services = ofKind<Service>(everything, "Service").concat(
-      Object.values(EXAMPLES).map((namespace) => ({
-        apiVersion: "v1",
-        kind: "Service",
-        metadata: { name: "web", namespace },
-        spec: { selector: { "app.kubernetes.io/name": "web" }, ports: [{ name: "http", port: 80 }] },
-      }) as Service),
-      [{ apiVersion: "v1", kind: "Service", metadata: { name: CONTRACT.aggregatorName, namespace: "elsewhere" }, spec: { selector: { app: "copy" }, ports: [{ name: "metrics", port: 9464 }] } } as Service],
+      Object.values(EXAMPLES).map(
+        (namespace) =>
+          ({
+            apiVersion: "v1",
+            kind: "Service",
+            metadata: { name: "web", namespace },
+            spec: { selector: { "app.kubernetes.io/name": "web" }, ports: [{ name: "http", port: 80 }] },
+          }) as Service,
+      ),
+      [
+        {
+          apiVersion: "v1",
+          kind: "Service",
+          metadata: { name: CONTRACT.aggregatorName, namespace: "elsewhere" },
+          spec: { selector: { app: "copy" }, ports: [{ name: "metrics", port: 9464 }] },
+        } as Service,
+      ],
     );
     const pods = workloads(everything)
-      .map((workload) => ({ namespace: workload.metadata.namespace!, name: `${workload.metadata.name}-0`, labels: workload.spec.template.metadata?.labels ?? {}, spec: workload.spec.template.spec }))
-      .concat([{ namespace: "elsewhere", name: "copy-0", labels: { app: "copy" }, spec: { containers: [{ name: "copy", ports: [{ name: "metrics", containerPort: 9464 }] }] } }]);
+      .map((workload) => ({
+        namespace: workload.metadata.namespace!,
+        name: `${workload.metadata.name}-0`,
+        labels: workload.spec.template.metadata?.labels ?? {},
+        spec: workload.spec.template.spec,
+      }))
+      .concat([
+        {
+          namespace: "elsewhere",
+          name: "copy-0",
+          labels: { app: "copy" },
+          spec: { containers: [{ name: "copy", ports: [{ name: "metrics", containerPort: 9464 }] }] },
+        },
+      ]);
     const targets: Array<Record<string, string>> = [];
     for (const service of services) {
-      for (const pod of pods.filter((candidate) => candidate.namespace === service.metadata.namespace && service.spec.selector && selectorMatches({ matchLabels: service.spec.selector }, candidate.labels))) {
-        const common = { __meta_kubernetes_namespace: pod.namespace, __meta_kubernetes_service_name: service.metadata.name!, __meta_kubernetes_pod_name: pod.name };
+      for (const pod of pods.filter(
+        (candidate) =>
+          candidate.namespace === service.metadata.namespace &&
+          service.spec.selector &&
+          selectorMatches({ matchLabels: service.spec.selector }, candidate.labels),
+      )) {
+        const common = {
+          __meta_kubernetes_namespace: pod.namespace,
+          __meta_kubernetes_service_name: service.metadata.name!,
+          __meta_kubernetes_pod_name: pod.name,
+        };
         const bound = new Set<string>();
         for (const port of service.spec.ports ?? []) {
           targets.push({ ...common, __meta_kubernetes_endpoint_port_name: port.name ?? "", __address__: `${pod.name}:${port.port}` });
@@ -659,7 +734,10 @@ describe("Prometheus", () => {
     const selected = ofKind<Service>(await everyObject(), "Service").filter(
       (service) => namespaces.includes(service.metadata.namespace) && selectorMatches(spec.selector, service.metadata.labels),
     );
-    assert.deepEqual(selected.map((service) => `${service.metadata.namespace}/${service.metadata.name}`), [`${CONTRACT.namespace}/${CONTRACT.aggregatorName}`]);
+    assert.deepEqual(
+      selected.map((service) => `${service.metadata.namespace}/${service.metadata.name}`),
+      [`${CONTRACT.namespace}/${CONTRACT.aggregatorName}`],
+    );
     assert.equal(spec.endpoints.length, 1);
     const [endpoint] = spec.endpoints;
     assert.equal(endpoint!.port, "metrics");
@@ -675,7 +753,13 @@ describe("Prometheus", () => {
 
   it("the plain scrape config keeps only logtally-aggregator's metrics port in namespace logtally", async () => {
     const config = YAML.parse(fs.readFileSync(path.join(MANIFESTS, "prometheus/scrape-config.yaml"), "utf8")) as {
-      scrape_configs: Array<{ job_name: string; metrics_path?: string; static_configs?: unknown; kubernetes_sd_configs?: Array<{ role: string; namespaces?: { names?: string[] } }>; relabel_configs?: RelabelRule[] }>;
+      scrape_configs: Array<{
+        job_name: string;
+        metrics_path?: string;
+        static_configs?: unknown;
+        kubernetes_sd_configs?: Array<{ role: string; namespaces?: { names?: string[] } }>;
+        relabel_configs?: RelabelRule[];
+      }>;
     };
     assert.equal(config.scrape_configs.length, 1);
     const [job] = config.scrape_configs;
@@ -693,14 +777,19 @@ describe("Prometheus", () => {
     assert.equal(kept[0]!.instance, "logtally-aggregator-0");
     // Namespace discovery aside, the rules alone drop every other target too.
     const everywhere = (await discoveredTargets()).map((target) => relabel(target, job!.relabel_configs ?? [])).filter((target) => target !== undefined);
-    assert.deepEqual(everywhere.map((target) => `${target.__meta_kubernetes_namespace}/${target.__address__}`), ["logtally/logtally-aggregator-0:9464"]);
+    assert.deepEqual(
+      everywhere.map((target) => `${target.__meta_kubernetes_namespace}/${target.__address__}`),
+      ["logtally/logtally-aggregator-0:9464"],
+    );
   });
 
   it("the plain scrape config passes promtool with its Kubernetes discovery set aside", (t) => {
     // Debian's Prometheus is built without Kubernetes discovery: promtool checks
     // everything else (relabel rules, durations, field names) on a copy whose
     // kubernetes_sd_configs are replaced by a static target.
-    const config = YAML.parse(fs.readFileSync(path.join(MANIFESTS, "prometheus/scrape-config.yaml"), "utf8")) as { scrape_configs: Array<Record<string, unknown>> };
+    const config = YAML.parse(fs.readFileSync(path.join(MANIFESTS, "prometheus/scrape-config.yaml"), "utf8")) as {
+      scrape_configs: Array<Record<string, unknown>>;
+    };
     for (const job of config.scrape_configs) {
       assert.ok(job.kubernetes_sd_configs, "uses Kubernetes discovery");
       delete job.kubernetes_sd_configs;
@@ -743,7 +832,13 @@ describe("injector component", () => {
     assert.equal(hook.name, "inject.logtally.io");
     assert.deepEqual(hook.rules, [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE"], resources: ["pods"], scope: "Namespaced" }]);
     assert.deepEqual(
-      { failurePolicy: hook.failurePolicy, sideEffects: hook.sideEffects, admissionReviewVersions: hook.admissionReviewVersions, timeoutSeconds: hook.timeoutSeconds, reinvocationPolicy: hook.reinvocationPolicy },
+      {
+        failurePolicy: hook.failurePolicy,
+        sideEffects: hook.sideEffects,
+        admissionReviewVersions: hook.admissionReviewVersions,
+        timeoutSeconds: hook.timeoutSeconds,
+        reinvocationPolicy: hook.reinvocationPolicy,
+      },
       { failurePolicy: "Ignore", sideEffects: "None", admissionReviewVersions: ["v1"], timeoutSeconds: 5, reinvocationPolicy: "Never" },
     );
     assert.deepEqual(hook.namespaceSelector, { matchLabels: { "logtally.io/inject": "enabled" } });
@@ -810,9 +905,17 @@ describe("images", () => {
     /** The program's workspace and the workspaces it depends on. */
     const workspaces = (): string[] => {
       const manifest = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, program, "package.json"), "utf8")) as { dependencies?: Record<string, string> };
-      return [program, ...Object.keys(manifest.dependencies ?? {}).filter((name) => workspaceDirs.has(name)).map((name) => workspaceDirs.get(name)!)];
+      return [
+        program,
+        ...Object.keys(manifest.dependencies ?? {})
+          .filter((name) => workspaceDirs.has(name))
+          .map((name) => workspaceDirs.get(name)!),
+      ];
     };
-    const copiesFrom = (stage: Stage) => stage.instructions.filter((instruction) => instruction.keyword === "COPY" || instruction.keyword === "ADD").map((instruction) => ({ instruction, copy: parseCopy(instruction) }));
+    const copiesFrom = (stage: Stage) =>
+      stage.instructions
+        .filter((instruction) => instruction.keyword === "COPY" || instruction.keyword === "ADD")
+        .map((instruction) => ({ instruction, copy: parseCopy(instruction) }));
     const runs = (stage: Stage): string[] => stage.instructions.filter((instruction) => instruction.keyword === "RUN").map((instruction) => instruction.args);
     /** The stage whose node_modules the final stage takes. */
     const dependencyStage = (): Stage => {
@@ -860,7 +963,8 @@ describe("images", () => {
       assert.match(install, /--include-workspace-root=false/);
       // npm ci needs the lockfile and every workspace's package.json.
       const copied = copiesFrom(stage).flatMap(({ copy }) => (copy.from ? [] : copy.sources));
-      for (const file of ["package.json", "package-lock.json", ...rootPackage.workspaces.map((dir) => `${dir}/package.json`)]) assert.ok(copied.includes(file), `${stage.name} copies ${file}`);
+      for (const file of ["package.json", "package-lock.json", ...rootPackage.workspaces.map((dir) => `${dir}/package.json`)])
+        assert.ok(copied.includes(file), `${stage.name} copies ${file}`);
     });
 
     it(`${dockerfile}: the build stage generates and builds from a clean copy of the sources`, () => {
@@ -872,9 +976,12 @@ describe("images", () => {
       const ci = order.findIndex((args) => /^npm ci\b/.test(args));
       const runBuild = order.findIndex((args) => /^npm run build\b/.test(args));
       assert.ok(ci >= 0 && ci < runBuild, "npm ci, then npm run build");
-      const copied = copiesFrom(build).filter(({ instruction }) => build.instructions.indexOf(instruction) < runBuild).flatMap(({ copy }) => (copy.from ? [] : copy.sources.map((source) => source.replace(/\/$/, ""))));
+      const copied = copiesFrom(build)
+        .filter(({ instruction }) => build.instructions.indexOf(instruction) < runBuild)
+        .flatMap(({ copy }) => (copy.from ? [] : copy.sources.map((source) => source.replace(/\/$/, ""))));
       // turbo.json runs proto's generate (proto/src/gen) before build; tsconfig.base.json is every package's base.
-      for (const needed of ["turbo.json", "tsconfig.base.json", "package-lock.json", ...workspaces()]) assert.ok(copied.includes(needed), `build copies ${needed} before building`);
+      for (const needed of ["turbo.json", "tsconfig.base.json", "package-lock.json", ...workspaces()])
+        assert.ok(copied.includes(needed), `build copies ${needed} before building`);
       for (const source of copied) assert.ok(fs.existsSync(path.join(REPO_ROOT, source)), `${source} exists in the repository`);
     });
 
@@ -886,7 +993,10 @@ describe("images", () => {
       for (const stage of all) {
         for (const { instruction, copy } of copiesFrom(stage)) {
           if (copy.from === undefined) continue;
-          assert.ok(names.has(copy.from) && all.findIndex((candidate) => candidate.name === copy.from || String(candidate.index) === copy.from) < stage.index, `line ${instruction.line}: --from=${copy.from} names an earlier stage`);
+          assert.ok(
+            names.has(copy.from) && all.findIndex((candidate) => candidate.name === copy.from || String(candidate.index) === copy.from) < stage.index,
+            `line ${instruction.line}: --from=${copy.from} names an earlier stage`,
+          );
         }
       }
       for (const { instruction, copy } of copiesFrom(last)) {
@@ -911,26 +1021,64 @@ describe("images", () => {
       const entry = execForm(last.instructions.find((instruction) => instruction.keyword === "ENTRYPOINT")!)!.at(-1)!;
       const inRepository = path.join(REPO_ROOT, path.posix.relative("/app", entry));
       assert.ok(fs.existsSync(inRepository), `${path.relative(REPO_ROOT, inRepository)} exists (run npm run build first)`);
-      const destinations = copiesFrom(last).map(({ instruction, copy }) => ({ from: copy.from, to: absoluteDestination(last, instruction, copy.destination).replace(/\/$/, "") }));
+      const destinations = copiesFrom(last).map(({ instruction, copy }) => ({
+        from: copy.from,
+        to: absoluteDestination(last, instruction, copy.destination).replace(/\/$/, ""),
+      }));
       for (const workspace of workspaces()) {
-        assert.ok(destinations.some(({ from, to }) => from && to === `/app/${workspace}/dist`), `/app/${workspace}/dist comes from the build`);
-        assert.ok(destinations.some(({ from, to }) => !from && (to === `/app/${workspace}` || to === `/app/${workspace}/package.json`)), `/app/${workspace}/package.json is in the image`);
+        assert.ok(
+          destinations.some(({ from, to }) => from && to === `/app/${workspace}/dist`),
+          `/app/${workspace}/dist comes from the build`,
+        );
+        assert.ok(
+          destinations.some(({ from, to }) => !from && (to === `/app/${workspace}` || to === `/app/${workspace}/package.json`)),
+          `/app/${workspace}/package.json is in the image`,
+        );
       }
       // @logtally/proto loads its .proto files at run time (PROTO_ROOT is the package's directory).
-      assert.ok(destinations.some(({ from, to }) => !from && to === "/app/proto/logtally"), "the .proto files are in the image");
-      assert.ok(destinations.some(({ from, to }) => from && to === "/app/node_modules"), "production node_modules are in the image");
+      assert.ok(
+        destinations.some(({ from, to }) => !from && to === "/app/proto/logtally"),
+        "the .proto files are in the image",
+      );
+      assert.ok(
+        destinations.some(({ from, to }) => from && to === "/app/node_modules"),
+        "production node_modules are in the image",
+      );
       assert.ok(path.posix.dirname(entry).startsWith(`/app/${program}/dist`));
     });
   }
 
   it(".dockerignore keeps dependencies, build output and history out of the context, and the sources in", () => {
-    for (const excluded of [".git", "node_modules", "aggregator/node_modules", "proto/dist", "sidecar/dist/main.js", "proto/src/gen", ".turbo", "proto/.turbo", "logtally-data", ".demo"]) {
+    for (const excluded of [
+      ".git",
+      "node_modules",
+      "aggregator/node_modules",
+      "proto/dist",
+      "sidecar/dist/main.js",
+      "proto/src/gen",
+      ".turbo",
+      "proto/.turbo",
+      "logtally-data",
+      ".demo",
+    ]) {
       assert.ok(dockerignoreExcludes(dockerignore, excluded), `${excluded} is excluded`);
     }
-    for (const included of ["package.json", "package-lock.json", "turbo.json", "proto/logtally/v1/ingest.proto", "proto/src/load.ts", "aggregator/src/main.ts", "sidecar/src/main.ts", "test/package.json"]) {
+    for (const included of [
+      "package.json",
+      "package-lock.json",
+      "turbo.json",
+      "proto/logtally/v1/ingest.proto",
+      "proto/src/load.ts",
+      "aggregator/src/main.ts",
+      "sidecar/src/main.ts",
+      "test/package.json",
+    ]) {
       assert.ok(!dockerignoreExcludes(dockerignore, included), `${included} is in the context`);
     }
-    assert.ok(dockerignoreExcludes("**/dist\n!keep/dist", "a/dist/x") && !dockerignoreExcludes("**/dist\n!keep/dist", "keep/dist/x"), "the matcher honours exceptions");
+    assert.ok(
+      dockerignoreExcludes("**/dist\n!keep/dist", "a/dist/x") && !dockerignoreExcludes("**/dist\n!keep/dist", "keep/dist/x"),
+      "the matcher honours exceptions",
+    );
   });
 });
 
@@ -938,10 +1086,23 @@ describe("images", () => {
 describe("Dockerfile reader", () => {
   it("joins continuations, skips comments and reads COPY flags and exec forms", () => {
     const [build, final] = parseDockerfile(
-      ["# syntax=docker/dockerfile:1", "FROM node:20-bookworm AS build", "RUN a \\", "  # inside", "  && b", "FROM node:20-bookworm-slim", "WORKDIR /app", 'COPY --from=build --chown=1:1 /app/x/dist/ x/dist/', 'ENTRYPOINT ["tini", "--"]'].join("\n"),
+      [
+        "# syntax=docker/dockerfile:1",
+        "FROM node:20-bookworm AS build",
+        "RUN a \\",
+        "  # inside",
+        "  && b",
+        "FROM node:20-bookworm-slim",
+        "WORKDIR /app",
+        "COPY --from=build --chown=1:1 /app/x/dist/ x/dist/",
+        'ENTRYPOINT ["tini", "--"]',
+      ].join("\n"),
     );
     assert.equal(build!.name, "build");
-    assert.deepEqual(build!.instructions.map((instruction) => instruction.args), ["a && b"]);
+    assert.deepEqual(
+      build!.instructions.map((instruction) => instruction.args),
+      ["a && b"],
+    );
     const copy = parseCopy(final!.instructions[1]!);
     assert.deepEqual(copy, { from: "build", sources: ["/app/x/dist/"], destination: "x/dist/" });
     assert.equal(absoluteDestination(final!, final!.instructions[1]!, copy.destination), "/app/x/dist/");

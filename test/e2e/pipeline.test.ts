@@ -26,11 +26,20 @@ describe("pipeline: sidecars to aggregator to Prometheus", () => {
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-pipeline-"));
     aggregator = await startAggregator(path.join(dir, "state"));
-    for (const [sourceId, seed] of [["pod-a", 1], ["pod-b", 2], ["shared", 3]] as const) {
+    for (const [sourceId, seed] of [
+      ["pod-a", 1],
+      ["pod-b", 2],
+      ["shared", 3],
+    ] as const) {
       writers[sourceId] = new LogWriter(path.join(dir, `${sourceId}.csv`), seed);
     }
     writers["pod-a"]!.append(500, { header: true });
-    for (const [name, sourceId] of [["sidecar-a", "pod-a"], ["sidecar-b", "pod-b"], ["sidecar-shared-1", "shared"], ["sidecar-shared-2", "shared"]] as const) {
+    for (const [name, sourceId] of [
+      ["sidecar-a", "pod-a"],
+      ["sidecar-b", "pod-b"],
+      ["sidecar-shared-1", "shared"],
+      ["sidecar-shared-2", "shared"],
+    ] as const) {
       sidecars.push(startSidecar(name, { file: writers[sourceId]!.file, aggregator: aggregator.grpcAddress, sourceId }));
     }
     // Rows keep arriving while the sidecars run, in bursts.
@@ -60,7 +69,10 @@ describe("pipeline: sidecars to aggregator to Prometheus", () => {
     const counts = await aggregatorCounts(aggregator.metricsUrl);
     assert.deepEqual(sorted(counts), sorted(truth()));
     const rows = Object.values(writers).reduce((sum, writer) => sum + writer.rowsWritten, 0);
-    assert.equal([...counts.values()].reduce((a, b) => a + b, 0), rows);
+    assert.equal(
+      [...counts.values()].reduce((a, b) => a + b, 0),
+      rows,
+    );
   });
 
   it("answers Query with the same counts and one source per source id", async () => {
@@ -69,7 +81,10 @@ describe("pipeline: sidecars to aggregator to Prometheus", () => {
       const counts = new Map((await probe.getCounts()).map((pair) => [`${pair.host}|${pair.jobName}`, Number(pair.count)]));
       assert.deepEqual(sorted(counts), sorted(truth()));
       const sources = await probe.listSources();
-      assert.deepEqual(sources.map((source) => source.sourceId), ["pod-a", "pod-b", "shared"]);
+      assert.deepEqual(
+        sources.map((source) => source.sourceId),
+        ["pod-a", "pod-b", "shared"],
+      );
       const shared = sources.find((source) => source.sourceId === "shared")!;
       assert.equal(Number(shared.connectedSidecars), 2);
       const filtered = await probe.getCounts({ host: "server1" });

@@ -86,8 +86,14 @@ describe("GetCounts pages and filters", () => {
     // Two sources: the first ships every pair with one row, the second the
     // rest of each count; the aggregator sums them.
     const all = truth();
-    await ship("pod-a", all.map((pair) => ({ ...pair, count: 1 })));
-    await ship("pod-b", all.filter((pair) => pair.count > 1).map((pair) => ({ ...pair, count: pair.count - 1 })));
+    await ship(
+      "pod-a",
+      all.map((pair) => ({ ...pair, count: 1 })),
+    );
+    await ship(
+      "pod-b",
+      all.filter((pair) => pair.count > 1).map((pair) => ({ ...pair, count: pair.count - 1 })),
+    );
   });
 
   after(async () => {
@@ -177,6 +183,9 @@ describe("GetCounts pages and filters", () => {
     assert.equal(new Set(keys).size, keys.length, "no pair twice");
     for (const key of before) assert.ok(keys.includes(key), `${key} seen`);
     assert.ok(!keys.some((key) => key.startsWith("a-late-")), "pairs added before the cursor are not seen");
-    assert.ok(keys.some((key) => key.startsWith("zz-late-")), "pairs added ahead of the cursor are seen");
+    assert.ok(
+      keys.some((key) => key.startsWith("zz-late-")),
+      "pairs added ahead of the cursor are seen",
+    );
   });
 });

@@ -27,9 +27,15 @@ function tableAfter(readme: string, title: string): Row[] {
   assert.ok(start >= 0, `README has a section ### \`${title}\``);
   const lines = readme.slice(start).split("\n").slice(2);
   const table = lines.slice(lines.findIndex((line) => line.startsWith("|")));
-  const rows = table.slice(2, table.findIndex((line) => !line.startsWith("|")));
+  const rows = table.slice(
+    2,
+    table.findIndex((line) => !line.startsWith("|")),
+  );
   return rows.map((line) => {
-    const [flagCell, envCell, defaultCell] = line.split("|").slice(1, -1).map((cell) => cell.trim());
+    const [flagCell, envCell, defaultCell] = line
+      .split("|")
+      .slice(1, -1)
+      .map((cell) => cell.trim());
     const codes = (cell: string): string[] => [...cell.matchAll(/`([^`]+)`/g)].map((match) => match[1]!);
     return { flags: codes(flagCell!).map((flag) => flag.replace(/^--/, "")), envs: codes(envCell!), defaultCell: defaultCell! };
   });

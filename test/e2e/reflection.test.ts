@@ -118,7 +118,12 @@ test("a strict reflection-only client lists the services and calls every Query m
 
   assert.equal(output.sources.length, 1);
   assert.deepEqual(
-    Object.fromEntries(["sourceId", "generation", "committedOffset", "fileSize", "lagBytes", "connectedSidecars", "connectedSidecarIds"].map((key) => [key, output.sources[0]![key]])),
+    Object.fromEntries(
+      ["sourceId", "generation", "committedOffset", "fileSize", "lagBytes", "connectedSidecars", "connectedSidecarIds"].map((key) => [
+        key,
+        output.sources[0]![key],
+      ]),
+    ),
     {
       sourceId: "reflection-test",
       generation: "1-abc#1",
@@ -153,10 +158,12 @@ function runStrictClient(args: string[], onStderrLine: (line: string) => Promise
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
     readline.createInterface({ input: child.stderr }).on("line", (line) => {
       stderr += `${line}\n`;
-      handling = handling.then(() => onStderrLine(line)).catch((error: unknown) => {
-        child.kill();
-        reject(error);
-      });
+      handling = handling
+        .then(() => onStderrLine(line))
+        .catch((error: unknown) => {
+          child.kill();
+          reject(error);
+        });
     });
     child.once("error", reject);
     child.once("close", (code, signal) => {

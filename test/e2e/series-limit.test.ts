@@ -3,7 +3,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { scrape, valueOf, type Sample } from "./harness/metrics";
+import { scrape, metricValue, type Sample } from "./harness/metrics";
 import { startAggregator, startSidecar, type AggregatorProcess, type RunningProcess } from "./harness/processes";
 import { aggregatorCounts, sorted, waitUntilSettled } from "./harness/query";
 
@@ -39,9 +39,9 @@ class SeriesLimitedLog {
 /** What /metrics says about the series and the rows refused for them. */
 function seriesFigures(samples: readonly Sample[]): Record<string, number | undefined> {
   return {
-    series: valueOf(samples, "logtally_series"),
-    limit: valueOf(samples, "logtally_series_limit"),
-    refusedRows: valueOf(samples, "logtally_rows_rejected_total", { reason: "series_limit" }),
+    series: metricValue(samples, "logtally_series"),
+    limit: metricValue(samples, "logtally_series_limit"),
+    refusedRows: metricValue(samples, "logtally_rows_rejected_total", { reason: "series_limit" }),
   };
 }
 
@@ -56,7 +56,10 @@ describe("--max-series", () => {
   const stateDir = path.join(dir, "state");
   const log = new SeriesLimitedLog(path.join(dir, "log.csv"));
   const processes: RunningProcess[] = [];
-  const track = <P extends RunningProcess>(running: P): P => (processes.push(running), running);
+  const track = <P extends RunningProcess>(running: P): P => {
+    processes.push(running);
+    return running;
+  };
   let aggregator: AggregatorProcess;
 
   after(async () => {

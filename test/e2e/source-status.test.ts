@@ -4,16 +4,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import {
-  loadLogtallyGrpc,
-  type IngestHandlers,
-  type ShipRequest__Output,
-  type ShipResponse,
-  type SourceStatus__Output,
-} from "@logtally/proto";
+import { loadLogtallyGrpc, type IngestHandlers, type ShipRequest__Output, type ShipResponse, type SourceStatus__Output } from "@logtally/proto";
 import { IngestStream } from "./harness/ingest-client";
 import { LogWriter, fileSize } from "./harness/log-writer";
-import { scrape, valueOf } from "./harness/metrics";
+import { scrape, metricValue } from "./harness/metrics";
 import { startAggregator, startSidecar } from "./harness/processes";
 import { QueryProbe } from "./harness/query";
 import { waitFor } from "./harness/wait";
@@ -41,7 +35,7 @@ test("the lag follows the reported file size and the committed offset", async (t
   const probe = new QueryProbe(aggregator.grpcAddress);
   t.after(() => probe.close());
   const lagMetric = async (sourceId: string): Promise<number | undefined> =>
-    valueOf(await scrape(aggregator.metricsUrl), "logtally_source_lag_bytes", { source_id: sourceId });
+    metricValue(await scrape(aggregator.metricsUrl), "logtally_source_lag_bytes", { source_id: sourceId });
 
   const stream = await IngestStream.open(aggregator.grpcAddress, { sourceId: "simulated", sidecarId: "sim-1" });
   t.after(() => stream.close());
@@ -131,7 +125,7 @@ test("a real sidecar: the partial last line is lag until completed, and heartbea
     { describe: () => `the complete lines committed and the size reported (last: ${JSON.stringify(last)})\n${sidecar.dump()}` },
   );
   assert.equal(Number(first.lagBytes), partial.length, "the partial line is not counted yet");
-  assert.equal(valueOf(await scrape(aggregator.metricsUrl), "logtally_source_lag_bytes", { source_id: "tail" }), partial.length);
+  assert.equal(metricValue(await scrape(aggregator.metricsUrl), "logtally_source_lag_bytes", { source_id: "tail" }), partial.length);
   assert.deepEqual(first.connectedSidecarIds, ["sidecar"]);
 
   // Idle: no batch, yet last_heartbeat keeps moving.
@@ -160,7 +154,7 @@ test("a real sidecar: the partial last line is lag until completed, and heartbea
     { describe: () => `the completed line to be committed (last: ${JSON.stringify(last)})` },
   );
   assert.deepEqual([Number(caughtUp.fileSize), Number(caughtUp.lagBytes)], [size + 1, 0]);
-  assert.equal(valueOf(await scrape(aggregator.metricsUrl), "logtally_source_lag_bytes", { source_id: "tail" }), 0);
+  assert.equal(metricValue(await scrape(aggregator.metricsUrl), "logtally_source_lag_bytes", { source_id: "tail" }), 0);
   assert.equal(Number((await probe.getCounts({ host: "server1", jobName: "not-yet" }))[0]?.count), 1);
 });
 
@@ -211,7 +205,9 @@ class FakeAggregator {
         call.on("data", (request: ShipRequest__Output) => {
           if (request.hello) {
             const { sourceId } = request.hello;
-            call.write({ welcome: { sourceId, fileId: request.hello.fileId, generation: "compat-file#1", committedOffset: 0, known: false, heartbeatIntervalMillis } });
+            call.write({
+              welcome: { sourceId, fileId: request.hello.fileId, generation: "compat-file#1", committedOffset: 0, known: false, heartbeatIntervalMillis },
+            });
           } else if (request.batch) {
             fake!.acknowledged++;
             const { sequence, generation, endOffset } = request.batch;

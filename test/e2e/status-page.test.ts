@@ -100,7 +100,14 @@ test("the status page shows the sources' lag and the top counts, labels as text,
     shown.map((row) => [row["source-id"], row.lag, row["committed-offset"], row["file-size"], row.connected, row.sidecars]),
     [
       [MARKUP_SOURCE, "4321", String(rows), String(rows + 4_321), "1", "sim"],
-      ["real", String(Buffer.byteLength(partialLine)), String(Buffer.byteLength(completeLines)), String(Buffer.byteLength(completeLines + partialLine)), "1", "sidecar"],
+      [
+        "real",
+        String(Buffer.byteLength(partialLine)),
+        String(Buffer.byteLength(completeLines)),
+        String(Buffer.byteLength(completeLines + partialLine)),
+        "1",
+        "sidecar",
+      ],
     ],
   );
 
@@ -127,7 +134,16 @@ test("the status page shows the sources' lag and the top counts, labels as text,
 
   // The page reloads itself: a new largest count shows up without a reload from here.
   const more = { host: "newcomer", jobName: "burst", count: 5_000 };
-  const next = await simulated.ship({ sequence: 2, startOffset: rows, endOffset: rows + 5_000, deltas: [more], rows: 5_000, rejected: [], anchor: "", fileSize: rows + 5_000 });
+  const next = await simulated.ship({
+    sequence: 2,
+    startOffset: rows,
+    endOffset: rows + 5_000,
+    deltas: [more],
+    rows: 5_000,
+    rejected: [],
+    anchor: "",
+    fileSize: rows + 5_000,
+  });
   assert.equal(next.outcome, "APPLIED");
   await waitFor(async () => ((await tableRows(page, "top-counts"))[0]?.host === "newcomer" ? true : undefined), {
     timeoutMs: 30_000,

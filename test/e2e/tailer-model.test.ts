@@ -5,11 +5,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { setImmediate as nextTurn, setTimeout as sleep } from "node:timers/promises";
 import { Aggregator, parseAggregatorConfig, type AggregatorConfig } from "@logtally/aggregator";
-import { type RejectReason } from "@logtally/proto";
+import type { RejectReason } from "@logtally/proto";
 import { createLogger } from "@logtally/runtime";
 import { Sidecar, SidecarMetrics, parseSidecarConfig, type SidecarConfig } from "@logtally/sidecar";
 import { LogWriter, seededRandom } from "./harness/log-writer";
-import { countsOf, scrape, valueOf, type Sample } from "./harness/metrics";
+import { countsOf, scrape, metricValue, type Sample } from "./harness/metrics";
 import { QueryProbe, sorted } from "./harness/query";
 import { waitFor } from "./harness/wait";
 
@@ -298,7 +298,7 @@ class ModelRun {
     const samples = await scrape(this.metricsUrl);
     const counts = sorted(countsOf(samples));
     assert.deepEqual(counts, sorted(this.writer.truth), `log_host_job_count differs from the rows appended; ${this.replay()}`);
-    assert.equal(valueOf(samples, "logtally_rows_counted_total"), this.writer.rowsWritten, `rows counted; ${this.replay()}`);
+    assert.equal(metricValue(samples, "logtally_rows_counted_total"), this.writer.rowsWritten, `rows counted; ${this.replay()}`);
     assert.deepEqual(sorted(rejectedByReason(samples)), sorted(this.rejected), `rejected lines by reason; ${this.replay()}`);
   }
 
@@ -521,17 +521,28 @@ class ModelRun {
   private startSidecar(): void {
     const config = parseSidecarConfig(
       [
-        "--file", this.file,
-        "--aggregator", this.aggregatorAddress,
-        "--source-id", "model",
-        "--poll-interval-ms", "20",
-        "--rotate-grace-ms", "50",
-        "--ack-timeout-ms", "5000",
-        "--max-rotated-files", String(MAX_ROTATED),
-        "--max-line-bytes", String(MAX_LINE_BYTES),
-        "--read-buffer-bytes", String(this.readBufferBytes),
-        "--batch-max-bytes", String(this.batchMaxBytes),
-        "--drain-timeout-ms", "10000",
+        "--file",
+        this.file,
+        "--aggregator",
+        this.aggregatorAddress,
+        "--source-id",
+        "model",
+        "--poll-interval-ms",
+        "20",
+        "--rotate-grace-ms",
+        "50",
+        "--ack-timeout-ms",
+        "5000",
+        "--max-rotated-files",
+        String(MAX_ROTATED),
+        "--max-line-bytes",
+        String(MAX_LINE_BYTES),
+        "--read-buffer-bytes",
+        String(this.readBufferBytes),
+        "--batch-max-bytes",
+        String(this.batchMaxBytes),
+        "--drain-timeout-ms",
+        "10000",
       ],
       {},
     ) as SidecarConfig;

@@ -218,7 +218,6 @@ test("stall stops reading from a source past ~8 MiB instead of buffering without
   }
 });
 
-
 test("delay delivers server-to-client bytes no earlier than delayMs, in order, also across a switch to pass", { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const defer = teardown(t);
   const echo = await startEchoServer(defer);
@@ -343,7 +342,7 @@ test("stop closes the listener and every connection, and is idempotent", { timeo
 
 /** A Health/Check call through `client`, as a promise of the status or the gRPC error. */
 function healthCheck(client: grpc.Client, deadlineMs: number): Promise<string> {
-  const check = healthService["Check"]!;
+  const check = healthService.Check!;
   return new Promise((resolve, reject) =>
     client.makeUnaryRequest(
       check.path,

@@ -64,7 +64,10 @@ describe("transport security: TLS and mutual TLS", () => {
   const ca = new TestCertificateAuthority(path.join(dir, "pki"), "logtally-ca");
   const otherCa = new TestCertificateAuthority(path.join(dir, "pki-other"), "other-ca");
   const processes: RunningProcess[] = [];
-  const track = <P extends RunningProcess>(running: P): P => (processes.push(running), running);
+  const track = <P extends RunningProcess>(running: P): P => {
+    processes.push(running);
+    return running;
+  };
 
   after(async () => {
     await Promise.all(processes.map((running) => running.stop("SIGKILL")));
@@ -73,7 +76,9 @@ describe("transport security: TLS and mutual TLS", () => {
 
   /** An aggregator serving `server` over TLS, with `extraArgs`. */
   const tlsAggregator = (name: string, server: CertificateFiles, extraArgs: string[] = []): Promise<AggregatorProcess> =>
-    startAggregator(path.join(dir, `${name}-state`), { name, extraArgs: ["--tls-cert", server.certFile, "--tls-key", server.keyFile, ...extraArgs] }).then(track);
+    startAggregator(path.join(dir, `${name}-state`), { name, extraArgs: ["--tls-cert", server.certFile, "--tls-key", server.keyFile, ...extraArgs] }).then(
+      track,
+    );
 
   it("ships over TLS and counts every row exactly once; plaintext and untrusting clients are refused", async () => {
     const aggregator = await tlsAggregator("aggregator-tls", ca.issueServer("server-tls", SERVER_NAME));
@@ -130,7 +135,10 @@ describe("transport security: TLS and mutual TLS", () => {
     const first = ca.issueServer("server-first", SERVER_NAME);
     const renewed = ca.issueServer("server-renewed", SERVER_NAME);
     secret.write({ "tls.crt": fs.readFileSync(first.certFile), "tls.key": fs.readFileSync(first.keyFile) });
-    const aggregator = await tlsAggregator("aggregator-rotation", { certFile: secret.file("tls.crt"), keyFile: secret.file("tls.key") }, ["--credentials-reload-ms", "200"]);
+    const aggregator = await tlsAggregator("aggregator-rotation", { certFile: secret.file("tls.crt"), keyFile: secret.file("tls.key") }, [
+      "--credentials-reload-ms",
+      "200",
+    ]);
     assert.equal(await servedFingerprint(aggregator.grpcPort), fingerprintOf(first.certFile));
     const writer = new LogWriter(path.join(dir, "rotation.csv"), 13);
     writer.append(200);
@@ -157,6 +165,9 @@ describe("transport security: TLS and mutual TLS", () => {
     assert.deepEqual(sorted(await aggregatorCounts(aggregator.metricsUrl)), sorted(writer.truth));
     assert.equal(aggregator.child.exitCode, null, "the aggregator was not restarted");
     assert.equal(aggregator.logs.filter((line) => line.msg === "aggregator started").length, 1);
-    assert.ok(aggregator.logs.some((line) => line.msg === "credentials reloaded"), aggregator.dump());
+    assert.ok(
+      aggregator.logs.some((line) => line.msg === "credentials reloaded"),
+      aggregator.dump(),
+    );
   });
 });

@@ -152,12 +152,22 @@ test("a slow watcher is cut off with RESOURCE_EXHAUSTED, the others keep up, and
   let batches = 0;
   while (!aggregator.logs.some((line) => line.msg === "watcher too slow: stream ended")) {
     assert.ok(batches < 500, `the slow watcher was never cut off after ${batches} batches\n${aggregator.dump()}`);
-    const ack = await ingest.ship(batchOf(++batches, (batches - 1) * 100_000, hosts.map((host) => ({ host, jobName: "job", count: 1 })), 100_000));
+    const ack = await ingest.ship(
+      batchOf(
+        ++batches,
+        (batches - 1) * 100_000,
+        hosts.map((host) => ({ host, jobName: "job", count: 1 })),
+        100_000,
+      ),
+    );
     assert.equal(ack.outcome, "APPLIED");
     const change = await steady.next();
     assert.equal(change.kind, "CHANGE");
     assert.equal(change.counts.length, hosts.length);
-    assert.ok(change.counts.every((count) => count.count === batches), `batch ${batches}: every total is ${batches}`);
+    assert.ok(
+      change.counts.every((count) => count.count === batches),
+      `batch ${batches}: every total is ${batches}`,
+    );
   }
 
   t.diagnostic(`the slow watcher was cut off after ${batches} batches`);
@@ -173,7 +183,10 @@ test("a slow watcher is cut off with RESOURCE_EXHAUSTED, the others keep up, and
   }
   assert.ok(received.length < batches, `the slow watcher got ${received.length} of ${batches} changes`);
   t.diagnostic(`it had received ${received.length} of them`);
-  assert.deepEqual(received, received.map((_, i) => i + 1));
+  assert.deepEqual(
+    received,
+    received.map((_, i) => i + 1),
+  );
 
   // The steady watcher is still streaming: the next batch reaches it.
   await ingest.ship(batchOf(++batches, (batches - 1) * 100_000, [{ host: "after", jobName: "job", count: 1 }], 100_000));

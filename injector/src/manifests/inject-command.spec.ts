@@ -91,7 +91,10 @@ describe("logtally-injector inject", () => {
     it("for a template that cannot be injected, naming the file, the document and the workload", async () => {
       const file = path.join(dir, "relative.yaml");
       fs.writeFileSync(file, `apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n${testdata("deployment-emptydir.input.yaml")}`);
-      fs.appendFileSync(file, "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  annotations: {logtally.io/inject: 'true', logtally.io/log-path: log.csv}\nspec: {containers: [{name: c, image: i}]}\n");
+      fs.appendFileSync(
+        file,
+        "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  annotations: {logtally.io/inject: 'true', logtally.io/log-path: log.csv}\nspec: {containers: [{name: c, image: i}]}\n",
+      );
       const { code, stdout, stderr } = await runInjectorProgram(["inject", file]);
       assert.equal(code, 1);
       assert.equal(stdout, "", "a partial stream was written");
@@ -129,7 +132,9 @@ describe("logtally-injector inject", () => {
 
   it("ends at once on SIGTERM while waiting for stdin", async () => {
     const child = spawn(process.execPath, [INJECTOR_MAIN, "inject"], { stdio: ["pipe", "pipe", "pipe"], env: programEnv() });
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+      child.once("exit", (code, signal) => resolve({ code, signal })),
+    );
     try {
       // Send the signal once the program idles in its event loop, waiting for stdin: it has loaded
       // and installed whatever handlers it has. (Where /proc does not tell, after at most 5 s.)

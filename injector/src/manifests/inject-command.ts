@@ -18,7 +18,7 @@ export const INJECT_FLAGS = [
 export const INJECT_HELP = formatHelp(
   "logtally-injector inject [options] [FILE | -]",
   "Reads Kubernetes manifests (multi-document YAML) from FILE, or from stdin when FILE is absent or -,\n" +
-    'and writes them to stdout with the logtally sidecar added to every pod template annotated\n' +
+    "and writes them to stdout with the logtally sidecar added to every pod template annotated\n" +
     'logtally.io/inject: "true" (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Pod, List).\n' +
     "Documents with nothing to inject (or whose templates already have the sidecar) come out byte for byte.\n" +
     "Pod template annotations: logtally.io/log-path (default /var/log/app/log.csv), logtally.io/source-id,\n" +

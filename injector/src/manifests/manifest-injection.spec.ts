@@ -58,9 +58,7 @@ const CASES: ReadonlyArray<{ name: string; options?: Partial<InjectionOptions>; 
   },
   {
     name: "deployment-no-volume",
-    injected: [
-      { workload: "Deployment/api", sourceId: POD_ID("/var/log/app/log.csv"), mount: ADDED_LOG_VOLUME, emptyDirAt: "/var/log/app", graceSeconds: 40 },
-    ],
+    injected: [{ workload: "Deployment/api", sourceId: POD_ID("/var/log/app/log.csv"), mount: ADDED_LOG_VOLUME, emptyDirAt: "/var/log/app", graceSeconds: 40 }],
   },
   {
     name: "log-exporter-pvc",
@@ -236,7 +234,11 @@ function podTemplates(text: string): Map<string, JsonObject> {
     if (object.kind === "List") return void (object.items as JsonValue[]).forEach(visit);
     const spec = object.spec as JsonObject | undefined;
     const template =
-      object.kind === "Pod" ? object : object.kind === "CronJob" ? ((spec?.jobTemplate as JsonObject).spec as JsonObject).template : spec?.template;
+      object.kind === "Pod"
+        ? object
+        : object.kind === "CronJob"
+          ? ((spec?.jobTemplate as JsonObject | undefined)?.spec as JsonObject | undefined)?.template
+          : spec?.template;
     if (isJsonObject(template) && typeof object.apiVersion === "string" && /^(v1|apps\/v1|batch\/v1)$/.test(object.apiVersion)) {
       templates.set(`${String(object.kind)}/${String((object.metadata as JsonObject).name)}`, template);
     }
@@ -373,7 +375,19 @@ describe("inject: bad input is refused with the document's position", () => {
   };
 
   it("unparsable YAML in the second document names document 2 and the line and column", () => {
-    const text = ["apiVersion: v1", "kind: Service", "metadata: {name: a}", "---", "apiVersion: v1", "kind: ConfigMap", "data:", "\tkey: value", "---", "kind: Pod", ""];
+    const text = [
+      "apiVersion: v1",
+      "kind: Service",
+      "metadata: {name: a}",
+      "---",
+      "apiVersion: v1",
+      "kind: ConfigMap",
+      "data:",
+      "\tkey: value",
+      "---",
+      "kind: Pod",
+      "",
+    ];
     const error = assertRefused(text.join("\n"), ["document 2, line 8:1: Tabs are not allowed as indentation"]);
     assert.equal(error.documentNumber, 2);
     assert.deepEqual(error.position, { line: 8, column: 1 });
@@ -400,7 +414,8 @@ describe("inject: bad input is refused with the document's position", () => {
   });
 
   it("a pod template with no containers", () => {
-    const text = "apiVersion: batch/v1\nkind: Job\nmetadata: {name: empty}\nspec:\n  template:\n    metadata:\n      annotations: {logtally.io/inject: 'true'}\n    spec:\n      containers: []\n";
+    const text =
+      "apiVersion: batch/v1\nkind: Job\nmetadata: {name: empty}\nspec:\n  template:\n    metadata:\n      annotations: {logtally.io/inject: 'true'}\n    spec:\n      containers: []\n";
     assertRefused(text, ["document 1: Job/empty: the pod template has no containers"]);
   });
 
@@ -428,8 +443,13 @@ describe("inject: bad input is refused with the document's position", () => {
 
   it("aliases that expand without bound", () => {
     const lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"];
-    for (let level = 1; level < 8; level++) lines.push(`a${level}: &a${level} [${Array(10).fill(`*a${level - 1}`).join(", ")}]`);
-    assertRefused(lines.join("\n") + "\n", ["document 1:", "alias"]);
+    for (let level = 1; level < 8; level++)
+      lines.push(
+        `a${level}: &a${level} [${Array(10)
+          .fill(`*a${level - 1}`)
+          .join(", ")}]`,
+      );
+    assertRefused(`${lines.join("\n")}\n`, ["document 1:", "alias"]);
   });
 });
 
@@ -447,7 +467,8 @@ describe("inject: edited documents keep their layout", () => {
   });
 
   it("four-space indentation is kept", () => {
-    const input = "apiVersion: v1\nkind: Pod\nmetadata:\n    name: wide\n    annotations:\n        logtally.io/inject: 'true'\nspec:\n    containers:\n        -   name: c\n            image: i\n";
+    const input =
+      "apiVersion: v1\nkind: Pod\nmetadata:\n    name: wide\n    annotations:\n        logtally.io/inject: 'true'\nspec:\n    containers:\n        -   name: c\n            image: i\n";
     const output = injectManifests(input, DEFAULTS);
     assert.match(output, /\nmetadata:\n {4}name: wide\n/);
     assert.match(output, /\n {4}initContainers:\n/);

@@ -21,7 +21,11 @@ function template({ annotations = {}, spec = {} }: { annotations?: Record<string
 }
 
 /** Injects and fails the test unless the template changed. */
-function injected(input: JsonObject, options: InjectionOptions = OPTIONS, context: PodTemplateContext = CONTEXT): Extract<PodTemplateInjection, { changed: true }> {
+function injected(
+  input: JsonObject,
+  options: InjectionOptions = OPTIONS,
+  context: PodTemplateContext = CONTEXT,
+): Extract<PodTemplateInjection, { changed: true }> {
   const result = injectPodTemplate(input, options, context);
   assert.ok(result.changed, `not injected: ${JSON.stringify(result)}`);
   return result;
@@ -125,11 +129,17 @@ describe("the injected template", () => {
   it("mounts no token unless asked; asked, mounts the Secret read-only and points LOGTALLY_TOKEN_FILE at its key", () => {
     const plain = injected(template());
     assert.equal(envOf(sidecarOf(plain), "LOGTALLY_TOKEN_FILE"), undefined);
-    assert.deepEqual((plain.template.spec as { volumes: JsonObject[] }).volumes.map((volume) => volume.name), ["logs"]);
+    assert.deepEqual(
+      (plain.template.spec as { volumes: JsonObject[] }).volumes.map((volume) => volume.name),
+      ["logs"],
+    );
 
     const fromOption = injected(template(), { ...OPTIONS, tokenSecret: "logtally-token" });
     const fromAnnotation = injected(template({ annotations: { "logtally.io/token-secret": "team-token" } }), { ...OPTIONS, tokenSecret: "logtally-token" });
-    for (const [result, secretName] of [[fromOption, "logtally-token"], [fromAnnotation, "team-token"]] as const) {
+    for (const [result, secretName] of [
+      [fromOption, "logtally-token"],
+      [fromAnnotation, "team-token"],
+    ] as const) {
       const sidecar = sidecarOf(result);
       assert.equal(envOf(sidecar, "LOGTALLY_TOKEN_FILE"), "/var/run/secrets/logtally/token");
       assert.deepEqual((sidecar.volumeMounts as JsonObject[]).at(-1), { name: "logtally-token", mountPath: "/var/run/secrets/logtally", readOnly: true });
@@ -268,9 +278,17 @@ describe("templates that cannot be injected name the workload and the problem", 
     ["a relative log path", template({ annotations: { "logtally.io/log-path": "log.csv" } }), 'logtally.io/log-path must be an absolute path, got "log.csv"'],
     ["a log path naming a directory", template({ annotations: { "logtally.io/log-path": "/var/log/app/" } }), "logtally.io/log-path must name a file"],
     ["a log path with ..", template({ annotations: { "logtally.io/log-path": "/var/log/../app/log.csv" } }), "logtally.io/log-path must be a normalised path"],
-    ["a log path with a control character", template({ annotations: { "logtally.io/log-path": "/var/log/app/\u0007.csv" } }), "logtally.io/log-path contains control characters"],
+    [
+      "a log path with a control character",
+      template({ annotations: { "logtally.io/log-path": "/var/log/app/\u0007.csv" } }),
+      "logtally.io/log-path contains control characters",
+    ],
     ["an empty log path", template({ annotations: { "logtally.io/log-path": "" } }), "logtally.io/log-path is required"],
-    ["an inject value other than true or false", template({ annotations: { "logtally.io/inject": "yes" } }), 'logtally.io/inject must be "true" or "false", got "yes"'],
+    [
+      "an inject value other than true or false",
+      template({ annotations: { "logtally.io/inject": "yes" } }),
+      'logtally.io/inject must be "true" or "false", got "yes"',
+    ],
     ["an unquoted boolean", template({ annotations: { "logtally.io/inject": true } }), "logtally.io/inject must be a string"],
     ["an aggregator without a port", template({ annotations: { "logtally.io/aggregator": "aggregator" } }), "logtally.io/aggregator: expected host:port"],
     ["an aggregator on port 0", template({ annotations: { "logtally.io/aggregator": "aggregator:0" } }), "logtally.io/aggregator: port 0"],
@@ -281,10 +299,22 @@ describe("templates that cannot be injected name the workload and the problem", 
     ["no containers key", template({ spec: { containers: undefined } }), "the pod template has no containers"],
     ["containers without names", template({ spec: { containers: [{ image: "x" }] } }), "spec.containers must be a list of containers, each with a name"],
     ["no spec", { metadata: { annotations: { "logtally.io/inject": "true" } } }, "the pod template has no spec"],
-    ["an app container named like the sidecar", template({ spec: { containers: [{ name: "logtally-sidecar", image: "x" }] } }), 'an app container is already named "logtally-sidecar"'],
+    [
+      "an app container named like the sidecar",
+      template({ spec: { containers: [{ name: "logtally-sidecar", image: "x" }] } }),
+      'an app container is already named "logtally-sidecar"',
+    ],
     ["a mount of a volume not defined", template({ spec: { volumes: [] } }), 'container "web" mounts volume "logs", which spec.volumes does not define'],
-    ["a claim without a claimName", template({ spec: { volumes: [{ name: "logs", persistentVolumeClaim: {} }] } }), 'volume "logs" has no persistentVolumeClaim.claimName'],
-    ["a malformed mount", template({ spec: { containers: [{ name: "web", image: "x", volumeMounts: [{ name: "logs" }] }] } }), "every volumeMount needs a name and a mountPath"],
+    [
+      "a claim without a claimName",
+      template({ spec: { volumes: [{ name: "logs", persistentVolumeClaim: {} }] } }),
+      'volume "logs" has no persistentVolumeClaim.claimName',
+    ],
+    [
+      "a malformed mount",
+      template({ spec: { containers: [{ name: "web", image: "x", volumeMounts: [{ name: "logs" }] }] } }),
+      "every volumeMount needs a name and a mountPath",
+    ],
     [
       "a log file in / with no volume",
       template({ annotations: { "logtally.io/log-path": "/log.csv" }, spec: { containers: [{ name: "web", image: "x" }] } }),
@@ -295,15 +325,35 @@ describe("templates that cannot be injected name the workload and the problem", 
       template({ spec: { containers: [{ name: "web", image: "x" }], volumes: [{ name: "logtally-log", emptyDir: {} }] } }),
       'a volume "logtally-log" exists',
     ],
-    ["a grace period that is not a number", template({ spec: { terminationGracePeriodSeconds: "30" } }), "spec.terminationGracePeriodSeconds must be a whole number"],
-    ["a token Secret name that is not a DNS subdomain", template({ annotations: { "logtally.io/token-secret": "Token_Secret" } }), "logtally.io/token-secret must be the name of a Secret"],
+    [
+      "a grace period that is not a number",
+      template({ spec: { terminationGracePeriodSeconds: "30" } }),
+      "spec.terminationGracePeriodSeconds must be a whole number",
+    ],
+    [
+      "a token Secret name that is not a DNS subdomain",
+      template({ annotations: { "logtally.io/token-secret": "Token_Secret" } }),
+      "logtally.io/token-secret must be the name of a Secret",
+    ],
     [
       "a token volume whose name is taken",
-      template({ annotations: { "logtally.io/token-secret": "token" }, spec: { volumes: [{ name: "logs", emptyDir: {} }, { name: "logtally-token", emptyDir: {} }] } }),
+      template({
+        annotations: { "logtally.io/token-secret": "token" },
+        spec: {
+          volumes: [
+            { name: "logs", emptyDir: {} },
+            { name: "logtally-token", emptyDir: {} },
+          ],
+        },
+      }),
       'a volume "logtally-token" exists already',
     ],
     ["annotations that are not a map", { metadata: { annotations: ["logtally.io/inject"] }, spec: {} }, "metadata.annotations must be a map"],
-    ["a source id longer than the protocol allows", template({ annotations: { "logtally.io/log-path": `/var/log/app/${"x".repeat(500)}.csv` } }), "longer than 512 characters"],
+    [
+      "a source id longer than the protocol allows",
+      template({ annotations: { "logtally.io/log-path": `/var/log/app/${"x".repeat(500)}.csv` } }),
+      "longer than 512 characters",
+    ],
   ];
   for (const [description, input, message] of cases) {
     it(description, () => {

@@ -1,11 +1,4 @@
-import {
-  SIDECAR_CONTAINER_NAME,
-  SIDECAR_HTTP_PORT,
-  SIDECAR_HTTP_PORT_NAME,
-  TOKEN_MOUNT_PATH,
-  TOKEN_SECRET_KEY,
-  TOKEN_VOLUME_NAME,
-} from "./contract";
+import { SIDECAR_CONTAINER_NAME, SIDECAR_HTTP_PORT, SIDECAR_HTTP_PORT_NAME, TOKEN_MOUNT_PATH, TOKEN_SECRET_KEY, TOKEN_VOLUME_NAME } from "./contract";
 import type { JsonObject } from "./json-value";
 
 /** What varies between injected sidecars. */

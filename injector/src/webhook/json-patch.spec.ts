@@ -24,7 +24,9 @@ describe("diffJson", () => {
   });
 
   it("compares lists of the same length item by item", () => {
-    assert.deepEqual(diffJson([{ mounts: [] }, { mounts: [] }], [{ mounts: [] }, { mounts: [{ name: "m" }] }]), [{ op: "add", path: "/1/mounts/-", value: { name: "m" } }]);
+    assert.deepEqual(diffJson([{ mounts: [] }, { mounts: [] }], [{ mounts: [] }, { mounts: [{ name: "m" }] }]), [
+      { op: "add", path: "/1/mounts/-", value: { name: "m" } },
+    ]);
   });
 
   it("replaces a list that changed otherwise, a changed scalar and a changed type", () => {
@@ -96,9 +98,7 @@ function randomValue(random: () => number, depth: number): JsonValue {
     case 4:
       return Array.from({ length: Math.floor(random() * 4) }, () => randomValue(random, depth - 1));
     default:
-      return Object.fromEntries(
-        KEYS.filter(() => random() < 0.4).map((key) => [key, randomValue(random, depth - 1)]),
-      ) as JsonValue;
+      return Object.fromEntries(KEYS.filter(() => random() < 0.4).map((key) => [key, randomValue(random, depth - 1)])) as JsonValue;
   }
 }
 

@@ -23,7 +23,11 @@ function request(object: JsonObject | undefined, overrides: Partial<AdmissionReq
 
 describe("parseAdmissionReview", () => {
   const review = (body: unknown): string => JSON.stringify(body);
-  const valid = { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: { uid: "abc", operation: "CREATE", resource: { group: "", version: "v1", resource: "pods" }, namespace: "shop", object: pod() } };
+  const valid = {
+    apiVersion: "admission.k8s.io/v1",
+    kind: "AdmissionReview",
+    request: { uid: "abc", operation: "CREATE", resource: { group: "", version: "v1", resource: "pods" }, namespace: "shop", object: pod() },
+  };
 
   it("reads uid, operation, resource, namespace and object", () => {
     assert.deepEqual(parseAdmissionReview(review(valid)), {
@@ -45,7 +49,10 @@ describe("parseAdmissionReview", () => {
     ["no uid", review({ ...valid, request: { ...valid.request, uid: "" } }), "has no uid"],
   ] as const) {
     it(`refuses ${description}`, () => {
-      assert.throws(() => parseAdmissionReview(body), (error: unknown) => error instanceof AdmissionReviewError && error.message.includes(message));
+      assert.throws(
+        () => parseAdmissionReview(body),
+        (error: unknown) => error instanceof AdmissionReviewError && error.message.includes(message),
+      );
     });
   }
 });
@@ -58,7 +65,11 @@ describe("admissionReviewResponse", () => {
       kind: "AdmissionReview",
       response: { uid: "u", allowed: true, patchType: "JSONPatch", patch: Buffer.from(JSON.stringify(patch)).toString("base64"), warnings: ["w"] },
     });
-    assert.deepEqual(admissionReviewResponse("u", { patch: [] }), { apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", response: { uid: "u", allowed: true } });
+    assert.deepEqual(admissionReviewResponse("u", { patch: [] }), {
+      apiVersion: "admission.k8s.io/v1",
+      kind: "AdmissionReview",
+      response: { uid: "u", allowed: true },
+    });
   });
 });
 

@@ -1,6 +1,20 @@
 import * as fs from "node:fs";
 import * as tls from "node:tls";
-import { ConfigError, createLogger, credentialsReloadFlag, formatHelp, formatListenAddress, LOG_LEVEL_FLAG, openIdentityFiles, parseFlags, parseListenAddress, parseLogLevel, type FlagSpec, type ListenAddress, type LOG_LEVELS } from "@logtally/runtime";
+import {
+  ConfigError,
+  createLogger,
+  credentialsReloadFlag,
+  formatHelp,
+  formatListenAddress,
+  LOG_LEVEL_FLAG,
+  openIdentityFiles,
+  parseFlags,
+  parseListenAddress,
+  parseLogLevel,
+  type FlagSpec,
+  type ListenAddress,
+  type LOG_LEVELS,
+} from "@logtally/runtime";
 import { INJECTION_FLAGS, parseInjectionDefaults } from "../template/injection-flags";
 import type { InjectionDefaults } from "../template/sidecar-request";
 import { WebhookServer } from "./webhook-server";

@@ -1,6 +1,6 @@
 import type * as http from "node:http";
 import * as https from "node:https";
-import { type Logger } from "@logtally/runtime";
+import type { Logger } from "@logtally/runtime";
 import { listenOn, type ListenAddress } from "@logtally/runtime";
 import { AdmissionReviewError, admissionReviewResponse, parseAdmissionReview, type AdmissionRequest, type AdmissionVerdict } from "./admission-review";
 import { admitPod } from "./pod-admission";
@@ -118,7 +118,7 @@ export class WebhookServer {
 
     const body = await readBody(request, this.maxReviewBytes);
     if (body === "too large") return reply(response, 413, `an AdmissionReview must be at most ${this.maxReviewBytes} bytes\n`);
-    let review;
+    let review: ReturnType<typeof parseAdmissionReview>;
     try {
       review = parseAdmissionReview(body.toString("utf8"));
     } catch (error) {

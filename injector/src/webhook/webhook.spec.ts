@@ -49,18 +49,19 @@ class Webhook {
   }
 
   /** Starts a request; the caller writes the body. */
-  request(method: string, urlPath: string, headers: Record<string, string | number> = {}): { request: ReturnType<typeof https.request>; answer: Promise<HttpsAnswer> } {
+  request(
+    method: string,
+    urlPath: string,
+    headers: Record<string, string | number> = {},
+  ): { request: ReturnType<typeof https.request>; answer: Promise<HttpsAnswer> } {
     let request!: ReturnType<typeof https.request>;
     const answer = new Promise<HttpsAnswer>((resolve, reject) => {
-      request = https.request(
-        { host: "127.0.0.1", port: this.port, method, path: urlPath, headers, ca: this.cert.certPem, agent: false },
-        (response) => {
-          let body = "";
-          response.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
-          response.on("end", () => resolve({ status: response.statusCode!, headers: response.headers, body }));
-          response.on("error", reject);
-        },
-      );
+      request = https.request({ host: "127.0.0.1", port: this.port, method, path: urlPath, headers, ca: this.cert.certPem, agent: false }, (response) => {
+        let body = "";
+        response.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
+        response.on("end", () => resolve({ status: response.statusCode!, headers: response.headers, body }));
+        response.on("error", reject);
+      });
       request.on("error", reject);
     });
     return { request, answer };
@@ -194,7 +195,12 @@ describe("logtally-injector webhook", () => {
       ],
       [
         "annotation overrides",
-        pod("custom", { ...OPT_IN, "logtally.io/source-id": "team-a/custom", "logtally.io/image": "mirror.example.com/s:1", "logtally.io/log-path": "/tmp/l/log.csv" }),
+        pod("custom", {
+          ...OPT_IN,
+          "logtally.io/source-id": "team-a/custom",
+          "logtally.io/image": "mirror.example.com/s:1",
+          "logtally.io/log-path": "/tmp/l/log.csv",
+        }),
         "team-a/custom",
       ],
     ];
@@ -253,9 +259,17 @@ describe("logtally-injector webhook", () => {
   describe("a request that is not an AdmissionReview v1 is answered 400 with the reason", () => {
     for (const [description, body, reason] of [
       ["malformed JSON", '{"apiVersion": "admission.k8s.io/v1", "kind": ', /^the body is not JSON: /],
-      ["an AdmissionReview v1beta1", JSON.stringify({ ...admissionReview(pod("p", OPT_IN)), apiVersion: "admission.k8s.io/v1beta1" }), /expected an AdmissionReview of apiVersion admission\.k8s\.io\/v1, got apiVersion "admission\.k8s\.io\/v1beta1"/],
+      [
+        "an AdmissionReview v1beta1",
+        JSON.stringify({ ...admissionReview(pod("p", OPT_IN)), apiVersion: "admission.k8s.io/v1beta1" }),
+        /expected an AdmissionReview of apiVersion admission\.k8s\.io\/v1, got apiVersion "admission\.k8s\.io\/v1beta1"/,
+      ],
       ["a Pod instead of a review", JSON.stringify(pod("p", OPT_IN)), /expected an AdmissionReview/],
-      ["a review without a uid", JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: { object: pod("p", OPT_IN) } }), /has no uid/],
+      [
+        "a review without a uid",
+        JSON.stringify({ apiVersion: "admission.k8s.io/v1", kind: "AdmissionReview", request: { object: pod("p", OPT_IN) } }),
+        /has no uid/,
+      ],
     ] as const) {
       it(description, async () => {
         const answer = await webhook.send("POST", "/mutate", body);
@@ -336,7 +350,10 @@ describe("logtally-injector webhook start and stop", () => {
       assert.equal(answered.status, 200, answered.body);
       assert.equal((JSON.parse(answered.body) as { response: { uid: string; patch?: string } }).response.uid, "in-flight");
       assert.deepEqual(await webhook.program.exited, { code: 0, signal: null }, webhook.program.dump());
-      assert.ok(webhook.program.logs.some((line) => line.msg === "webhook stopped"), webhook.program.dump());
+      assert.ok(
+        webhook.program.logs.some((line) => line.msg === "webhook stopped"),
+        webhook.program.dump(),
+      );
     } finally {
       await webhook.program.stop("SIGKILL");
     }
@@ -344,7 +361,11 @@ describe("logtally-injector webhook start and stop", () => {
 
   for (const [description, args, message] of [
     ["without --tls-cert", ["webhook", "--tls-key", "KEY"], /--tls-cert is required/],
-    ["with a certificate file that does not exist", ["webhook", "--tls-cert", "/nonexistent/tls.crt", "--tls-key", "KEY"], /--tls-cert: cannot read \/nonexistent\/tls\.crt/],
+    [
+      "with a certificate file that does not exist",
+      ["webhook", "--tls-cert", "/nonexistent/tls.crt", "--tls-key", "KEY"],
+      /--tls-cert: cannot read \/nonexistent\/tls\.crt/,
+    ],
     ["with a key that is not PEM", ["webhook", "--tls-cert", "CERT", "--tls-key", "CERT"], /--tls-cert and --tls-key are not a PEM certificate and its key/],
     ["with a bad --listen", ["webhook", "--tls-cert", "CERT", "--tls-key", "KEY", "--listen", "8443"], /--listen: expected host:port/],
   ] as const) {
@@ -387,7 +408,8 @@ describe("logtally-injector webhook start and stop", () => {
   it("--help documents its flags", async () => {
     const { code, stdout } = await runInjectorProgram(["webhook", "--help"]);
     assert.equal(code, 0);
-    for (const flag of ["listen", "tls-cert", "tls-key", "credentials-reload-ms", "image", "aggregator", "log-level"]) assert.match(stdout, new RegExp(`\\n  --${flag} <value> `));
+    for (const flag of ["listen", "tls-cert", "tls-key", "credentials-reload-ms", "image", "aggregator", "log-level"])
+      assert.match(stdout, new RegExp(`\\n  --${flag} <value> `));
     assert.match(stdout, /Also read as --tls-reload-interval-ms \[LOGTALLY_WEBHOOK_TLS_RELOAD_INTERVAL_MS\], its earlier name\./);
   });
 });

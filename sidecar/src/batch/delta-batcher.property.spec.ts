@@ -31,7 +31,10 @@ function referenceOutcome(bytes: Buffer, startOffset: number, maxLineBytes: numb
   let start = 0;
   for (let newline = bytes.indexOf(0x0a); newline !== -1; newline = bytes.indexOf(0x0a, start)) {
     outcome.lines += 1;
-    const parsed = newline - start > maxLineBytes ? ({ kind: "rejected", reason: "line_too_long" } as const) : parseRow(bytes.subarray(start, newline), startOffset + start === 0);
+    const parsed =
+      newline - start > maxLineBytes
+        ? ({ kind: "rejected", reason: "line_too_long" } as const)
+        : parseRow(bytes.subarray(start, newline), startOffset + start === 0);
     if (parsed.kind === "row") add(outcome.pairs, pairKey(parsed.host, parsed.jobName));
     else if (parsed.kind === "rejected") add(outcome.rejected, parsed.reason);
     else outcome.skipped += 1;

@@ -84,7 +84,7 @@ function assertTiles(batches: readonly SealedBatch[], start: number, end: number
 }
 
 test("one batch counts rows per pair and covers exactly the complete lines", () => {
-  const text = "host,job_name\nh1,backup\nh2,backup\nh1,backup\n h1 , \"backup\"\r\nh1,restore\nh3,partial";
+  const text = 'host,job_name\nh1,backup\nh2,backup\nh1,backup\n h1 , "backup"\r\nh1,restore\nh3,partial';
   const batches = batchesOf(text, 1 << 20, { startOffset: 0 });
   const lastNewline = Buffer.byteLength(text) - "h3,partial".length;
   assertTiles(batches, 0, lastNewline);
@@ -179,9 +179,7 @@ test("header and blank lines advance the range but count nothing", () => {
 
 test("the header is only a header at offset 0", () => {
   const batches = batchesOf("host,job_name\n", 1 << 20, { startOffset: 500 });
-  assert.deepEqual(batches, [
-    { startOffset: 500, endOffset: 514, deltas: [{ host: "host", jobName: "job_name", count: 1 }], rows: 1, rejected: [] },
-  ]);
+  assert.deepEqual(batches, [{ startOffset: 500, endOffset: 514, deltas: [{ host: "host", jobName: "job_name", count: 1 }], rows: 1, rejected: [] }]);
 });
 
 test("a batch is sealed as soon as it covers maxBatchBytes", () => {
@@ -298,7 +296,10 @@ test("discard() forgets the open batch's counts: what is fed next starts from ze
   batcher.discard();
   feed(batcher, "h0,j0\n", { startOffset: 10 });
   batcher.seal();
-  assert.deepEqual(batcher.takeSealed().map((batch) => batch.deltas), [[{ host: "h0", jobName: "j0", count: 1 }]]);
+  assert.deepEqual(
+    batcher.takeSealed().map((batch) => batch.deltas),
+    [[{ host: "h0", jobName: "j0", count: 1 }]],
+  );
 });
 
 test("discard() drops sealed and open batches not yet taken", () => {

@@ -5,9 +5,7 @@ import { LineSplitter, type LineSink } from "./line-splitter";
 import { chunkSizes, cut, hostileBytes, throughOneReadBuffer } from "../testing/hostile-bytes";
 import { propertyRuns } from "../testing/property-runs";
 
-type LineEvent =
-  | { kind: "line"; hex: string; startOffset: number; endOffset: number }
-  | { kind: "overlong"; startOffset: number; endOffset: number };
+type LineEvent = { kind: "line"; hex: string; startOffset: number; endOffset: number } | { kind: "overlong"; startOffset: number; endOffset: number };
 
 /** The events a correct splitter reports for `bytes` read whole from `baseOffset`. */
 function referenceSplit(bytes: Buffer, baseOffset: number, maxLineBytes: number): LineEvent[] {
@@ -95,10 +93,9 @@ test("the pending tail is exactly the bytes after the last newline", () => {
       sink.chunk = newline;
       splitter.push(newline, sink, startOffset + bytes.length);
       const offsets = { startOffset: startOffset + bytes.length - tail.length, endOffset: startOffset + bytes.length + 1 };
-      assert.deepEqual(
-        sink.events.slice(before),
-        [tail.length > maxLineBytes ? { kind: "overlong", ...offsets } : { kind: "line", hex: tail.toString("hex"), ...offsets }],
-      );
+      assert.deepEqual(sink.events.slice(before), [
+        tail.length > maxLineBytes ? { kind: "overlong", ...offsets } : { kind: "line", hex: tail.toString("hex"), ...offsets },
+      ]);
       assert.equal(splitter.pendingBytes, 0);
     }),
     propertyRuns(1000),

@@ -2,9 +2,7 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { LineSplitter, type LineSink } from "./line-splitter";
 
-type LineEvent =
-  | { kind: "line"; text: string; startOffset: number; endOffset: number }
-  | { kind: "overlong"; startOffset: number; endOffset: number };
+type LineEvent = { kind: "line"; text: string; startOffset: number; endOffset: number } | { kind: "overlong"; startOffset: number; endOffset: number };
 
 /** Records what the splitter reports; lines are copied (as latin1, byte for byte) since views die with the call. */
 class RecordingSink implements LineSink {
@@ -54,7 +52,7 @@ function seededRandom(seed: number): () => number {
  */
 function randomText(random: () => number, maxLineBytes: number, lineCount: number): Buffer {
   const pieces: string[] = [];
-  const alphabet = ["a", "b", ",", " ", "\r", "\u00e9", "\u6771", "\"", "\u0000"];
+  const alphabet = ["a", "b", ",", " ", "\r", "\u00e9", "\u6771", '"', "\u0000"];
   const randomLine = (targetBytes: number): string => {
     let line = "";
     while (Buffer.byteLength(line) < targetBytes) {
@@ -79,14 +77,7 @@ function randomText(random: () => number, maxLineBytes: number, lineCount: numbe
  * Feeds `bytes` from `baseOffset` in chunks of the sizes `nextChunkBytes`
  * picks, checking the offsets and the memory bound after every push.
  */
-function feed(
-  splitter: LineSplitter,
-  sink: LineSink,
-  bytes: Buffer,
-  baseOffset: number,
-  maxLineBytes: number,
-  nextChunkBytes: () => number,
-): void {
+function feed(splitter: LineSplitter, sink: LineSink, bytes: Buffer, baseOffset: number, maxLineBytes: number, nextChunkBytes: () => number): void {
   let fed = 0;
   while (fed < bytes.length) {
     const chunk = bytes.subarray(fed, fed + Math.max(1, nextChunkBytes()));

@@ -23,7 +23,7 @@ test("a repeated line gets the same id and one shared parse result", () => {
 
 test("results equal the parser's for every kind of line, and the first sight is like any other", () => {
   const cache = new RowCache();
-  const lines = ["a,b", '"a ""x""",b', "a", "", "  ", 'a,"b', "a,\u0001", "é,ü", "x".repeat(300) + ",y", "a,b\r", "host,job_name"];
+  const lines = ["a,b", '"a ""x""",b', "a", "", "  ", 'a,"b', "a,\u0001", "é,ü", `${"x".repeat(300)},y`, "a,b\r", "host,job_name"];
   for (let round = 0; round < 2; round++) {
     for (const text of lines) assert.deepEqual(cache.row(idIn(cache, text)), parseRow(bytesOf(text), false), JSON.stringify(text));
   }

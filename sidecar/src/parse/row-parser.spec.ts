@@ -215,8 +215,7 @@ test("random bytes never make parseRow throw, and every row it returns is valid"
     const length = Math.floor(random() * 48);
     const line = Buffer.alloc(length);
     for (let at = 0; at < length; at += 1) {
-      line[at] =
-        random() < 0.6 ? (interesting[Math.floor(random() * interesting.length)] ?? 0) : Math.floor(random() * 256);
+      line[at] = random() < 0.6 ? (interesting[Math.floor(random() * interesting.length)] ?? 0) : Math.floor(random() * 256);
     }
     const isFirstLine = random() < 0.5;
     let result: ParsedRow;

@@ -1,10 +1,7 @@
 import { checkLabel, type RejectReason } from "@logtally/proto";
 
 /** What one line of `log.csv` amounts to. */
-export type ParsedRow =
-  | { kind: "row"; host: string; jobName: string }
-  | { kind: "skip"; why: "blank" | "header" }
-  | { kind: "rejected"; reason: RejectReason };
+export type ParsedRow = { kind: "row"; host: string; jobName: string } | { kind: "skip"; why: "blank" | "header" } | { kind: "rejected"; reason: RejectReason };
 
 const TAB = 0x09;
 const CR = 0x0d;

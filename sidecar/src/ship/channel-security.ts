@@ -1,5 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import { type Logger } from "@logtally/runtime";
+import type { Logger } from "@logtally/runtime";
 import { SourcedCertificateProvider, openCaFile, openIdentityFiles, systemRootCertificates, type CredentialFiles } from "@logtally/runtime";
 import type { ClientTlsConfig } from "../config";
 

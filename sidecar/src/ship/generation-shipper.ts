@@ -224,7 +224,12 @@ export class GenerationShipper {
       const graceLeftMs = this.rotationSeenAtMs + this.context.rotateGraceMs - now;
       if (graceLeftMs <= 0) {
         this.context.log.info(
-          { file: this.file.openedAs, generation: this.generation, committedOffset: this.committedOffset, unshippedBytes: this.readOffset - this.committedOffset },
+          {
+            file: this.file.openedAs,
+            generation: this.generation,
+            committedOffset: this.committedOffset,
+            unshippedBytes: this.readOffset - this.committedOffset,
+          },
           "rotated file drained",
         );
         return "rotated";
@@ -251,18 +256,21 @@ export class GenerationShipper {
     const anchor = this.anchorFromRecent(batch.endOffset) ?? (await this.file.anchorAt(batch.endOffset));
     const fileSize = this.caughtUp ? this.readOffset : await this.file.size();
     this.lastSentMs = Date.now();
-    return this.connection.ship({
-      sequence: this.context.nextSequence(),
-      generation: this.generation,
-      startOffset: batch.startOffset,
-      endOffset: batch.endOffset,
-      deltas: batch.deltas,
-      rows: batch.rows,
-      rejected: batch.rejected,
-      anchor: anchor ?? "",
-      fileBirthUnixMillis: this.file.birthMs,
-      fileSize,
-    }, this.context.signal);
+    return this.connection.ship(
+      {
+        sequence: this.context.nextSequence(),
+        generation: this.generation,
+        startOffset: batch.startOffset,
+        endOffset: batch.endOffset,
+        deltas: batch.deltas,
+        rows: batch.rows,
+        rejected: batch.rejected,
+        anchor: anchor ?? "",
+        fileBirthUnixMillis: this.file.birthMs,
+        fileSize,
+      },
+      this.context.signal,
+    );
   }
 
   /**

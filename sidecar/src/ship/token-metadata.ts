@@ -1,6 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { AUTHORIZATION_METADATA_KEY, bearerAuthorization, parseTokenFile } from "@logtally/proto";
-import { type Logger } from "@logtally/runtime";
+import type { Logger } from "@logtally/runtime";
 import { CredentialFiles } from "@logtally/runtime";
 
 /**

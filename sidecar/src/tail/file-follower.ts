@@ -78,9 +78,7 @@ export class FileFollower {
     const start =
       opened.findLast(({ known }) => known) ??
       (live && live.file.ino === latest.ino && sameBirth(live.file.birthMs, latest.birthMs) ? live : undefined) ??
-      (sourceCreatedMs > 0
-        ? opened.find(({ link }) => link.mtimeMs >= sourceCreatedMs)
-        : opened.find(({ file }) => file.ino === this.liveInodeAtStart));
+      (sourceCreatedMs > 0 ? opened.find(({ link }) => link.mtimeMs >= sourceCreatedMs) : opened.find(({ file }) => file.ino === this.liveInodeAtStart));
     for (const { file } of opened) if (file !== start?.file) await file.close();
     log.info({ file: start?.file.openedAs ?? path, known: start?.known ?? false, sourceCreatedMs }, "starting with file");
     return start?.file ?? (await this.waitForFile(path));

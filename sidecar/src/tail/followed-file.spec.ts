@@ -134,7 +134,11 @@ test("anchorAt(0) is empty", async (t) => {
 test("anchorAt(n) is the anchor of the window of bytes before n", async (t) => {
   const dir = await tempDir(t);
   const file = path.join(dir, "log.csv");
-  const bytes = Buffer.from(Array.from({ length: 300 }, (_, index) => `h${index},j${index % 7}\n`).join("").slice(0, 300));
+  const bytes = Buffer.from(
+    Array.from({ length: 300 }, (_, index) => `h${index},j${index % 7}\n`)
+      .join("")
+      .slice(0, 300),
+  );
   await fs.writeFile(file, bytes);
   const followed = await openFile(t, file);
   const anchors = new Set<string>();

@@ -36,10 +36,7 @@ export function anyBytes(maxLength: number): fc.Arbitrary<Buffer> {
  * inputs reach every outcome (rows, headers, blanks, each rejection).
  */
 export function hostileBytes(maxFragments = 80): fc.Arbitrary<Buffer> {
-  const fragment = fc.oneof(
-    { weight: 6, arbitrary: fc.constantFrom(...FRAGMENTS) },
-    { weight: 1, arbitrary: anyBytes(12) },
-  );
+  const fragment = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...FRAGMENTS) }, { weight: 1, arbitrary: anyBytes(12) });
   return fc.oneof(
     { weight: 1, arbitrary: anyBytes(512) },
     { weight: 4, arbitrary: fc.array(fragment, { maxLength: maxFragments }).map((pieces) => Buffer.concat(pieces)) },

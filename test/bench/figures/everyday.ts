@@ -47,7 +47,9 @@ class Pods {
     const mtails: MtailDaemon[] = [];
     const pods = new Pods(aggregator, sidecars, mtails, files);
     try {
-      files.forEach((file, index) => sidecars.push(startBenchSidecar(`sidecar-${index}`, { file, aggregator, sourceId: `pod-${index}`, programs: build.programs })));
+      files.forEach((file, index) =>
+        sidecars.push(startBenchSidecar(`sidecar-${index}`, { file, aggregator, sourceId: `pod-${index}`, programs: build.programs })),
+      );
       for (const file of files) mtails.push(await MtailDaemon.start(progs, file));
       const probe = new CommitProbe(aggregator);
       try {

@@ -48,7 +48,7 @@ async function sampleFreshness(file: string, aggregator: AggregatorProcess, samp
       const startMs = performance.now();
       fs.writeSync(fd, row);
       for (;;) {
-        if (await probeCount(aggregator.metricsUrl) >= expected) break;
+        if ((await probeCount(aggregator.metricsUrl)) >= expected) break;
         const waitedMs = performance.now() - startMs;
         if (waitedMs > SAMPLE_TIMEOUT_MS || watch.some((child) => child.exitCode !== null || child.signalCode !== null)) {
           throw new Error(`probe row ${expected} not visible on /metrics after ${Math.round(waitedMs)} ms`);

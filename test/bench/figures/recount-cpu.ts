@@ -69,14 +69,20 @@ export const recountCpuFigure: Figure = {
         measurements: [
           { label: `one full re-count of the ${sizeText} file (CPU)`, unit: "s", values: runs.cycle },
           { label: `full re-count of a ${sizeText} file, ×${RECOUNTS_PER_HOUR} per hour`, unit: "CPU s/h", values: runs.recount },
-          { label: `logtally, sidecar + aggregator, caught up, writer ${cpuWriterRowsPerSecond.toLocaleString("en")} rows/s`, unit: "CPU s/h", values: runs.logtally },
+          {
+            label: `logtally, sidecar + aggregator, caught up, writer ${cpuWriterRowsPerSecond.toLocaleString("en")} rows/s`,
+            unit: "CPU s/h",
+            values: runs.logtally,
+          },
           { label: "full re-count / logtally", unit: "ratio", values: runs.ratio },
         ],
         notes: [
           `re-count: one cycle's CPU (process.cpuUsage around the count, in its own process: read 1 MiB at a time, split lines, count pairs in a Map), ×${RECOUNTS_PER_HOUR}`,
           `logtally: both processes' CPU from /proc over ${cpuWindowMs / 1000} s windows, scaled to an hour; the writer appends every 10 ms and its CPU is not counted for either`,
           ...(median(runs.cycle) > 3600 / RECOUNTS_PER_HOUR
-            ? [`one re-count takes more CPU than its ${3600 / RECOUNTS_PER_HOUR} s period: on one core the exporter could not keep up; ×${RECOUNTS_PER_HOUR} is what keeping up would cost`]
+            ? [
+                `one re-count takes more CPU than its ${3600 / RECOUNTS_PER_HOUR} s period: on one core the exporter could not keep up; ×${RECOUNTS_PER_HOUR} is what keeping up would cost`,
+              ]
             : []),
           `catching up on the ${sizeText} file (${rows.toLocaleString("en")} rows) first took ${caughtUp.seconds.toFixed(1)} s (${formatValue(rows / caughtUp.seconds, "rows/s")})`,
         ],
@@ -88,4 +94,3 @@ export const recountCpuFigure: Figure = {
     }
   },
 };
-

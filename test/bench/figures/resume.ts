@@ -17,7 +17,12 @@ const POLL_MS = 5;
  * Returns the seconds from its spawn until its first batch is committed (the
  * committed offset moves past the old one), and until all is committed.
  */
-async function resumeOnce(dir: string, committedBytes: number, appendedBytes: number, pairs: number): Promise<{ firstBatch: number; startUp: number; allCommitted: number }> {
+async function resumeOnce(
+  dir: string,
+  committedBytes: number,
+  appendedBytes: number,
+  pairs: number,
+): Promise<{ firstBatch: number; startUp: number; allCommitted: number }> {
   const runDir = fs.mkdtempSync(path.join(dir, "run-"));
   const file = path.join(runDir, "log.csv");
   const cycle = new RowCycle(pairs);

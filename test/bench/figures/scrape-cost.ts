@@ -93,7 +93,10 @@ export const scrapeCostFigure: Figure = {
         },
         (values) =>
           scrapeSeries
-            .map((series) => `${series.toLocaleString("en")} series p50 ${formatValue(values[`p50@${series}`]!, "ms")} p99 ${formatValue(values[`p99@${series}`]!, "ms")}`)
+            .map(
+              (series) =>
+                `${series.toLocaleString("en")} series p50 ${formatValue(values[`p50@${series}`]!, "ms")} p99 ${formatValue(values[`p99@${series}`]!, "ms")}`,
+            )
             .join(", "),
       );
       const measurements: Measurement[] = [];

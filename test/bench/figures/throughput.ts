@@ -43,7 +43,10 @@ async function withConcurrentWriter(dir: string, rows: number, pairs: number): P
   try {
     await writer.next("ready");
     let writerDone = false;
-    void writer.next("done").then(() => (writerDone = true), () => undefined);
+    void writer.next("done").then(
+      () => (writerDone = true),
+      () => undefined,
+    );
     const { sidecar, seconds } = await catchUp(aggregator, {
       file,
       sourceId: "bench",
@@ -83,7 +86,12 @@ export const throughputFigure: Figure = {
       return {
         measurements: [
           { label: `pre-written file, ${millions} M rows, ${pairs.toLocaleString("en")} pairs`, unit: "rows/s", values: runs.prewritten, target },
-          { label: `${(rows / 2e6).toLocaleString("en")} M rows written, ${(rows / 2e6).toLocaleString("en")} M appended meanwhile`, unit: "rows/s", values: runs.concurrent, target },
+          {
+            label: `${(rows / 2e6).toLocaleString("en")} M rows written, ${(rows / 2e6).toLocaleString("en")} M appended meanwhile`,
+            unit: "rows/s",
+            values: runs.concurrent,
+            target,
+          },
         ],
         notes: [`${fs.statSync(file).size.toLocaleString("en")} bytes; the file is in the page cache (just written), as a tailed file usually is`],
       };

@@ -40,7 +40,7 @@ async function mtailTailingRowsPerSecond(dir: string, progs: string, source: str
     const input = fs.openSync(source, "r");
     const output = fs.openSync(tailed, "a");
     const buffer = Buffer.alloc(COPY_CHUNK_BYTES);
-    for (let read; (read = fs.readSync(input, buffer, 0, buffer.length, null)) > 0; ) {
+    for (let read: number; (read = fs.readSync(input, buffer, 0, buffer.length, null)) > 0; ) {
       for (let at = 0; at < read; ) at += fs.writeSync(output, buffer, at, read - at);
     }
     fs.closeSync(input);

@@ -45,7 +45,9 @@ async function runSender(init: IngestSenderInit, index: number, counting: { on: 
     count: Math.floor(init.rowsPerBatch / init.pairsPerBatch) + (pair < init.rowsPerBatch % init.pairsPerBatch ? 1 : 0),
   }));
   try {
-    call.write({ hello: { sourceId: `${init.sourcePrefix}-${index}`, fileId: `${index + 1}-bench`, sidecarId: `bench-sender-${index}`, supersedeGeneration: "" } });
+    call.write({
+      hello: { sourceId: `${init.sourcePrefix}-${index}`, fileId: `${index + 1}-bench`, sidecarId: `bench-sender-${index}`, supersedeGeneration: "" },
+    });
     const welcome = (await next()).welcome;
     if (!welcome) throw new Error(`sender ${index}: expected a welcome`);
     let offset = Number(welcome.committedOffset);

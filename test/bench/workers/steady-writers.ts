@@ -16,9 +16,7 @@ export interface SteadyWritersInit {
 export type SteadyWritersCommand = { readonly type: "go" } | { readonly type: "stop" };
 
 /** What the writers report. */
-export type SteadyWritersMessage =
-  | { readonly type: "ready" }
-  | { readonly type: "stopped"; readonly rowsByFile: readonly number[] };
+export type SteadyWritersMessage = { readonly type: "ready" } | { readonly type: "stopped"; readonly rowsByFile: readonly number[] };
 
 const TICK_MS = 10;
 

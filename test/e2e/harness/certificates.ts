@@ -31,9 +31,19 @@ export class TestCertificateAuthority {
     this.certFile = path.join(dir, `${name}.crt`);
     this.keyFile = path.join(dir, `${name}.key`);
     openssl([
-      "req", "-x509", ...NEW_P256_KEY, "-subj", `/CN=${name}`,
-      "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-      "-keyout", this.keyFile, "-out", this.certFile,
+      "req",
+      "-x509",
+      ...NEW_P256_KEY,
+      "-subj",
+      `/CN=${name}`,
+      "-addext",
+      "basicConstraints=critical,CA:TRUE",
+      "-addext",
+      "keyUsage=critical,keyCertSign,cRLSign",
+      "-keyout",
+      this.keyFile,
+      "-out",
+      this.certFile,
     ]);
   }
 
@@ -51,9 +61,22 @@ export class TestCertificateAuthority {
     const certFile = path.join(this.dir, `${file}.crt`);
     const keyFile = path.join(this.dir, `${file}.key`);
     openssl([
-      "req", "-x509", ...NEW_P256_KEY, "-subj", `/CN=${commonName}`, "-CA", this.certFile, "-CAkey", this.keyFile,
-      "-addext", "basicConstraints=critical,CA:FALSE", ...extensions.flatMap((extension) => ["-addext", extension]),
-      "-keyout", keyFile, "-out", certFile,
+      "req",
+      "-x509",
+      ...NEW_P256_KEY,
+      "-subj",
+      `/CN=${commonName}`,
+      "-CA",
+      this.certFile,
+      "-CAkey",
+      this.keyFile,
+      "-addext",
+      "basicConstraints=critical,CA:FALSE",
+      ...extensions.flatMap((extension) => ["-addext", extension]),
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
     ]);
     return { certFile, keyFile };
   }

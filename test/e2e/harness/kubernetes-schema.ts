@@ -47,17 +47,62 @@ export async function validateObject(object: KubernetesObject): Promise<void> {
 
 const DURATION = /^(\d+(ms|s|m|h|d|w|y))+$/;
 const SERVICE_MONITOR_SPEC_FIELDS = new Set([
-  "endpoints", "selector", "namespaceSelector", "jobLabel", "targetLabels", "podTargetLabels", "sampleLimit",
-  "targetLimit", "labelLimit", "labelNameLengthLimit", "labelValueLengthLimit", "attachMetadata", "scrapeClass",
-  "scrapeProtocols", "fallbackScrapeProtocol", "keepDroppedTargets", "bodySizeLimit", "selectorMechanism",
+  "endpoints",
+  "selector",
+  "namespaceSelector",
+  "jobLabel",
+  "targetLabels",
+  "podTargetLabels",
+  "sampleLimit",
+  "targetLimit",
+  "labelLimit",
+  "labelNameLengthLimit",
+  "labelValueLengthLimit",
+  "attachMetadata",
+  "scrapeClass",
+  "scrapeProtocols",
+  "fallbackScrapeProtocol",
+  "keepDroppedTargets",
+  "bodySizeLimit",
+  "selectorMechanism",
 ]);
 const ENDPOINT_FIELDS = new Set([
-  "port", "targetPort", "path", "scheme", "params", "interval", "scrapeTimeout", "honorLabels", "honorTimestamps",
-  "trackTimestampsStaleness", "relabelings", "metricRelabelings", "tlsConfig", "bearerTokenSecret", "authorization",
-  "basicAuth", "oauth2", "followRedirects", "enableHttp2", "proxyUrl", "filterRunning",
+  "port",
+  "targetPort",
+  "path",
+  "scheme",
+  "params",
+  "interval",
+  "scrapeTimeout",
+  "honorLabels",
+  "honorTimestamps",
+  "trackTimestampsStaleness",
+  "relabelings",
+  "metricRelabelings",
+  "tlsConfig",
+  "bearerTokenSecret",
+  "authorization",
+  "basicAuth",
+  "oauth2",
+  "followRedirects",
+  "enableHttp2",
+  "proxyUrl",
+  "filterRunning",
 ]);
 const RELABEL_FIELDS = new Set(["sourceLabels", "separator", "targetLabel", "regex", "modulus", "replacement", "action"]);
-const RELABEL_ACTIONS = new Set(["replace", "keep", "drop", "hashmod", "labelmap", "labeldrop", "labelkeep", "lowercase", "uppercase", "keepequal", "dropequal"]);
+const RELABEL_ACTIONS = new Set([
+  "replace",
+  "keep",
+  "drop",
+  "hashmod",
+  "labelmap",
+  "labeldrop",
+  "labelkeep",
+  "lowercase",
+  "uppercase",
+  "keepequal",
+  "dropequal",
+]);
 
 /**
  * The fields of a monitoring.coreos.com/v1 ServiceMonitor that logtally uses,
@@ -73,13 +118,18 @@ export function checkServiceMonitorShape(object: KubernetesObject): string[] {
   for (const field of Object.keys(spec)) if (!SERVICE_MONITOR_SPEC_FIELDS.has(field)) problems.push(`spec.${field} is not a ServiceMonitor field`);
   if (!isObject(spec.selector)) problems.push("spec.selector is required and must be a label selector");
   else {
-    for (const field of Object.keys(spec.selector)) if (field !== "matchLabels" && field !== "matchExpressions") problems.push(`spec.selector.${field} is not a label selector field`);
-    if (spec.selector.matchLabels !== undefined && (!isObject(spec.selector.matchLabels) || Object.values(spec.selector.matchLabels).some((value) => typeof value !== "string")))
+    for (const field of Object.keys(spec.selector))
+      if (field !== "matchLabels" && field !== "matchExpressions") problems.push(`spec.selector.${field} is not a label selector field`);
+    if (
+      spec.selector.matchLabels !== undefined &&
+      (!isObject(spec.selector.matchLabels) || Object.values(spec.selector.matchLabels).some((value) => typeof value !== "string"))
+    )
       problems.push("spec.selector.matchLabels must map strings to strings");
   }
   if (spec.namespaceSelector !== undefined) {
     const namespaces = spec.namespaceSelector;
-    if (!isObject(namespaces) || Object.keys(namespaces).some((field) => field !== "any" && field !== "matchNames")) problems.push("spec.namespaceSelector takes only any and matchNames");
+    if (!isObject(namespaces) || Object.keys(namespaces).some((field) => field !== "any" && field !== "matchNames"))
+      problems.push("spec.namespaceSelector takes only any and matchNames");
     else if (namespaces.matchNames !== undefined && (!Array.isArray(namespaces.matchNames) || namespaces.matchNames.some((name) => typeof name !== "string")))
       problems.push("spec.namespaceSelector.matchNames must be a list of strings");
   }
@@ -90,8 +140,10 @@ export function checkServiceMonitorShape(object: KubernetesObject): string[] {
     for (const field of Object.keys(endpoint)) if (!ENDPOINT_FIELDS.has(field)) problems.push(`${at}.${field} is not an endpoint field`);
     if (endpoint.port !== undefined && typeof endpoint.port !== "string") problems.push(`${at}.port must be a port name`);
     if (endpoint.port === undefined && endpoint.targetPort === undefined) problems.push(`${at} needs port or targetPort`);
-    for (const field of ["interval", "scrapeTimeout"]) if (endpoint[field] !== undefined && !DURATION.test(String(endpoint[field]))) problems.push(`${at}.${field} is not a duration`);
-    if (endpoint.scheme !== undefined && !["http", "https", "HTTP", "HTTPS"].includes(String(endpoint.scheme))) problems.push(`${at}.scheme must be http or https`);
+    for (const field of ["interval", "scrapeTimeout"])
+      if (endpoint[field] !== undefined && !DURATION.test(String(endpoint[field]))) problems.push(`${at}.${field} is not a duration`);
+    if (endpoint.scheme !== undefined && !["http", "https", "HTTP", "HTTPS"].includes(String(endpoint.scheme)))
+      problems.push(`${at}.scheme must be http or https`);
     if (endpoint.path !== undefined && !String(endpoint.path).startsWith("/")) problems.push(`${at}.path must start with /`);
     for (const list of ["relabelings", "metricRelabelings"]) {
       const rules = endpoint[list];
@@ -104,7 +156,8 @@ export function checkServiceMonitorShape(object: KubernetesObject): string[] {
         const ruleAt = `${at}.${list}[${ruleIndex}]`;
         if (!isObject(rule)) return problems.push(`${ruleAt} must be an object`);
         for (const field of Object.keys(rule)) if (!RELABEL_FIELDS.has(field)) problems.push(`${ruleAt}.${field} is not a relabel field`);
-        if (rule.action !== undefined && !RELABEL_ACTIONS.has(String(rule.action).toLowerCase())) problems.push(`${ruleAt}.action ${String(rule.action)} is unknown`);
+        if (rule.action !== undefined && !RELABEL_ACTIONS.has(String(rule.action).toLowerCase()))
+          problems.push(`${ruleAt}.action ${String(rule.action)} is unknown`);
         if (rule.sourceLabels !== undefined && (!Array.isArray(rule.sourceLabels) || rule.sourceLabels.some((label) => typeof label !== "string")))
           problems.push(`${ruleAt}.sourceLabels must be a list of label names`);
         return undefined;

@@ -178,10 +178,13 @@ export function selectorMatches(selector: LabelSelector, labels: StringMap = {})
   for (const { key, operator, values = [] } of selector.matchExpressions ?? []) {
     const has = Object.hasOwn(labels, key);
     const matched =
-      operator === "In" ? has && values.includes(labels[key]!)
-      : operator === "NotIn" ? !has || !values.includes(labels[key]!)
-      : operator === "Exists" ? has
-      : !has;
+      operator === "In"
+        ? has && values.includes(labels[key]!)
+        : operator === "NotIn"
+          ? !has || !values.includes(labels[key]!)
+          : operator === "Exists"
+            ? has
+            : !has;
     if (!matched) return false;
   }
   return true;
@@ -228,14 +231,19 @@ export function admits(policy: NetworkPolicy, peer: Peer, port: number, portName
     const ports = rule.ports ?? [];
     const portMatches =
       ports.length === 0 ||
-      ports.some(({ port: rulePort, protocol = "TCP" }) => protocol === "TCP" && (rulePort === undefined || rulePort === port || (typeof rulePort === "string" && portNames[rulePort] === port)));
+      ports.some(
+        ({ port: rulePort, protocol = "TCP" }) =>
+          protocol === "TCP" && (rulePort === undefined || rulePort === port || (typeof rulePort === "string" && portNames[rulePort] === port)),
+      );
     if (!portMatches) continue;
     const from = rule.from ?? [];
     if (from.length === 0) return true;
     for (const source of from) {
       if (source.ipBlock) return true;
       if (peer.kind !== "pod") continue;
-      const namespaceOk = source.namespaceSelector ? selectorMatches(source.namespaceSelector, peer.namespaceLabels) : peer.namespace === policy.metadata.namespace;
+      const namespaceOk = source.namespaceSelector
+        ? selectorMatches(source.namespaceSelector, peer.namespaceLabels)
+        : peer.namespace === policy.metadata.namespace;
       const podOk = source.podSelector ? selectorMatches(source.podSelector, peer.podLabels) : true;
       if (namespaceOk && podOk) return true;
     }

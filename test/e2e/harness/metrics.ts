@@ -39,7 +39,6 @@ export function countsOf(samples: readonly Sample[]): Map<string, number> {
 }
 
 /** Value of a metric with exactly these labels, or undefined. */
-export function valueOf(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
-  return samples.find((sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value))
-    ?.value;
+export function metricValue(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
+  return samples.find((sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value))?.value;
 }

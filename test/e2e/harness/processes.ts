@@ -85,7 +85,10 @@ export class RunningProcess {
 }
 
 function start(name: string, main: string, args: string[], nodeArgs: readonly string[] = []): RunningProcess {
-  const child = spawn(process.execPath, [...nodeArgs, main, ...args], { stdio: ["ignore", "inherit", "pipe"], env: { ...process.env, LOGTALLY_LOG_LEVEL: "debug" } });
+  const child = spawn(process.execPath, [...nodeArgs, main, ...args], {
+    stdio: ["ignore", "inherit", "pipe"],
+    env: { ...process.env, LOGTALLY_LOG_LEVEL: "debug" },
+  });
   return new RunningProcess(name, child);
 }
 
@@ -139,19 +142,24 @@ export function startSidecar(
     programs = THIS_BUILD,
   }: { file: string; aggregator: string; sourceId: string; extraArgs?: string[]; nodeArgs?: readonly string[]; programs?: Programs },
 ): RunningProcess {
-  return start(name, programs.sidecarMain, [
-    "--file",
-    file,
-    "--aggregator",
-    aggregator,
-    "--source-id",
-    sourceId,
-    "--sidecar-id",
+  return start(
     name,
-    "--poll-interval-ms",
-    "50",
-    "--rotate-grace-ms",
-    "200",
-    ...extraArgs,
-  ], nodeArgs);
+    programs.sidecarMain,
+    [
+      "--file",
+      file,
+      "--aggregator",
+      aggregator,
+      "--source-id",
+      sourceId,
+      "--sidecar-id",
+      name,
+      "--poll-interval-ms",
+      "50",
+      "--rotate-grace-ms",
+      "200",
+      ...extraArgs,
+    ],
+    nodeArgs,
+  );
 }

@@ -36,12 +36,7 @@ export class PrometheusServer {
     );
     const child = spawn(
       PROMETHEUS_BINARY,
-      [
-        `--config.file=${config}`,
-        `--storage.tsdb.path=${path.join(dataDir, "tsdb")}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        "--log.level=warn",
-      ],
+      [`--config.file=${config}`, `--storage.tsdb.path=${path.join(dataDir, "tsdb")}`, `--web.listen-address=127.0.0.1:${port}`, "--log.level=warn"],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
     const output: string[] = [];
@@ -53,7 +48,11 @@ export class PrometheusServer {
   /** Runs an instant query; returns the result vector. */
   async query(promql: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
     const response = await fetch(`${this.url}/api/v1/query?query=${encodeURIComponent(promql)}`);
-    const body = (await response.json()) as { status: string; data?: { result: Array<{ metric: Record<string, string>; value: [number, string] }> }; error?: string };
+    const body = (await response.json()) as {
+      status: string;
+      data?: { result: Array<{ metric: Record<string, string>; value: [number, string] }> };
+      error?: string;
+    };
     if (body.status !== "success") throw new Error(`query ${promql} failed: ${body.error}`);
     return body.data!.result;
   }

@@ -162,7 +162,13 @@ export class TcpFaultProxy {
     const server = net.connect({ host: this.target.host, port: this.target.port, allowHalfOpen: true });
     server.on("error", () => undefined);
     const direction = (from: net.Socket, to: net.Socket, upstream: boolean): Direction => ({ from, to, upstream, queue: [], queuedBytes: 0, timer: undefined });
-    const link: Link = { state: "open", client, server, directions: [direction(client, server, true), direction(server, client, false)], cutWaiters: undefined };
+    const link: Link = {
+      state: "open",
+      client,
+      server,
+      directions: [direction(client, server, true), direction(server, client, false)],
+      cutWaiters: undefined,
+    };
     this.links.add(link);
     for (const dir of link.directions) {
       dir.from.on("data", (chunk: Buffer) => this.hold(link, dir, chunk));
