@@ -1,5 +1,6 @@
 import * as fs from "node:fs";
-import type { AggregatorProcess, RunningProcess } from "../e2e/harness/processes";
+import type { AggregatorProcess } from "../support/processes";
+import type { RunningProcess } from "@logtally/testing";
 import { CommitProbe, startBenchSidecar } from "./pipeline";
 
 /** A sidecar that has shipped a file up to a point, still running, and how long that took from its start. */

@@ -1,5 +1,5 @@
 import * as fs from "node:fs";
-import { seededRandom } from "../e2e/harness/log-writer";
+import { seededRandom } from "@logtally/testing";
 
 /** Every generated row is `host-NNNNN,job-NNNNN\n`: this many bytes. */
 export const BYTES_PER_ROW = 21;

@@ -1,4 +1,4 @@
-import type { Programs } from "../e2e/harness/processes";
+import type { Programs } from "../support/processes";
 import type { BenchSizes } from "./sizes";
 
 /** A build of logtally a figure measures: this checkout's, and with `--baseline` an earlier one beside it. */

@@ -1,7 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { countsOf, parseExposition } from "../e2e/harness/metrics";
+import { countsOf, parseExposition } from "../support/metrics";
 import { track } from "./cleanup";
 
 /** The mtail binary of Debian's `mtail` package (scripts/bench.sh installs it). */

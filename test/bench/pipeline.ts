@@ -1,8 +1,9 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { SIDECAR_NODE_OPTIONS } from "@logtally/sidecar";
-import { THIS_BUILD, startAggregator, startSidecar, type AggregatorProcess, type Programs, type RunningProcess } from "../e2e/harness/processes";
-import { QueryProbe } from "../e2e/harness/query";
+import { THIS_BUILD, startAggregator, startSidecar, type AggregatorProcess, type Programs } from "../support/processes";
+import type { RunningProcess } from "@logtally/testing";
+import { QueryProbe } from "../support/query";
 import { track } from "./cleanup";
 import { sleep } from "./stats";
 

@@ -14,7 +14,7 @@ import { memoryFigure } from "./figures/memory";
 import { resumeFigure } from "./figures/resume";
 import { capacityFigure } from "./figures/capacity";
 import { everydayFigure } from "./figures/everyday";
-import { THIS_BUILD, programsIn } from "../e2e/harness/processes";
+import { THIS_BUILD, programsIn } from "../support/processes";
 
 /** Every figure of the issue, in its order; `--only` picks by id. */
 const FIGURES: readonly Figure[] = [

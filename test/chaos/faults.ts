@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import { HEADER, pause, type ChaosSource, type ChaosWorld, type SidecarSlot } from "./world";
-import { QueryProbe } from "../e2e/harness/query";
+import { QueryProbe } from "../support/query";
 
 /**
  * The faults a scenario injects while rows flow. Every kind but

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { seededRandom } from "../e2e/harness/log-writer";
+import { seededRandom } from "@logtally/testing";
 import { EXACT_FAULTS, inject, type FaultKind } from "./faults";
 import { ChaosWorld, pause } from "./world";
 

@@ -1,10 +1,11 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { LogWriter, fileSize } from "../e2e/harness/log-writer";
-import { startAggregator, startSidecar, type AggregatorProcess, type RunningProcess } from "../e2e/harness/processes";
-import { aggregatorCounts, QueryProbe } from "../e2e/harness/query";
-import { TcpFaultProxy } from "../e2e/harness/tcp-proxy";
-import { waitFor } from "../e2e/harness/wait";
+import { LogWriter, fileSize } from "../support/log-writer";
+import { startAggregator, startSidecar, type AggregatorProcess } from "../support/processes";
+import type { RunningProcess } from "@logtally/testing";
+import { aggregatorCounts, QueryProbe } from "../support/query";
+import { TcpFaultProxy } from "../support/tcp-proxy";
+import { waitFor } from "../support/wait";
 
 /** First line of every file the world creates. */
 export const HEADER = "host,job_name\n";

@@ -16,10 +16,10 @@ import {
   type ShipResponse__Output,
   type SourceStatus__Output,
 } from "@logtally/proto";
-import { scrape, metricValue, type Sample } from "./harness/metrics";
-import { startAggregator, type AggregatorProcess } from "./harness/processes";
-import { QueryProbe, aggregatorCounts, sorted } from "./harness/query";
-import { waitFor } from "./harness/wait";
+import { scrape, metricValue, type Sample } from "../support/metrics";
+import { startAggregator, type AggregatorProcess } from "../support/processes";
+import { QueryProbe, aggregatorCounts, sorted } from "../support/query";
+import { waitFor } from "../support/wait";
 
 const STREAM_TIMEOUT_MS = 15_000;
 const SHIP_METHOD = "/logtally.v1.Ingest/Ship";

@@ -3,10 +3,10 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LogWriter } from "./harness/log-writer";
-import { scrape, metricValue } from "./harness/metrics";
-import { startAggregator, startSidecar, type AggregatorProcess } from "./harness/processes";
-import { aggregatorCounts, sorted, waitUntilSettled } from "./harness/query";
+import { LogWriter } from "../support/log-writer";
+import { scrape, metricValue } from "../support/metrics";
+import { startAggregator, startSidecar, type AggregatorProcess } from "../support/processes";
+import { aggregatorCounts, sorted, waitUntilSettled } from "../support/query";
 
 /**
  * What keeps a sidecar cheap at everyday rates: rows written close together

@@ -1,20 +1,17 @@
 import { after, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { TestCertificateAuthority } from "./harness/certificates";
-import { shipAsSidecar } from "./harness/ingest-client";
-import { AGGREGATOR_MAIN, RunningProcess, SIDECAR_MAIN, startAggregator, startSidecar } from "./harness/processes";
-import { aggregatorCounts, sorted, waitUntilSettled } from "./harness/query";
-import { TcpFaultProxy } from "./harness/tcp-proxy";
-import { waitFor } from "./harness/wait";
-
-/** Generous bound for a process to start, answer or exit; never a measurement. */
-const PROCESS_TIMEOUT_MS = 15_000;
+import { TestCertificateAuthority } from "../support/certificates";
+import { shipAsSidecar } from "../support/ingest-client";
+import { AGGREGATOR_MAIN, PROCESS_TIMEOUT_MS, RunningProcess, SIDECAR_MAIN, programEnv, runToExit } from "@logtally/testing";
+import { startAggregator, startSidecar } from "../support/processes";
+import { aggregatorCounts, sorted, waitUntilSettled } from "../support/query";
+import { TcpFaultProxy } from "../support/tcp-proxy";
+import { waitFor } from "../support/wait";
 
 /** One flag as `--help` must document it. */
 interface DocumentedFlag {
@@ -66,45 +63,6 @@ const SIDECAR_FLAGS: readonly DocumentedFlag[] = [
   { flag: "credentials-reload-ms", env: "LOGTALLY_CREDENTIALS_RELOAD_MS", default: "10000" },
   { flag: "log-level", env: "LOGTALLY_LOG_LEVEL", default: "info" },
 ];
-
-/** The test's environment without any LOGTALLY_ variable, plus `extra`. */
-function programEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const inherited = Object.entries(process.env).filter(([name]) => !name.startsWith("LOGTALLY_"));
-  return { ...Object.fromEntries(inherited), ...extra };
-}
-
-/** How a program that ran to completion ended. */
-interface Completed {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs a program to its exit; kills it and rejects if it outlives PROCESS_TIMEOUT_MS. */
-function runToExit(main: string, args: string[], env: NodeJS.ProcessEnv = programEnv()): Promise<Completed> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [main, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`${path.basename(path.dirname(path.dirname(main)))} ${args.join(" ")} still running after ${PROCESS_TIMEOUT_MS} ms\n${stderr}`));
-    }, PROCESS_TIMEOUT_MS);
-    child.once("error", reject);
-    child.once("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
-
-/** Starts a program as a long-running process with its JSON log collected. */
-function startProgram(name: string, main: string, args: string[], env: NodeJS.ProcessEnv): RunningProcess {
-  return new RunningProcess(name, spawn(process.execPath, [main, ...args], { stdio: ["ignore", "ignore", "pipe"], env }));
-}
 
 /** Resolves with `promise`, or rejects once `timeoutMs` passed (a bound against hanging, not a measurement). */
 async function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
@@ -201,7 +159,7 @@ describe("command lines and start-up", () => {
     for (const { program, args, env = {}, names } of cases) {
       const described = [...Object.entries(env).map(([name, value]) => `${name}=${value}`), program, ...args].join(" ");
       it(described, async () => {
-        const { code, stdout, stderr } = await runToExit(program === "aggregator" ? AGGREGATOR_MAIN : SIDECAR_MAIN, args, programEnv(env));
+        const { code, stdout, stderr } = await runToExit(program === "aggregator" ? AGGREGATOR_MAIN : SIDECAR_MAIN, args, { env: programEnv(env) });
         assert.equal(code, 2, `exit code\n${stderr}`);
         assert.match(stderr, names);
         assert.match(stderr, /Try --help/);
@@ -216,16 +174,13 @@ describe("command lines and start-up", () => {
     it("configure an aggregator started without flags", async () => {
       const stateDir = freshDir("env-only");
       const aggregator = track(
-        startProgram(
-          "aggregator-env",
-          AGGREGATOR_MAIN,
-          [],
-          programEnv({
+        RunningProcess.start("aggregator-env", AGGREGATOR_MAIN, [], {
+          env: programEnv({
             LOGTALLY_GRPC_LISTEN: "127.0.0.1:0",
             LOGTALLY_METRICS_LISTEN: "127.0.0.1:0",
             LOGTALLY_STATE_DIR: stateDir,
           }),
-        ),
+        }),
       );
       const started = await aggregator.waitForLog("aggregator started", PROCESS_TIMEOUT_MS);
       assert.equal(started.database, path.join(stateDir, "logtally.db"));
@@ -239,12 +194,12 @@ describe("command lines and start-up", () => {
       const fromEnv = freshDir("from-env");
       const fromFlag = freshDir("from-flag");
       const aggregator = track(
-        startProgram(
+        RunningProcess.start(
           "aggregator-flags",
           AGGREGATOR_MAIN,
           ["--state-dir", fromFlag, "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"],
           // A bad value in a variable whose flag is given is never looked at.
-          programEnv({ LOGTALLY_STATE_DIR: fromEnv, LOGTALLY_GRPC_LISTEN: "nonsense", LOGTALLY_METRICS_LISTEN: "nonsense" }),
+          { env: programEnv({ LOGTALLY_STATE_DIR: fromEnv, LOGTALLY_GRPC_LISTEN: "nonsense", LOGTALLY_METRICS_LISTEN: "nonsense" }) },
         ),
       );
       const started = await aggregator.waitForLog("aggregator started", PROCESS_TIMEOUT_MS);
@@ -259,7 +214,9 @@ describe("command lines and start-up", () => {
     /** Starts an aggregator on `stateDir` and waits for it to give up. */
     const refusedStart = async (name: string, stateDir: string): Promise<RunningProcess> => {
       const aggregator = track(
-        startProgram(name, AGGREGATOR_MAIN, ["--state-dir", stateDir, "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"], programEnv()),
+        RunningProcess.start(name, AGGREGATOR_MAIN, ["--state-dir", stateDir, "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"], {
+          env: programEnv(),
+        }),
       );
       const { code, signal } = await within(aggregator.exited, PROCESS_TIMEOUT_MS, `${name} exiting`);
       assert.equal(signal, null);
@@ -416,11 +373,11 @@ describe("command lines and start-up", () => {
     fs.writeFileSync(file, "server1,backup\nserver2,cron\n");
     const drainTimeoutMs = 1000;
     const sidecar = track(
-      startProgram(
+      RunningProcess.start(
         "sidecar-alone",
         SIDECAR_MAIN,
         ["--file", file, "--aggregator", `127.0.0.1:${await closedPort()}`, "--source-id", "alone", "--drain-timeout-ms", String(drainTimeoutMs)],
-        programEnv(),
+        { env: programEnv() },
       ),
     );
     const unreachable = (): number => sidecar.logs.filter((line) => String(line.msg).startsWith("aggregator unreachable")).length;

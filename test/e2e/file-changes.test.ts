@@ -3,10 +3,11 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LogWriter } from "./harness/log-writer";
-import { startAggregator, startSidecar, type AggregatorProcess, type RunningProcess } from "./harness/processes";
-import { aggregatorCounts, QueryProbe, sorted, waitUntilSettled } from "./harness/query";
-import { waitFor } from "./harness/wait";
+import { LogWriter } from "../support/log-writer";
+import { startAggregator, startSidecar, type AggregatorProcess } from "../support/processes";
+import type { RunningProcess } from "@logtally/testing";
+import { aggregatorCounts, QueryProbe, sorted, waitUntilSettled } from "../support/query";
+import { waitFor } from "../support/wait";
 
 /**
  * What happens to a log file in real life (rotation, truncation, a sidecar

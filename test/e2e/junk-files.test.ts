@@ -4,12 +4,13 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { MAX_DELTAS_PER_BATCH, type RejectReason } from "@logtally/proto";
-import { seededRandom } from "./harness/log-writer";
-import { countsOf, scrape, metricValue, type Sample } from "./harness/metrics";
-import { processMemory } from "./harness/process-memory";
-import { startAggregator, startSidecar, type AggregatorProcess, type RunningProcess } from "./harness/processes";
-import { QueryProbe, sorted, waitUntilSettled } from "./harness/query";
-import { waitFor } from "./harness/wait";
+import { seededRandom } from "@logtally/testing";
+import { countsOf, scrape, metricValue, type Sample } from "../support/metrics";
+import { processMemory } from "../support/process-memory";
+import { startAggregator, startSidecar, type AggregatorProcess } from "../support/processes";
+import type { RunningProcess } from "@logtally/testing";
+import { QueryProbe, sorted, waitUntilSettled } from "../support/query";
+import { waitFor } from "../support/wait";
 
 /** The sidecar's default --max-line-bytes. */
 const MAX_LINE_BYTES = 64 * 1024;

@@ -5,10 +5,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { MAX_MESSAGE_BYTES, loadLogtallyGrpc, type IngestClient, type ShipRequest, type ShipResponse__Output } from "@logtally/proto";
-import { scrape, metricValue } from "./harness/metrics";
-import { startAggregator, startSidecar, type AggregatorProcess, type RunningProcess } from "./harness/processes";
-import { QueryProbe, aggregatorCounts, sorted, waitUntilSettled } from "./harness/query";
-import { waitFor } from "./harness/wait";
+import { scrape, metricValue } from "../support/metrics";
+import { startAggregator, startSidecar, type AggregatorProcess } from "../support/processes";
+import type { RunningProcess } from "@logtally/testing";
+import { QueryProbe, aggregatorCounts, sorted, waitUntilSettled } from "../support/query";
+import { waitFor } from "../support/wait";
 
 const SHIP_METHOD = "/logtally.v1.Ingest/Ship";
 

@@ -11,7 +11,7 @@ import * as YAML from "yaml";
 import { parseAggregatorConfig } from "@logtally/aggregator";
 import { SIDECAR_NODE_OPTIONS } from "@logtally/sidecar";
 import { parseSidecarConfig } from "@logtally/sidecar";
-import { absoluteDestination, dockerignoreExcludes, execForm, parseCopy, parseDockerfile, type Stage } from "./harness/dockerfile";
+import { absoluteDestination, dockerignoreExcludes, execForm, parseCopy, parseDockerfile, type Stage } from "../support/dockerfile";
 import {
   admits,
   named,
@@ -30,11 +30,12 @@ import {
   type StringMap,
   type Volume,
   type Workload,
-} from "./harness/kubernetes";
-import { checkServiceMonitorShape, validateObject } from "./harness/kubernetes-schema";
-import { renderKustomization, writeOverlay } from "./harness/kustomize";
-import { INJECTOR_MAIN, startAggregator } from "./harness/processes";
-import { fromServiceMonitorRule, relabel, type RelabelRule } from "./harness/relabel";
+} from "../support/kubernetes";
+import { checkServiceMonitorShape, validateObject } from "../support/kubernetes-schema";
+import { renderKustomization, writeOverlay } from "../support/kustomize";
+import { startAggregator } from "../support/processes";
+import { INJECTOR_MAIN } from "@logtally/testing";
+import { fromServiceMonitorRule, relabel, type RelabelRule } from "../support/relabel";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
 const MANIFESTS = path.join(REPO_ROOT, "manifests");

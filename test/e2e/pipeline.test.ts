@@ -4,11 +4,12 @@ import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LogWriter } from "./harness/log-writer";
-import { startAggregator, startSidecar, type AggregatorProcess, type RunningProcess } from "./harness/processes";
-import { PrometheusServer } from "./harness/prometheus";
-import { aggregatorCounts, QueryProbe, sorted, waitUntilSettled } from "./harness/query";
-import { waitFor } from "./harness/wait";
+import { LogWriter } from "../support/log-writer";
+import { startAggregator, startSidecar, type AggregatorProcess } from "../support/processes";
+import type { RunningProcess } from "@logtally/testing";
+import { PrometheusServer } from "../support/prometheus";
+import { aggregatorCounts, QueryProbe, sorted, waitUntilSettled } from "../support/query";
+import { waitFor } from "../support/wait";
 
 /**
  * The whole pipeline with real processes: an aggregator, two sidecars on

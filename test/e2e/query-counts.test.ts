@@ -5,9 +5,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import type { GetCountsRequest, GetCountsResponse__Output, PairCount__Output } from "@logtally/proto";
-import { IngestStream } from "./harness/ingest-client";
-import { startAggregator, type AggregatorProcess } from "./harness/processes";
-import { QueryProbe } from "./harness/query";
+import { IngestStream } from "../support/ingest-client";
+import { startAggregator, type AggregatorProcess } from "../support/processes";
+import { QueryProbe } from "../support/query";
 
 const HOSTS = ["web-1", "web-10", "web-2", "webby", "db-1", "東京-1", "\u{1F600}-edge"];
 const PAIRS = 1234;

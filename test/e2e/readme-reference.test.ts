@@ -6,7 +6,7 @@ import { AGGREGATOR_FLAGS } from "@logtally/aggregator";
 import { INJECT_FLAGS, WEBHOOK_FLAGS } from "@logtally/injector";
 import type { FlagSpec } from "@logtally/runtime";
 import { SIDECAR_FLAGS } from "@logtally/sidecar";
-import { REPO_ROOT } from "./harness/processes";
+import { REPO_ROOT } from "@logtally/testing";
 
 /**
  * The README's reference tables against the programs' own flag

@@ -5,8 +5,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as readline from "node:readline";
-import { IngestStream } from "./harness/ingest-client";
-import { startAggregator } from "./harness/processes";
+import { IngestStream } from "../support/ingest-client";
+import { startAggregator } from "../support/processes";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
 const STRICT_CLIENT = path.join(REPO_ROOT, "test/reflection/strict_reflection_client.py");

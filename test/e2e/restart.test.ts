@@ -3,9 +3,10 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LogWriter } from "./harness/log-writer";
-import { startAggregator, startSidecar, type AggregatorProcess, type RunningProcess } from "./harness/processes";
-import { aggregatorCounts, sorted, waitUntilSettled } from "./harness/query";
+import { LogWriter } from "../support/log-writer";
+import { startAggregator, startSidecar, type AggregatorProcess } from "../support/processes";
+import type { RunningProcess } from "@logtally/testing";
+import { aggregatorCounts, sorted, waitUntilSettled } from "../support/query";
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

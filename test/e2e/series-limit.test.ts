@@ -3,9 +3,10 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { scrape, metricValue, type Sample } from "./harness/metrics";
-import { startAggregator, startSidecar, type AggregatorProcess, type RunningProcess } from "./harness/processes";
-import { aggregatorCounts, sorted, waitUntilSettled } from "./harness/query";
+import { scrape, metricValue, type Sample } from "../support/metrics";
+import { startAggregator, startSidecar, type AggregatorProcess } from "../support/processes";
+import type { RunningProcess } from "@logtally/testing";
+import { aggregatorCounts, sorted, waitUntilSettled } from "../support/query";
 
 const MAX_SERIES = 3;
 

@@ -5,12 +5,12 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { loadLogtallyGrpc, type IngestHandlers, type ShipRequest__Output, type ShipResponse, type SourceStatus__Output } from "@logtally/proto";
-import { IngestStream } from "./harness/ingest-client";
-import { LogWriter, fileSize } from "./harness/log-writer";
-import { scrape, metricValue } from "./harness/metrics";
-import { startAggregator, startSidecar } from "./harness/processes";
-import { QueryProbe } from "./harness/query";
-import { waitFor } from "./harness/wait";
+import { IngestStream } from "../support/ingest-client";
+import { LogWriter, fileSize } from "../support/log-writer";
+import { scrape, metricValue } from "../support/metrics";
+import { startAggregator, startSidecar } from "../support/processes";
+import { QueryProbe } from "../support/query";
+import { waitFor } from "../support/wait";
 
 function tempDir(t: { after(fn: () => void): void }, name: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `logtally-${name}-`));

@@ -4,11 +4,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { chromium, type Page } from "playwright-core";
-import { IngestStream } from "./harness/ingest-client";
-import { fileSize } from "./harness/log-writer";
-import { startAggregator, startSidecar } from "./harness/processes";
-import { QueryProbe } from "./harness/query";
-import { waitFor } from "./harness/wait";
+import { IngestStream } from "../support/ingest-client";
+import { fileSize } from "../support/log-writer";
+import { startAggregator, startSidecar } from "../support/processes";
+import { QueryProbe } from "../support/query";
+import { waitFor } from "../support/wait";
 
 /** Debian's Chromium, driven headless. */
 const CHROMIUM = "/usr/bin/chromium";

@@ -8,10 +8,11 @@ import { Aggregator, parseAggregatorConfig, type AggregatorConfig } from "@logta
 import type { RejectReason } from "@logtally/proto";
 import { createLogger } from "@logtally/runtime";
 import { Sidecar, SidecarMetrics, parseSidecarConfig, type SidecarConfig } from "@logtally/sidecar";
-import { LogWriter, seededRandom } from "./harness/log-writer";
-import { countsOf, scrape, metricValue, type Sample } from "./harness/metrics";
-import { QueryProbe, sorted } from "./harness/query";
-import { waitFor } from "./harness/wait";
+import { LogWriter } from "../support/log-writer";
+import { seededRandom } from "@logtally/testing";
+import { countsOf, scrape, metricValue, type Sample } from "../support/metrics";
+import { QueryProbe, sorted } from "../support/query";
+import { waitFor } from "../support/wait";
 
 /**
  * A model-based test of following one file, in the spirit of Vector's

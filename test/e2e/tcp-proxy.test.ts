@@ -8,9 +8,9 @@ import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import * as grpc from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
-import { startAggregator } from "./harness/processes";
-import { TcpFaultProxy } from "./harness/tcp-proxy";
-import { waitFor } from "./harness/wait";
+import { startAggregator } from "../support/processes";
+import { TcpFaultProxy } from "../support/tcp-proxy";
+import { waitFor } from "../support/wait";
 
 const TEST_TIMEOUT_MS = 60_000;
 const WAIT_TIMEOUT_MS = 15_000;

@@ -5,12 +5,13 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as tls from "node:tls";
 import * as grpc from "@grpc/grpc-js";
-import { TestCertificateAuthority, fingerprintOf, type CertificateFiles } from "./harness/certificates";
-import { LogWriter } from "./harness/log-writer";
-import { MountedSecret } from "./harness/mounted-secret";
-import { startAggregator, startSidecar, type AggregatorProcess, type RunningProcess } from "./harness/processes";
-import { QueryProbe, aggregatorCounts, sorted, waitUntilSettled, type ClientAccess } from "./harness/query";
-import { waitFor } from "./harness/wait";
+import { TestCertificateAuthority, fingerprintOf, type CertificateFiles } from "../support/certificates";
+import { LogWriter } from "../support/log-writer";
+import { MountedSecret } from "../support/mounted-secret";
+import { startAggregator, startSidecar, type AggregatorProcess } from "../support/processes";
+import type { RunningProcess } from "@logtally/testing";
+import { QueryProbe, aggregatorCounts, sorted, waitUntilSettled, type ClientAccess } from "../support/query";
+import { waitFor } from "../support/wait";
 
 /** The name the aggregator's certificates carry, as in Kubernetes; the tests connect to 127.0.0.1. */
 const SERVER_NAME = "logtally-aggregator.logtally.svc";

@@ -5,9 +5,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import type { PairCount__Output } from "@logtally/proto";
-import { IngestStream, type TestBatch } from "./harness/ingest-client";
-import { startAggregator, type AggregatorProcess } from "./harness/processes";
-import { QueryProbe, type CountWatch } from "./harness/query";
+import { IngestStream, type TestBatch } from "../support/ingest-client";
+import { startAggregator, type AggregatorProcess } from "../support/processes";
+import { QueryProbe, type CountWatch } from "../support/query";
 
 /** A batch of `deltas` covering `bytes` bytes from `startOffset`. */
 function batchOf(sequence: number, startOffset: number, deltas: Array<{ host: string; jobName: string; count: number }>, bytes = 10_000): TestBatch {

@@ -3,6 +3,7 @@ import * as assert from "node:assert/strict";
 import { MAX_DELTAS_PER_BATCH, MAX_FILE_OFFSET_BYTES, MAX_ID_LENGTH, MAX_LABEL_BYTES } from "@logtally/proto";
 import { checkIdentifier, type DeltaBatch__Output } from "@logtally/proto";
 import { checkFileId, decideBatch, generationId, pairKey, parseGenerationId, validateBatch, validateHeartbeat, type BatchDecision } from "./ledger";
+import { seededRandom } from "@logtally/testing";
 
 /** A well-formed batch: 3 counted rows and 1 rejected row in 100 bytes. */
 function validBatch(overrides: Partial<DeltaBatch__Output> = {}): DeltaBatch__Output {
@@ -247,18 +248,6 @@ test("validateBatch refuses a malformed anchor", () => {
 // Model-based: random batch sequences from several senders against a ground
 // truth of which lines were counted.
 
-/** mulberry32: a small deterministic PRNG, so a failing seed can be replayed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 type BatchKind = "in_order" | "resend" | "overlap" | "gap" | "arbitrary";
 
 interface SentBatch {
@@ -367,7 +356,7 @@ test("model: random batch sequences count every line exactly once", () => {
   const sequences = 400;
   const totals = new Map<BatchDecision, number>();
   for (let seed = 1; seed <= sequences; seed++) {
-    const random = prng(seed);
+    const random = seededRandom(seed);
     const model = new GenerationModel(randomBoundaries(random, randomInt(random, 1, 40)));
     const history: SentBatch[] = [];
     const steps = randomInt(random, 1, 80);

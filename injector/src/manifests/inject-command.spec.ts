@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { INJECTOR_MAIN, assertBuilt, programEnv, runInjectorProgram } from "../testing/programs";
+import { INJECTOR_MAIN, assertBuilt, programEnv, runToExit } from "@logtally/testing";
 
 /** `logtally-injector inject` as a real process: input from a file or stdin, output on stdout, exit codes. */
 
@@ -15,13 +15,13 @@ const testdata = (name: string): string => fs.readFileSync(path.join(TESTDATA, n
 describe("logtally-injector inject", () => {
   let dir: string;
   before(() => {
-    assertBuilt();
+    assertBuilt(INJECTOR_MAIN);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-inject-"));
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it("reads a FILE and writes the injected stream to stdout", async () => {
-    const { code, stdout, stderr } = await runInjectorProgram(["inject", path.join(TESTDATA, "log-exporter-pvc.input.yaml")]);
+    const { code, stdout, stderr } = await runToExit(INJECTOR_MAIN, ["inject", path.join(TESTDATA, "log-exporter-pvc.input.yaml")]);
     assert.equal(code, 0, stderr);
     assert.equal(stderr, "");
     assert.equal(stdout, testdata("log-exporter-pvc.golden.yaml"));
@@ -29,21 +29,21 @@ describe("logtally-injector inject", () => {
 
   it("reads stdin without a FILE, and with -", async () => {
     for (const args of [["inject"], ["inject", "-"]]) {
-      const { code, stdout, stderr } = await runInjectorProgram(args, { stdin: testdata("statefulset.input.yaml") });
+      const { code, stdout, stderr } = await runToExit(INJECTOR_MAIN, args, { stdin: testdata("statefulset.input.yaml") });
       assert.equal(code, 0, stderr);
       assert.equal(stdout, testdata("statefulset.golden.yaml"), args.join(" "));
     }
   });
 
   it("--all injects templates without the annotation", async () => {
-    const { code, stdout, stderr } = await runInjectorProgram(["inject", "--all"], { stdin: testdata("all-flag.input.yaml") });
+    const { code, stdout, stderr } = await runToExit(INJECTOR_MAIN, ["inject", "--all"], { stdin: testdata("all-flag.input.yaml") });
     assert.equal(code, 0, stderr);
     assert.equal(stdout, testdata("all-flag.golden.yaml"));
   });
 
   it("its own output comes back byte for byte", async () => {
     const golden = testdata("list.golden.yaml");
-    const { code, stdout } = await runInjectorProgram(["inject", "-"], { stdin: golden });
+    const { code, stdout } = await runToExit(INJECTOR_MAIN, ["inject", "-"], { stdin: golden });
     assert.equal(code, 0);
     assert.equal(stdout, golden);
   });
@@ -51,11 +51,14 @@ describe("logtally-injector inject", () => {
   it("takes image and aggregator from the environment, and from flags over it", async () => {
     const input = testdata("job.input.yaml");
     const env = programEnv({ LOGTALLY_INJECT_IMAGE: "env.example.com/sidecar:1", LOGTALLY_INJECT_AGGREGATOR: "env-aggregator:1" });
-    const fromEnv = await runInjectorProgram(["inject"], { stdin: input, env });
+    const fromEnv = await runToExit(INJECTOR_MAIN, ["inject"], { stdin: input, env });
     assert.equal(fromEnv.code, 0, fromEnv.stderr);
     assert.match(fromEnv.stdout, /\n {10}image: env\.example\.com\/sidecar:1\n/);
     assert.match(fromEnv.stdout, /\n {14}value: env-aggregator:1\n/);
-    const fromFlags = await runInjectorProgram(["inject", "--image", "flag.example.com/sidecar:2", "--aggregator=flag-aggregator:2"], { stdin: input, env });
+    const fromFlags = await runToExit(INJECTOR_MAIN, ["inject", "--image", "flag.example.com/sidecar:2", "--aggregator=flag-aggregator:2"], {
+      stdin: input,
+      env,
+    });
     assert.equal(fromFlags.code, 0, fromFlags.stderr);
     assert.match(fromFlags.stdout, /\n {10}image: flag\.example\.com\/sidecar:2\n/);
     assert.match(fromFlags.stdout, /\n {14}value: flag-aggregator:2\n/);
@@ -63,7 +66,7 @@ describe("logtally-injector inject", () => {
   });
 
   it("--help documents the switch and each flag with its variable and default", async () => {
-    const { code, stdout, stderr } = await runInjectorProgram(["inject", "--help"]);
+    const { code, stdout, stderr } = await runToExit(INJECTOR_MAIN, ["inject", "--help"]);
     assert.equal(code, 0, stderr);
     assert.match(stdout, /^Usage: logtally-injector inject /);
     assert.match(stdout, /\n {2}--all\n/);
@@ -73,7 +76,7 @@ describe("logtally-injector inject", () => {
   });
 
   it("--token-secret mounts the token's Secret into every injected sidecar", async () => {
-    const { code, stdout, stderr } = await runInjectorProgram(["inject", "--token-secret", "logtally-token"], { stdin: testdata("job.input.yaml") });
+    const { code, stdout, stderr } = await runToExit(INJECTOR_MAIN, ["inject", "--token-secret", "logtally-token"], { stdin: testdata("job.input.yaml") });
     assert.equal(code, 0, stderr);
     assert.match(stdout, /\n {14}value: \/var\/run\/secrets\/logtally\/token\n/);
     assert.match(stdout, /\n {12}secretName: logtally-token\n/);
@@ -82,7 +85,7 @@ describe("logtally-injector inject", () => {
   describe("exits 1 with the document's position on stderr and nothing on stdout", () => {
     it("for bad YAML in the second document", async () => {
       const input = "apiVersion: v1\nkind: Service\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\ndata:\n\tkey: value\n";
-      const { code, stdout, stderr } = await runInjectorProgram(["inject"], { stdin: input });
+      const { code, stdout, stderr } = await runToExit(INJECTOR_MAIN, ["inject"], { stdin: input });
       assert.equal(code, 1);
       assert.equal(stdout, "");
       assert.equal(stderr, "logtally-injector inject: <stdin>: document 2, line 8:1: Tabs are not allowed as indentation\n");
@@ -95,7 +98,7 @@ describe("logtally-injector inject", () => {
         file,
         "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  annotations: {logtally.io/inject: 'true', logtally.io/log-path: log.csv}\nspec: {containers: [{name: c, image: i}]}\n",
       );
-      const { code, stdout, stderr } = await runInjectorProgram(["inject", file]);
+      const { code, stdout, stderr } = await runToExit(INJECTOR_MAIN, ["inject", file]);
       assert.equal(code, 1);
       assert.equal(stdout, "", "a partial stream was written");
       assert.equal(stderr, `logtally-injector inject: ${file}: document 3: Pod/web: logtally.io/log-path must be an absolute path, got "log.csv"\n`);
@@ -103,7 +106,7 @@ describe("logtally-injector inject", () => {
 
     it("for a FILE that cannot be read", async () => {
       const missing = path.join(dir, "missing.yaml");
-      const { code, stdout, stderr } = await runInjectorProgram(["inject", missing]);
+      const { code, stdout, stderr } = await runToExit(INJECTOR_MAIN, ["inject", missing]);
       assert.equal(code, 1);
       assert.equal(stdout, "");
       assert.match(stderr, new RegExp(`^logtally-injector inject: cannot read ${missing}: ENOENT`));
@@ -121,7 +124,7 @@ describe("logtally-injector inject", () => {
       [["inject"], { LOGTALLY_INJECT_AGGREGATOR: "no-port" }, /LOGTALLY_INJECT_AGGREGATOR \(--aggregator\)/],
     ] as const) {
       it([...Object.entries(env).map(([name, value]) => `${name}=${value}`), ...args].join(" "), async () => {
-        const { code, stdout, stderr } = await runInjectorProgram([...args], { env: programEnv(env) });
+        const { code, stdout, stderr } = await runToExit(INJECTOR_MAIN, [...args], { env: programEnv(env) });
         assert.equal(code, 2, stderr);
         assert.equal(stdout, "");
         assert.match(stderr, names);

@@ -3,6 +3,7 @@ import * as assert from "node:assert/strict";
 import { diffJson, formatJsonPointer, parseJsonPointer } from "./json-patch";
 import type { JsonValue } from "../template/json-value";
 import { applyJsonPatch } from "../testing/json-patch-applier";
+import { seededRandom } from "@logtally/testing";
 
 describe("diffJson", () => {
   it("nothing for equal values", () => {
@@ -47,7 +48,7 @@ describe("diffJson", () => {
   });
 
   it("applied by an independent RFC 6902 applier, turns the first value into the second (random values)", () => {
-    const random = seeded(20240607);
+    const random = seededRandom(20240607);
     for (let round = 0; round < 500; round++) {
       const before = randomValue(random, 3);
       const after = mutate(random, before, 3);
@@ -69,18 +70,6 @@ describe("JSON pointers", () => {
     assert.throws(() => parseJsonPointer("metadata/labels"), /not a JSON pointer/);
   });
 });
-
-/** A small deterministic generator (mulberry32), so a failure can be replayed. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const KEYS = ["a", "b", "labels", "x/y", "t~", ""];
 

@@ -9,7 +9,7 @@ import * as tls from "node:tls";
 import { parse as parseYaml } from "yaml";
 import type { JsonObject, JsonValue } from "../template/json-value";
 import { applyJsonPatch, type PatchOperation } from "../testing/json-patch-applier";
-import { RunningProgram, assertBuilt, runInjectorProgram } from "../testing/programs";
+import { INJECTOR_MAIN, RunningProcess, assertBuilt, programEnv, runToExit } from "@logtally/testing";
 import { makeSelfSignedCert, type SelfSignedCert } from "../testing/self-signed-cert";
 
 /**
@@ -26,24 +26,18 @@ interface HttpsAnswer {
 /** A webhook process and a client that trusts its certificate. */
 class Webhook {
   private constructor(
-    readonly program: RunningProgram,
+    readonly program: RunningProcess,
     readonly port: number,
     private readonly cert: SelfSignedCert,
   ) {}
 
   static async start(cert: SelfSignedCert, extraArgs: string[] = []): Promise<Webhook> {
-    const program = RunningProgram.start([
+    const program = RunningProcess.start(
       "webhook",
-      "--listen",
-      "127.0.0.1:0",
-      "--tls-cert",
-      cert.certFile,
-      "--tls-key",
-      cert.keyFile,
-      "--log-level",
-      "debug",
-      ...extraArgs,
-    ]);
+      INJECTOR_MAIN,
+      ["webhook", "--listen", "127.0.0.1:0", "--tls-cert", cert.certFile, "--tls-key", cert.keyFile, "--log-level", "debug", ...extraArgs],
+      { env: programEnv() },
+    );
     const listening = await program.waitForLog("webhook listening");
     return new Webhook(program, Number(listening.port), cert);
   }
@@ -148,7 +142,7 @@ function patchOf(response: { patchType?: string; patch?: string }): PatchOperati
 
 /** What `logtally-injector inject` (the real CLI) makes of the same pod; JSON is YAML, so the pod goes in as it is. */
 async function injectedByCli(podObject: JsonObject): Promise<JsonValue> {
-  const { code, stdout, stderr } = await runInjectorProgram(["inject"], { stdin: JSON.stringify(podObject) });
+  const { code, stdout, stderr } = await runToExit(INJECTOR_MAIN, ["inject"], { stdin: JSON.stringify(podObject) });
   assert.equal(code, 0, stderr);
   return parseYaml(stdout) as JsonValue;
 }
@@ -165,7 +159,7 @@ describe("logtally-injector webhook", () => {
   let webhook: Webhook;
 
   before(async () => {
-    assertBuilt();
+    assertBuilt(INJECTOR_MAIN);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-webhook-"));
     cert = makeSelfSignedCert(dir);
     webhook = await Webhook.start(cert);
@@ -330,7 +324,7 @@ describe("logtally-injector webhook start and stop", () => {
   let dir: string;
   let cert: SelfSignedCert;
   before(() => {
-    assertBuilt();
+    assertBuilt(INJECTOR_MAIN);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-webhook-stop-"));
     cert = makeSelfSignedCert(dir);
   });
@@ -371,7 +365,7 @@ describe("logtally-injector webhook start and stop", () => {
   ] as const) {
     it(`exits 2 ${description}`, async () => {
       const resolved = args.map((arg) => (arg === "CERT" ? cert.certFile : arg === "KEY" ? cert.keyFile : arg));
-      const { code, stdout, stderr } = await runInjectorProgram(resolved);
+      const { code, stdout, stderr } = await runToExit(INJECTOR_MAIN, resolved);
       assert.equal(code, 2, stderr);
       assert.equal(stdout, "");
       assert.match(stderr, message);
@@ -406,7 +400,7 @@ describe("logtally-injector webhook start and stop", () => {
   });
 
   it("--help documents its flags", async () => {
-    const { code, stdout } = await runInjectorProgram(["webhook", "--help"]);
+    const { code, stdout } = await runToExit(INJECTOR_MAIN, ["webhook", "--help"]);
     assert.equal(code, 0);
     for (const flag of ["listen", "tls-cert", "tls-key", "credentials-reload-ms", "image", "aggregator", "log-level"])
       assert.match(stdout, new RegExp(`\\n  --${flag} <value> `));

@@ -4,6 +4,7 @@ import { MAX_DELTAS_PER_BATCH, type RejectReason } from "@logtally/proto";
 import { DeltaBatcher, emptyTally, type LineTally, type SealedBatch } from "./delta-batcher";
 import { LineSplitter } from "../parse/line-splitter";
 import { RowCache } from "../parse/row-cache";
+import { seededRandom } from "@logtally/testing";
 
 interface FeedOptions {
   /** Offset of the first byte; the splitter's start offset. Default 0. */
@@ -349,18 +350,6 @@ test("one tally accumulates across batchers", () => {
   feed(new DeltaBatcher(1 << 20), "h3,j3\n", { startOffset: 0 });
   assert.equal(tally.counted, 3);
 });
-
-/** mulberry32: a small seeded PRNG, so a failing case can be replayed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Reference {
   bytes: Buffer;

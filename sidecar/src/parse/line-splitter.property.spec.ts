@@ -4,20 +4,9 @@ import fc from "fast-check";
 import { LineSplitter, type LineSink } from "./line-splitter";
 import { chunkSizes, cut, hostileBytes, throughOneReadBuffer } from "../testing/hostile-bytes";
 import { propertyRuns } from "../testing/property-runs";
+import { referenceSplit, type SplitEvent } from "../testing/reference-splitter";
 
-type LineEvent = { kind: "line"; hex: string; startOffset: number; endOffset: number } | { kind: "overlong"; startOffset: number; endOffset: number };
-
-/** The events a correct splitter reports for `bytes` read whole from `baseOffset`. */
-function referenceSplit(bytes: Buffer, baseOffset: number, maxLineBytes: number): LineEvent[] {
-  const events: LineEvent[] = [];
-  let start = 0;
-  for (let newline = bytes.indexOf(0x0a); newline !== -1; newline = bytes.indexOf(0x0a, start)) {
-    const offsets = { startOffset: baseOffset + start, endOffset: baseOffset + newline + 1 };
-    events.push(newline - start > maxLineBytes ? { kind: "overlong", ...offsets } : { kind: "line", hex: bytes.toString("hex", start, newline), ...offsets });
-    start = newline + 1;
-  }
-  return events;
-}
+type LineEvent = SplitEvent;
 
 /**
  * Records the events, and checks on every line the bound on memory that the
@@ -35,7 +24,7 @@ class BoundCheckingSink implements LineSink {
       assert.ok(bytes.length <= this.maxLineBytes, `carry buffer of ${bytes.length} bytes exceeds maxLineBytes ${this.maxLineBytes}`);
     }
     assert.ok(0 <= from && from <= to && to <= bytes.length, `range [${from}, ${to}) outside a buffer of ${bytes.length}`);
-    this.events.push({ kind: "line", hex: bytes.toString("hex", from, to), startOffset, endOffset });
+    this.events.push({ kind: "line", content: bytes.toString("hex", from, to), startOffset, endOffset });
   }
 
   overlong(startOffset: number, endOffset: number): void {
@@ -60,7 +49,7 @@ test("over any chunking of arbitrary bytes, the splitter never throws, holds at 
         assert.equal(splitter.readOffset, startOffset + fed);
         assert.equal(splitter.completeOffset, startOffset + bytes.lastIndexOf(0x0a, fed - 1) + 1);
       }
-      assert.deepEqual(sink.events, referenceSplit(bytes, startOffset, maxLineBytes));
+      assert.deepEqual(sink.events, referenceSplit(bytes, startOffset, maxLineBytes, "hex"));
       // The lines tile [startOffset, completeOffset): no byte is lost or counted twice.
       let expectedStart = startOffset;
       for (const event of sink.events) {
@@ -94,7 +83,7 @@ test("the pending tail is exactly the bytes after the last newline", () => {
       splitter.push(newline, sink, startOffset + bytes.length);
       const offsets = { startOffset: startOffset + bytes.length - tail.length, endOffset: startOffset + bytes.length + 1 };
       assert.deepEqual(sink.events.slice(before), [
-        tail.length > maxLineBytes ? { kind: "overlong", ...offsets } : { kind: "line", hex: tail.toString("hex"), ...offsets },
+        tail.length > maxLineBytes ? { kind: "overlong", ...offsets } : { kind: "line", content: tail.toString("hex"), ...offsets },
       ]);
       assert.equal(splitter.pendingBytes, 0);
     }),

@@ -1,48 +1,20 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { LineSplitter, type LineSink } from "./line-splitter";
+import { seededRandom } from "@logtally/testing";
+import { referenceSplit, type SplitEvent } from "../testing/reference-splitter";
 
-type LineEvent = { kind: "line"; text: string; startOffset: number; endOffset: number } | { kind: "overlong"; startOffset: number; endOffset: number };
+type LineEvent = SplitEvent;
 
 /** Records what the splitter reports; lines are copied (as latin1, byte for byte) since views die with the call. */
 class RecordingSink implements LineSink {
   readonly events: LineEvent[] = [];
   line(bytes: Buffer, from: number, to: number, startOffset: number, endOffset: number): void {
-    this.events.push({ kind: "line", text: bytes.toString("latin1", from, to), startOffset, endOffset });
+    this.events.push({ kind: "line", content: bytes.toString("latin1", from, to), startOffset, endOffset });
   }
   overlong(startOffset: number, endOffset: number): void {
     this.events.push({ kind: "overlong", startOffset, endOffset });
   }
-}
-
-/** The events a correct splitter reports for `bytes` fed whole from `baseOffset`. */
-function referenceSplit(bytes: Buffer, baseOffset: number, maxLineBytes: number): LineEvent[] {
-  const events: LineEvent[] = [];
-  let start = 0;
-  for (let index = 0; index < bytes.length; index += 1) {
-    if (bytes[index] !== 0x0a) continue;
-    const startOffset = baseOffset + start;
-    const endOffset = baseOffset + index + 1;
-    if (index - start > maxLineBytes) {
-      events.push({ kind: "overlong", startOffset, endOffset });
-    } else {
-      events.push({ kind: "line", text: bytes.toString("latin1", start, index), startOffset, endOffset });
-    }
-    start = index + 1;
-  }
-  return events;
-}
-
-/** mulberry32: a small seeded PRNG, so a failing case can be replayed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
@@ -118,10 +90,10 @@ test("empty lines and CRLF come out with exact offsets", () => {
   const sink = new RecordingSink();
   splitter.push(Buffer.from("\na,b\r\n\r\n\nc"), sink, 100);
   assert.deepEqual(sink.events, [
-    { kind: "line", text: "", startOffset: 100, endOffset: 101 },
-    { kind: "line", text: "a,b\r", startOffset: 101, endOffset: 106 },
-    { kind: "line", text: "\r", startOffset: 106, endOffset: 108 },
-    { kind: "line", text: "", startOffset: 108, endOffset: 109 },
+    { kind: "line", content: "", startOffset: 100, endOffset: 101 },
+    { kind: "line", content: "a,b\r", startOffset: 101, endOffset: 106 },
+    { kind: "line", content: "\r", startOffset: 106, endOffset: 108 },
+    { kind: "line", content: "", startOffset: 108, endOffset: 109 },
   ]);
   assert.equal(splitter.completeOffset, 109);
   assert.equal(splitter.readOffset, 110);
@@ -146,7 +118,7 @@ test("a line spanning chunks is assembled from the carried part and the new chun
   assert.equal(splitter.pendingBytes, 7);
   assert.equal(splitter.completeOffset, 0);
   splitter.push(Buffer.from("world\nnext"), sink, 7);
-  assert.deepEqual(sink.events, [{ kind: "line", text: "hello, world", startOffset: 0, endOffset: 13 }]);
+  assert.deepEqual(sink.events, [{ kind: "line", content: "hello, world", startOffset: 0, endOffset: 13 }]);
   assert.equal(splitter.pendingBytes, 4);
 });
 
@@ -172,10 +144,10 @@ test("a line of exactly maxLineBytes is delivered; one byte more is overlong", (
     assert.deepEqual(
       sink.events,
       [
-        { kind: "line", text: "12345678", startOffset: 0, endOffset: 9 },
+        { kind: "line", content: "12345678", startOffset: 0, endOffset: 9 },
         { kind: "overlong", startOffset: 9, endOffset: 19 },
         // The "\r" counts towards the limit: it is part of the line given to the sink.
-        { kind: "line", text: "1234567\r", startOffset: 19, endOffset: 28 },
+        { kind: "line", content: "1234567\r", startOffset: 19, endOffset: 28 },
         { kind: "overlong", startOffset: 28, endOffset: 38 },
       ],
       `chunks of ${chunkBytes}`,
@@ -204,7 +176,7 @@ test("a 10 MiB line is discarded in constant memory, reported once, and the next
   const lineEnd = baseOffset + chunkCount * chunk.length + 1;
   assert.deepEqual(sink.events, [
     { kind: "overlong", startOffset: baseOffset, endOffset: lineEnd },
-    { kind: "line", text: "next,job", startOffset: lineEnd, endOffset: lineEnd + 9 },
+    { kind: "line", content: "next,job", startOffset: lineEnd, endOffset: lineEnd + 9 },
   ]);
   assert.equal(splitter.pendingBytes, 4);
 });
@@ -214,9 +186,9 @@ test("an overlong line whose newline is in the same chunk as its start is report
   const sink = new RecordingSink();
   splitter.push(Buffer.from("ab\nlonger line\ncd\n"), sink, 0);
   assert.deepEqual(sink.events, [
-    { kind: "line", text: "ab", startOffset: 0, endOffset: 3 },
+    { kind: "line", content: "ab", startOffset: 0, endOffset: 3 },
     { kind: "overlong", startOffset: 3, endOffset: 15 },
-    { kind: "line", text: "cd", startOffset: 15, endOffset: 18 },
+    { kind: "line", content: "cd", startOffset: 15, endOffset: 18 },
   ]);
 });
 
@@ -234,9 +206,9 @@ test("reset() forgets a partial line, or an overlong one being discarded", () =>
   splitter.reset(0);
   splitter.push(Buffer.from("ok\n"), sink, 0);
   assert.deepEqual(sink.events, [
-    { kind: "line", text: "ab", startOffset: 0, endOffset: 3 },
-    { kind: "line", text: "ef", startOffset: 50, endOffset: 53 },
-    { kind: "line", text: "ok", startOffset: 0, endOffset: 3 },
+    { kind: "line", content: "ab", startOffset: 0, endOffset: 3 },
+    { kind: "line", content: "ef", startOffset: 50, endOffset: 53 },
+    { kind: "line", content: "ok", startOffset: 0, endOffset: 3 },
   ]);
 });
 
@@ -249,8 +221,8 @@ test("a chunk at the wrong offset is a RangeError and changes nothing", () => {
   assert.equal(splitter.readOffset, 13);
   splitter.push(Buffer.from("c\n"), sink, 13);
   assert.deepEqual(sink.events, [
-    { kind: "line", text: "a", startOffset: 10, endOffset: 12 },
-    { kind: "line", text: "bc", startOffset: 12, endOffset: 15 },
+    { kind: "line", content: "a", startOffset: 10, endOffset: 12 },
+    { kind: "line", content: "bc", startOffset: 12, endOffset: 15 },
   ]);
 });
 
@@ -282,9 +254,9 @@ test("when the sink throws, the splitter stands just after the line it was given
   assert.equal(splitter.pendingBytes, 0);
   splitter.push(chunk.subarray(splitter.readOffset - 3), failing, splitter.readOffset);
   assert.deepEqual(sink.events, [
-    { kind: "line", text: "a", startOffset: 0, endOffset: 2 },
-    { kind: "line", text: "b", startOffset: 2, endOffset: 4 },
-    { kind: "line", text: "c", startOffset: 4, endOffset: 6 },
+    { kind: "line", content: "a", startOffset: 0, endOffset: 2 },
+    { kind: "line", content: "b", startOffset: 2, endOffset: 4 },
+    { kind: "line", content: "c", startOffset: 4, endOffset: 6 },
   ]);
   assert.equal(splitter.pendingBytes, 1);
 });

@@ -2,6 +2,7 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { checkLabel, MAX_LABEL_BYTES, REJECT_REASONS, type RejectReason } from "@logtally/proto";
 import { parseRow, type ParsedRow } from "./row-parser";
+import { seededRandom } from "@logtally/testing";
 
 /** Parses a line given as text (encoded as UTF-8) or as raw bytes. */
 function parse(line: string | number[], isFirstLine = false): ParsedRow {
@@ -192,18 +193,6 @@ test("a line that is a view into a larger buffer is parsed within its bounds", (
   const chunk = Buffer.from('x,"y\nserver1,backup\n"z');
   assert.deepEqual(parseRow(chunk.subarray(5, 19), false), row("server1", "backup"));
 });
-
-/** mulberry32: a small seeded PRNG, so a failing case can be replayed. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test("random bytes never make parseRow throw, and every row it returns is valid", () => {
   const random = seededRandom(20240607);

@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import type { AggregatorProcess } from "../../e2e/harness/processes";
+import type { AggregatorProcess } from "../../support/processes";
 import { createScratchDir, removeScratchDir } from "../cleanup";
 import { atLeast, repeatRuns, type BenchContext, type Build, type Figure, type Measurement } from "../figure";
 import { killAll, startBenchAggregator } from "../pipeline";

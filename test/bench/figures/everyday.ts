@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { AggregatorProcess, RunningProcess } from "../../e2e/harness/processes";
+import type { AggregatorProcess } from "../../support/processes";
+import type { RunningProcess } from "@logtally/testing";
 import { createScratchDir, removeScratchDir } from "../cleanup";
 import { atMost, below, type BenchContext, type Build, type Figure, type Measurement, type Target } from "../figure";
 import { MtailDaemon, mtailVersion, writeMtailProgram } from "../mtail";

@@ -1,7 +1,8 @@
 import type { ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { AggregatorProcess, RunningProcess } from "../../e2e/harness/processes";
+import type { AggregatorProcess } from "../../support/processes";
+import type { RunningProcess } from "@logtally/testing";
 import { catchUp } from "../catch-up";
 import { createScratchDir, removeScratchDir } from "../cleanup";
 import { RowCycle, writeRows } from "../data-file";

@@ -1,8 +1,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { scrape } from "../../e2e/harness/metrics";
-import { processMemory } from "../../e2e/harness/process-memory";
-import type { RunningProcess } from "../../e2e/harness/processes";
+import { scrape } from "../../support/metrics";
+import { processMemory } from "../../support/process-memory";
+import type { RunningProcess } from "@logtally/testing";
 import { catchUp } from "../catch-up";
 import { createScratchDir, removeScratchDir } from "../cleanup";
 import { RowCycle, rowsForBytes, writeRows } from "../data-file";

@@ -3,7 +3,7 @@ import { catchUp } from "../catch-up";
 import { createScratchDir, removeScratchDir } from "../cleanup";
 import { RowCycle, rowsForBytes, writeRows } from "../data-file";
 import { repeatRuns, type BenchContext, type Figure } from "../figure";
-import type { RunningProcess } from "../../e2e/harness/processes";
+import type { RunningProcess } from "@logtally/testing";
 import { killAll, startBenchAggregator } from "../pipeline";
 import { CpuWindow } from "../proc-usage";
 import { formatValue } from "../report";

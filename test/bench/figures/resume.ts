@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { RunningProcess } from "../../e2e/harness/processes";
+import type { RunningProcess } from "@logtally/testing";
 import { catchUp } from "../catch-up";
 import { createScratchDir, removeScratchDir } from "../cleanup";
 import { RowCycle, rowsForBytes, writeRows } from "../data-file";

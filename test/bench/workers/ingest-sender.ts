@@ -1,5 +1,4 @@
-import * as grpc from "@grpc/grpc-js";
-import { loadLogtallyGrpc, type DeltaBatch, type ShipResponse__Output } from "@logtally/proto";
+import { IngestStream } from "../../support/ingest-client";
 import { runWorker } from "../worker-process";
 
 /** What the sender process is told when forked. */
@@ -21,40 +20,35 @@ export type IngestSenderMessage =
   | { readonly type: "window-start" }
   | { readonly type: "window-end"; readonly batches: number; readonly rows: number; readonly seconds: number };
 
+/** Beyond the measured window, how long a stream may still take to end. */
+const STREAM_SLACK_MS = 60_000;
+
 /** Bytes of file each fake batch claims to cover (offsets must advance; their size does not matter to the aggregator). */
 const BYTES_PER_BATCH = 20_000;
 
 /**
- * Ships batches as a sidecar does over real gRPC: Hello, Welcome, then one
- * DeltaBatch after another, each sent when the previous one is acknowledged
- * (a sidecar's backpressure). Every acknowledgement must say APPLIED.
+ * Ships batches as a sidecar does over real gRPC (the tests' IngestStream):
+ * Hello, Welcome, then one DeltaBatch after another, each sent when the
+ * previous one is acknowledged (a sidecar's backpressure). Every
+ * acknowledgement must say APPLIED.
  */
 async function runSender(init: IngestSenderInit, index: number, counting: { on: boolean; batches: number }, stopAt: number): Promise<void> {
-  const { Ingest } = loadLogtallyGrpc().logtally.v1;
-  const client = new Ingest(init.address, grpc.credentials.createInsecure());
-  const call = client.Ship();
-  const responses = call[Symbol.asyncIterator]() as AsyncIterator<ShipResponse__Output>;
-  const next = async (): Promise<ShipResponse__Output> => {
-    const { value, done } = await responses.next();
-    if (done) throw new Error(`sender ${index}: the Ingest stream ended`);
-    return value;
-  };
   const deltas = Array.from({ length: init.pairsPerBatch }, (_, pair) => ({
     host: `sender-host-${pair % 10}`,
     jobName: `sender-job-${Math.floor(pair / 10)}`,
     count: Math.floor(init.rowsPerBatch / init.pairsPerBatch) + (pair < init.rowsPerBatch % init.pairsPerBatch ? 1 : 0),
   }));
+  const stream = await IngestStream.open(init.address, {
+    sourceId: `${init.sourcePrefix}-${index}`,
+    fileId: `${index + 1}-bench`,
+    sidecarId: `bench-sender-${index}`,
+    timeoutMs: stopAt - performance.now() + STREAM_SLACK_MS,
+  });
   try {
-    call.write({
-      hello: { sourceId: `${init.sourcePrefix}-${index}`, fileId: `${index + 1}-bench`, sidecarId: `bench-sender-${index}`, supersedeGeneration: "" },
-    });
-    const welcome = (await next()).welcome;
-    if (!welcome) throw new Error(`sender ${index}: expected a welcome`);
-    let offset = Number(welcome.committedOffset);
+    let offset = Number(stream.welcome.committedOffset);
     for (let sequence = 1; performance.now() < stopAt; sequence++) {
-      const batch: DeltaBatch = {
+      const ack = await stream.ship({
         sequence,
-        generation: welcome.generation,
         startOffset: offset,
         endOffset: offset + BYTES_PER_BATCH,
         deltas,
@@ -62,16 +56,13 @@ async function runSender(init: IngestSenderInit, index: number, counting: { on: 
         rejected: [],
         anchor: (sequence % 65_536).toString(16).padStart(4, "0"),
         fileBirthUnixMillis: 0,
-      };
-      call.write({ batch });
-      const ack = (await next()).ack;
-      if (ack?.outcome !== "APPLIED") throw new Error(`sender ${index}: batch ${sequence} was answered ${JSON.stringify(ack)}`);
+      });
+      if (ack.outcome !== "APPLIED") throw new Error(`sender ${index}: batch ${sequence} was answered ${JSON.stringify(ack)}`);
       offset += BYTES_PER_BATCH;
       if (counting.on) counting.batches++;
     }
   } finally {
-    call.end();
-    client.close();
+    stream.close();
   }
 }
 

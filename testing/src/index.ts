@@ -1,0 +1,3 @@
+/** What the tests of every package share. */
+export * from "./seeded-random";
+export * from "./programs";
