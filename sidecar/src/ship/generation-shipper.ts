@@ -3,7 +3,8 @@ import type { Logger } from "@logtally/runtime";
 import { sleep } from "./backoff";
 import type { ChangeNotifier } from "../tail/change-notifier";
 import { DeltaBatcher, type SealedBatch } from "../batch/delta-batcher";
-import { ANCHOR_WINDOW_BYTES, anchorOf, type FollowedFile } from "../tail/followed-file";
+import { AnchoredReader } from "../tail/anchored-reader";
+import type { FollowedFile } from "../tail/followed-file";
 import type { IngestConnection } from "./ingest-connection";
 import { LineSplitter } from "../parse/line-splitter";
 import type { SidecarMetrics } from "../metrics";
@@ -73,15 +74,8 @@ type ReadOutcome = { readonly kind: "read"; readonly bytes: number } | { readonl
  * the aggregator shows how far behind the source is, and that it is alive.
  */
 export class GenerationShipper {
-  private readOffset: number;
+  private readonly reader: AnchoredReader;
   private committedOffset: number;
-  /** The last bytes read before readOffset, to notice a rewrite in place; a view of windowStorage or of a fresh buffer. */
-  private window: Buffer = Buffer.alloc(0);
-  private readonly windowStorage = Buffer.allocUnsafe(ANCHOR_WINDOW_BYTES);
-  /** The bytes the latest read returned (window included) and the file offset of the first: anchors are taken from them. */
-  private recent: { readonly bytes: Buffer; readonly startOffset: number } | undefined;
-  /** False while the latest read filled the buffer: more is waiting to be read at once. */
-  private caughtUp = false;
   private splitter: LineSplitter;
   private readonly batcher: DeltaBatcher;
   private rotationSeenAtMs: number | undefined;
@@ -99,7 +93,7 @@ export class GenerationShipper {
     private readonly generation: string,
     startOffset: number,
   ) {
-    this.readOffset = startOffset;
+    this.reader = new AnchoredReader(file, context.readBuffer, startOffset);
     this.committedOffset = startOffset;
     this.splitter = new LineSplitter({ maxLineBytes: context.maxLineBytes }, startOffset);
     this.batcher = new DeltaBatcher(context.batchMaxBytes, context.metrics.tally);
@@ -121,7 +115,7 @@ export class GenerationShipper {
         await this.settle();
         return this.rewritten(read.why);
       }
-      if (!this.caughtUp) {
+      if (!this.reader.caughtUp) {
         await this.shipSealed();
         continue;
       }
@@ -134,7 +128,7 @@ export class GenerationShipper {
       this.batcher.seal();
       await this.shipSealed();
       if (await this.settle()) continue;
-      metrics.fileSize.set(this.readOffset);
+      metrics.fileSize.set(this.reader.offset);
       if (read.bytes > 0 && batchLingerMs > 0 && !this.context.draining()) {
         // Still being written: read again after a linger, on a timer, rather
         // than on a notification (and a wake-up) for every write meanwhile.
@@ -180,34 +174,15 @@ export class GenerationShipper {
     await sleep(this.lingerUntilMs! - Date.now(), this.context.lingerSignal);
   }
 
-  /**
-   * Reads what follows the read position into the splitter, with the bytes
-   * just before it in the same read: a file truncated, or rewritten in place,
-   * no longer holds them.
-   */
+  /** Reads what follows the read position into the splitter; a file truncated or rewritten in place is reported. */
   private async readMore(): Promise<ReadOutcome> {
-    const { readBuffer, metrics } = this.context;
-    const windowBytes = this.window.length;
-    if (windowBytes < Math.min(ANCHOR_WINDOW_BYTES, this.readOffset)) {
-      return { kind: "rewritten", why: `file is shorter than the read position ${this.readOffset}` };
+    const read = await this.reader.read();
+    if (read.kind === "rewritten") return read;
+    if (read.bytes.length > 0) {
+      this.splitter.push(read.bytes, this.batcher, read.startOffset);
+      this.context.metrics.bytesRead.inc(read.bytes.length);
     }
-    const startOffset = this.readOffset - windowBytes;
-    const got = await this.file.readAt(readBuffer, startOffset);
-    if (got < windowBytes) return { kind: "rewritten", why: `file shrank from ${this.readOffset} to ${startOffset + got} bytes` };
-    if (readBuffer.compare(this.window, 0, windowBytes, 0, windowBytes) !== 0) {
-      return { kind: "rewritten", why: "content before the read position changed" };
-    }
-    this.caughtUp = got < readBuffer.length;
-    this.recent = { bytes: readBuffer.subarray(0, got), startOffset };
-    const bytes = got - windowBytes;
-    if (bytes === 0) return { kind: "read", bytes };
-    this.splitter.push(readBuffer.subarray(windowBytes, got), this.batcher, this.readOffset);
-    const kept = Math.min(ANCHOR_WINDOW_BYTES, got);
-    readBuffer.copy(this.windowStorage, 0, got - kept, got);
-    this.window = this.windowStorage.subarray(0, kept);
-    this.readOffset += bytes;
-    metrics.bytesRead.inc(bytes);
-    return { kind: "read", bytes };
+    return { kind: "read", bytes: read.bytes.length };
   }
 
   /**
@@ -228,7 +203,7 @@ export class GenerationShipper {
             file: this.file.openedAs,
             generation: this.generation,
             committedOffset: this.committedOffset,
-            unshippedBytes: this.readOffset - this.committedOffset,
+            unshippedBytes: this.reader.offset - this.committedOffset,
           },
           "rotated file drained",
         );
@@ -252,9 +227,9 @@ export class GenerationShipper {
   }
 
   private async send(batch: SealedBatch): Promise<BatchAck__Output> {
-    // Taken before the first await: the read buffer is refilled by the next read.
-    const anchor = this.anchorFromRecent(batch.endOffset) ?? (await this.file.anchorAt(batch.endOffset));
-    const fileSize = this.caughtUp ? this.readOffset : await this.file.size();
+    // Taken before anything else: the read buffer is refilled by the next read.
+    const anchor = await this.reader.anchorAt(batch.endOffset);
+    const fileSize = this.reader.caughtUp ? this.reader.offset : await this.file.size();
     this.lastSentMs = Date.now();
     return this.connection.ship(
       {
@@ -273,27 +248,13 @@ export class GenerationShipper {
     );
   }
 
-  /**
-   * The anchor at `endOffset` from the bytes the latest read returned, which
-   * are the bytes counted; undefined when they do not cover its window (the
-   * batch ended in an earlier read).
-   */
-  private anchorFromRecent(endOffset: number): string | undefined {
-    const recent = this.recent;
-    if (!recent) return undefined;
-    const from = endOffset - Math.min(endOffset, ANCHOR_WINDOW_BYTES) - recent.startOffset;
-    const to = endOffset - recent.startOffset;
-    if (from < 0 || to > recent.bytes.length) return undefined;
-    return anchorOf(recent.bytes.subarray(from, to));
-  }
-
   /** Tells the aggregator the file's size, if nothing was sent for its heartbeat interval. */
   private heartbeatIfDue(): void {
     const intervalMs = this.connection.heartbeatIntervalMs;
     const now = Date.now();
     if (intervalMs === 0 || now - this.lastSentMs < intervalMs) return;
     this.lastSentMs = now;
-    this.connection.heartbeat({ generation: this.generation, fileSize: this.readOffset });
+    this.connection.heartbeat({ generation: this.generation, fileSize: this.reader.offset });
   }
 
   /**
@@ -321,12 +282,10 @@ export class GenerationShipper {
   }
 
   private async reposition(offset: number): Promise<void> {
-    this.readOffset = offset;
     this.splitter.reset(offset);
     this.batcher.discard();
     this.lingerUntilMs = undefined;
-    this.recent = undefined;
-    this.window = await this.file.windowBefore(offset);
+    await this.reader.moveTo(offset);
   }
 
   private rewritten(why: string): GenerationEnd {
