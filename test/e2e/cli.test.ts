@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import Database from "better-sqlite3";
 import { TestCertificateAuthority } from "../support/certificates";
 import { shipAsSidecar } from "../support/ingest-client";
 import { AGGREGATOR_MAIN, PROCESS_TIMEOUT_MS, RunningProcess, SIDECAR_MAIN, programEnv, runToExit } from "@logtally/testing";
@@ -261,6 +262,56 @@ describe("command lines and start-up", () => {
       assert.match(String(fatal.msg), /schema version 3 is newer/);
       assert.ok(fs.readFileSync(database).equals(bytes), "the refused database was modified");
       assert.deepEqual(listing(stateDir), before);
+    });
+
+    it("a second aggregator on a state directory in use is refused, naming the first; the state is free once the first is gone", async () => {
+      const stateDir = freshDir("in-use");
+      const first = track(await startAggregator(stateDir, { name: "aggregator-first" }));
+      const { ack } = await shipAsSidecar(first.grpcAddress, {
+        sourceId: "held",
+        fileId: "1-held",
+        batch: { sequence: 1, startOffset: 0, endOffset: 10, deltas: [{ host: "h", jobName: "j", count: 2 }], rows: 2, rejected: [], anchor: "abcd" },
+      });
+      assert.equal(ack?.outcome, "APPLIED");
+      const second = await refusedStart("aggregator-second", stateDir);
+      const fatal = fatalLine(second);
+      assert.ok(fatal, `no fatal log line\n${second.dump()}`);
+      assert.match(String(fatal.msg), new RegExp(`state directory ${escapeRegExp(stateDir)} is in use by another aggregator \\(pid ${first.child.pid} on `));
+      assert.match(String(fatal.msg), /run one aggregator per state directory/);
+      // The first goes on serving, its counts untouched.
+      assert.deepEqual(sorted(await aggregatorCounts(first.metricsUrl)), [["h|j", 2]]);
+      // A holder killed outright releases the lock with its process.
+      await first.stop("SIGKILL");
+      const third = track(await startAggregator(stateDir, { name: "aggregator-third" }));
+      assert.deepEqual(sorted(await aggregatorCounts(third.metricsUrl)), [["h|j", 2]]);
+    });
+
+    it("an empty database file is refused and left as it was: only a missing one is a fresh start", async () => {
+      const stateDir = freshDir("empty-database");
+      fs.mkdirSync(stateDir);
+      const database = path.join(stateDir, "logtally.db");
+      fs.writeFileSync(database, "");
+      const aggregator = await refusedStart("aggregator-empty", stateDir);
+      const fatal = fatalLine(aggregator);
+      assert.ok(fatal, `no fatal log line\n${aggregator.dump()}`);
+      assert.match(String(fatal.msg), new RegExp(`state database ${escapeRegExp(database)} is empty \\(0 bytes\\)`));
+      assert.equal(fs.statSync(database).size, 0);
+      assert.deepEqual(listing(stateDir), ["logtally.db"]);
+    });
+
+    it("a database of another application is refused and left as it was", async () => {
+      const stateDir = freshDir("foreign-database");
+      fs.mkdirSync(stateDir);
+      const database = path.join(stateDir, "logtally.db");
+      const foreign = new Database(database);
+      foreign.exec("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL); INSERT INTO invoices (total) VALUES (9.5)");
+      foreign.close();
+      const before = fs.readFileSync(database);
+      const aggregator = await refusedStart("aggregator-foreign", stateDir);
+      const fatal = fatalLine(aggregator);
+      assert.ok(fatal, `no fatal log line\n${aggregator.dump()}`);
+      assert.match(String(fatal.msg), /is not a logtally state database \(it holds tables invoices\)/);
+      assert.ok(fs.readFileSync(database).equals(before), "the foreign database was modified");
     });
 
     it("a state directory that is a regular file is refused and left as it was", async () => {

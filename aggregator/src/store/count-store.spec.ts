@@ -8,6 +8,7 @@ import Database from "better-sqlite3";
 import { StateError } from "../errors";
 import { CountStore } from "./count-store";
 import { DATABASE_FILE } from "./state-database";
+import { HOLDER_FILE } from "./state-lock";
 import { commitBatch, type TestBatch } from "../testing/commit-batch";
 
 const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-store-"));
@@ -509,4 +510,21 @@ test("beyond maxSeries pairs, rows of new pairs are rejected as series_limit in 
   } finally {
     second.close();
   }
+});
+
+test("a state held by an open store is refused to a second one, which names the holder", () => {
+  const dir = stateDir();
+  const holder = CountStore.open(dir);
+  try {
+    assert.throws(
+      () => CountStore.open(dir),
+      (error: unknown) =>
+        error instanceof StateError && new RegExp(`is in use by another aggregator \\(pid ${process.pid} on `).test(error.message) && error.path === dir,
+    );
+    commitBatch(holder, change());
+  } finally {
+    holder.close();
+  }
+  assert.ok(!fs.existsSync(path.join(dir, HOLDER_FILE)), "a store closed forgets itself as the holder");
+  withStore(dir, (reopened) => assert.equal(reopened.view.totalCounted(), 5));
 });

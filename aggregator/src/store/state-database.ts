@@ -5,6 +5,7 @@ import { normalizeRejectReason } from "@logtally/proto";
 import { StateError } from "../errors";
 import type { StateRows } from "./count-view";
 import { migrate } from "./schema";
+import { describeHolder, forgetHolder, recordHolder } from "./state-lock";
 
 /** Name of the SQLite file inside the state directory. */
 export const DATABASE_FILE = "logtally.db";
@@ -24,6 +25,7 @@ export class StateDatabase {
   private constructor(
     private readonly db: Database.Database,
     readonly path: string,
+    private readonly stateDir: string,
   ) {
     const setCount = db.prepare(
       "INSERT INTO counts (host, job_name, count) VALUES (@host, @jobName, @count) ON CONFLICT (host, job_name) DO UPDATE SET count = excluded.count",
@@ -61,18 +63,23 @@ export class StateDatabase {
     } catch (cause) {
       throw new StateError(`cannot create state directory ${path.resolve(stateDir)}`, stateDir, { cause });
     }
-    let db: Database.Database | undefined;
+    refuseEmpty(databasePath);
+    const db = openEngine(databasePath);
     try {
-      db = new Database(databasePath);
+      lockExclusively(db, stateDir);
+      // Checked before anything is written: a database refused is left exactly as it was.
+      const check = db.pragma("quick_check", { simple: true });
+      if (check !== "ok") throw new Error(`integrity check reported: ${String(check)}`);
+      refuseForeign(db);
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = FULL");
       db.pragma("busy_timeout = 5000");
-      const check = db.pragma("quick_check", { simple: true });
-      if (check !== "ok") throw new Error(`integrity check reported: ${String(check)}`);
       migrate(db);
-      return new StateDatabase(db, databasePath);
+      recordHolder(stateDir);
+      return new StateDatabase(db, databasePath, stateDir);
     } catch (cause) {
-      db?.close();
+      db.close();
+      if (cause instanceof StateError) throw cause;
       throw new StateError(
         `cannot use state database ${databasePath}: ${(cause as Error).message}. Restore it from a backup, or move it aside to start counting from zero.`,
         databasePath,
@@ -107,10 +114,82 @@ export class StateDatabase {
     this.writeRows(rows);
   }
 
+  /** Writes and commits without changing anything (the schema version, again): throws what a commit would. */
+  probeWrite(): void {
+    if (this.closed) throw new Error("state database is closed");
+    const version = this.db.pragma("user_version", { simple: true }) as number;
+    this.db.transaction(() => this.db.pragma(`user_version = ${version}`))();
+  }
+
   /** Closes the database; idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.db.close();
+    forgetHolder(this.stateDir);
   }
+}
+
+/**
+ * A database file that exists but is empty was counted into before it was
+ * lost (a failed restore, a re-created volume): starting from zero would
+ * forget what was counted and re-count or lose the rows of files since
+ * rotated. Only a missing file is a fresh start.
+ */
+function refuseEmpty(databasePath: string): void {
+  let size: number;
+  try {
+    size = fs.statSync(databasePath).size;
+  } catch {
+    return;
+  }
+  if (size === 0) {
+    throw new StateError(
+      `state database ${databasePath} is empty (0 bytes), so what was counted is gone: restore it from a backup, ` +
+        "or delete it to start counting from zero (rows of files already rotated away will not be counted again)",
+      databasePath,
+    );
+  }
+}
+
+/** Opens the file with the SQLite engine; an engine that cannot be loaded is a broken installation, not a broken state. */
+function openEngine(databasePath: string): Database.Database {
+  try {
+    return new Database(databasePath);
+  } catch (cause) {
+    const error = cause as NodeJS.ErrnoException;
+    if (error.code === "ERR_DLOPEN_FAILED" || /bindings file|NODE_MODULE_VERSION|better_sqlite3\.node/.test(error.message)) {
+      throw new Error(`cannot load the SQLite engine (better-sqlite3) for Node.js ${process.version}: ${error.message}. Reinstall logtally for this Node.js.`, {
+        cause,
+      });
+    }
+    throw new StateError(`cannot open state database ${databasePath}: ${error.message}`, databasePath, { cause });
+  }
+}
+
+/**
+ * Takes SQLite's exclusive lock for the life of the process: a second
+ * aggregator on the same state, which would count what the first counts
+ * again from stale offsets, is refused at start.
+ */
+function lockExclusively(db: Database.Database, stateDir: string): void {
+  db.pragma("locking_mode = EXCLUSIVE");
+  db.pragma("busy_timeout = 1000");
+  try {
+    db.exec("BEGIN EXCLUSIVE; COMMIT");
+  } catch (cause) {
+    if ((cause as { code?: string }).code !== "SQLITE_BUSY") throw cause;
+    throw new StateError(
+      `state directory ${path.resolve(stateDir)} is in use by ${describeHolder(stateDir)}: run one aggregator per state directory`,
+      stateDir,
+      { cause },
+    );
+  }
+}
+
+/** A database with tables but no logtally schema version belongs to something else: never migrate over it. */
+function refuseForeign(db: Database.Database): void {
+  if ((db.pragma("user_version", { simple: true }) as number) !== 0) return;
+  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[];
+  if (tables.length > 0) throw new Error(`it is not a logtally state database (it holds tables ${tables.slice(0, 5).join(", ")})`);
 }
