@@ -8,6 +8,7 @@ import { createAuthInterceptor } from "./security/auth-interceptor";
 import type { AggregatorConfig } from "./config";
 
 import { GroupCommitter } from "./ingest/group-commit";
+import { WriteHealth } from "./ingest/write-health";
 import { IngestService } from "./ingest/ingest-service";
 import { AggregatorMetrics } from "./http/metrics";
 import { QueryService } from "./query/query-service";
@@ -58,6 +59,8 @@ export class Aggregator {
   private lifecycle: Lifecycle = { state: "idle" };
   private readonly store: CountStore;
   private readonly committer: GroupCommitter;
+  /** Whether the state can be written: ready, and SERVING, only while it can. */
+  private readonly writeHealth: WriteHealth;
   private readonly metrics: AggregatorMetrics;
   private readonly ingest: IngestService;
   private readonly query: QueryService;
@@ -83,7 +86,12 @@ export class Aggregator {
     this.store = CountStore.open(config.stateDir, { maxSeries: config.maxSeries });
     const activity = new SourceActivity((sourceId) => this.store.view.allSources().has(sourceId));
     this.metrics = new AggregatorMetrics(this.store, activity);
-    this.committer = new GroupCommitter(this.store, this.metrics);
+    this.writeHealth = new WriteHealth(
+      () => this.store.probeWrite(),
+      log.child({ component: "state" }),
+      () => this.reportHealth(),
+    );
+    this.committer = new GroupCommitter(this.store, this.metrics, this.writeHealth);
     this.ingest = new IngestService(this.store, this.committer, this.metrics, activity, config, log.child({ component: "ingest" }), {
       maxStreams: config.maxIngestStreams,
       helloTimeoutMs: config.helloTimeoutMs,
@@ -109,7 +117,7 @@ export class Aggregator {
     this.httpServer = new HttpServer(
       {
         renderMetrics: () => this.metrics.render(),
-        isReady: () => this.lifecycle.state === "running",
+        isReady: () => this.lifecycle.state === "running" && this.writeHealth.writable,
         renderHomePage: () =>
           renderStatusPage({
             nowMs: Date.now(),
@@ -135,7 +143,8 @@ export class Aggregator {
     });
     for (const files of this.credentialFiles()) files.start(this.config.credentialsReloadMs);
     this.lifecycle = { state: "running" };
-    this.setHealth("SERVING");
+    this.writeHealth.start();
+    this.reportHealth();
     const { host } = this.config.grpcListen;
     const security = this.describeSecurity();
     this.log.info(
@@ -203,8 +212,14 @@ export class Aggregator {
     for (const files of this.credentialFiles()) files.stop();
     // Batches decided but not committed yet; their streams are gone, and a resend will find them committed.
     this.committer.flush();
+    this.writeHealth.stop();
     this.store.close();
     this.log.info("aggregator stopped");
+  }
+
+  /** SERVING while running with a writable state, NOT_SERVING otherwise. */
+  private reportHealth(): void {
+    this.setHealth(this.lifecycle.state === "running" && this.writeHealth.writable ? "SERVING" : "NOT_SERVING");
   }
 
   private setHealth(status: "SERVING" | "NOT_SERVING"): void {

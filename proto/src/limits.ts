@@ -20,3 +20,10 @@ export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 /** Longest source_id, file_id, generation or sidecar_id, in characters. */
 export const MAX_ID_LENGTH = 512;
+
+/**
+ * How the aggregator's refusals begin when its state cannot be written for
+ * now (read-only, disk full, I/O errors): the sidecar tells them from a lost
+ * connection, and says so in its log.
+ */
+export const STATE_UNWRITABLE_PREFIX = "state database";

@@ -51,6 +51,8 @@ export class Sidecar {
   private position: Position | undefined;
   private sequence = 0;
   private connected = false;
+  /** The latest connection ended with the aggregator refusing to count (see ConnectionLost.refusal). */
+  private refused = false;
   private readonly follower: FileFollower;
   /** Holds the process open while the sidecar runs: its own waits are unref()ed timers. */
   private keepAlive: NodeJS.Timeout | undefined;
@@ -81,6 +83,10 @@ export class Sidecar {
       signal: this.abort.signal,
       lingerSignal: this.drainRequested.signal,
       nextSequence: () => ++this.sequence,
+      acknowledged: () => {
+        this.refused = false;
+        this.backoff.reset();
+      },
     };
     this.follower = new FileFollower({
       path: config.file,
@@ -165,6 +171,11 @@ export class Sidecar {
             { err: error.message, retryInMs: delayMs },
             "aggregator refused the credentials: check --token-file (it is read again before each retry)",
           );
+        } else if (error instanceof ConnectionLost && error.refusal !== undefined) {
+          // The aggregator answers but cannot count now (its disk is full, say): wait longer each time.
+          this.refused = true;
+          this.metrics.reconnects.inc();
+          this.log.warn({ reason: error.refusal, retryInMs: delayMs }, `aggregator cannot count now: ${error.refusal}`);
         } else if (error instanceof ConnectionLost) {
           this.metrics.reconnects.inc();
           this.log.warn({ err: error.message, retryInMs: delayMs }, "aggregator unreachable: will resume from its committed offset");
@@ -192,7 +203,8 @@ export class Sidecar {
         if (!welcome) continue;
         this.connected = true;
         this.metrics.connected.set(1);
-        this.backoff.reset();
+        // A welcome proves the aggregator reachable, not able to count: after a refusal, only an acknowledgement resets the backoff.
+        if (!this.refused) this.backoff.reset();
         const shipper = new GenerationShipper(this.shipperContext, connection, position.file, welcome.generation, Number(welcome.committedOffset));
         const end = await shipper.run();
         if (end === "drained") return true;

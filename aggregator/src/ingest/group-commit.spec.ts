@@ -5,6 +5,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import type { GroupedBatch } from "./batch-group";
 import { GroupCommitter } from "./group-commit";
+import { WriteHealth } from "./write-health";
+import { StatusError } from "../errors";
+import { status } from "@grpc/grpc-js";
+import { createLogger } from "@logtally/runtime";
 import { pairKey } from "./ledger";
 import { AggregatorMetrics } from "../http/metrics";
 import { SourceActivity } from "./source-activity";
@@ -14,10 +18,17 @@ const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-group-commit-")
 after(() => fs.rmSync(tempRoot, { recursive: true, force: true }));
 
 let stores = 0;
-function committer(): { store: CountStore; metrics: AggregatorMetrics; committer: GroupCommitter } {
+const silent = createLogger("test", "silent");
+
+function committer(): { store: CountStore; metrics: AggregatorMetrics; committer: GroupCommitter; health: WriteHealth } {
   const store = CountStore.open(path.join(tempRoot, `state-${++stores}`));
   const metrics = new AggregatorMetrics(store, new SourceActivity(() => true));
-  return { store, metrics, committer: new GroupCommitter(store, metrics) };
+  const health = new WriteHealth(
+    () => store.probeWrite(),
+    silent,
+    () => undefined,
+  );
+  return { store, metrics, health, committer: new GroupCommitter(store, metrics, health) };
 }
 
 function batch(sidecarId: string, startOffset: number, endOffset: number, count: number): GroupedBatch {
@@ -101,4 +112,32 @@ test("a failed commit rejects every batch of the group and commits none of them"
     results.map((result) => result.status),
     ["rejected", "rejected"],
   );
+});
+
+test("while the state cannot be written, groups are refused with the reason and nothing is counted; a commit that works again clears it", async () => {
+  const { store, committer: group, health } = committer();
+  try {
+    const commitGroup = store.commitGroup.bind(store);
+    // The disk fills: the next commit fails as SQLite reports it.
+    store.commitGroup = () => {
+      throw Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
+    };
+    const refused = await Promise.allSettled([group.submit(batch("sidecar-1", 0, 100, 1))]);
+    assert.equal(refused[0]!.status, "rejected");
+    const error = (refused[0] as PromiseRejectedResult).reason as StatusError;
+    assert.ok(error instanceof StatusError);
+    assert.equal(error.code, status.RESOURCE_EXHAUSTED);
+    assert.match(error.message, /^state database is disk full: nothing was counted/);
+    assert.equal(health.writable, false);
+    // Space is back, but batches are refused without a try until the probe says so.
+    store.commitGroup = commitGroup;
+    await assert.rejects(group.submit(batch("sidecar-1", 0, 100, 1)), /disk full/);
+    assert.equal(store.view.generation("pod-a", "app.log#1"), undefined, "nothing was counted");
+    health.start();
+    assert.equal(health.writable, true);
+    assert.equal((await group.submit(batch("sidecar-1", 0, 100, 1))).decision, "apply");
+  } finally {
+    health.stop();
+    store.close();
+  }
 });

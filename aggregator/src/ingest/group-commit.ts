@@ -1,6 +1,9 @@
-import type { GroupedBatch, GroupOutcome } from "./batch-group";
+import { StatusError } from "../errors";
 import type { AggregatorMetrics } from "../http/metrics";
 import type { CountStore } from "../store/count-store";
+import { describeWriteFailure } from "../store/write-failure";
+import type { GroupedBatch, GroupOutcome } from "./batch-group";
+import type { WriteHealth } from "./write-health";
 
 interface Queued {
   readonly batch: GroupedBatch;
@@ -19,6 +22,10 @@ interface Queued {
  * grow with the load by themselves. Each batch is still decided on its own
  * (see batch-group.ts), and its promise settles only once the group is
  * durable: an acknowledgement never gets ahead of the disk.
+ *
+ * While the state cannot be written (read-only, disk full, I/O errors; see
+ * WriteHealth), groups are refused at once with the reason, as
+ * UNAVAILABLE or RESOURCE_EXHAUSTED, and nothing is counted.
  */
 export class GroupCommitter {
   private queue: Queued[] = [];
@@ -27,6 +34,7 @@ export class GroupCommitter {
   constructor(
     private readonly store: CountStore,
     private readonly metrics: AggregatorMetrics,
+    private readonly health: WriteHealth,
   ) {}
 
   /** Queues a batch for the next group; resolves with its outcome once durable, rejects if the group's commit failed. */
@@ -44,14 +52,23 @@ export class GroupCommitter {
     const group = this.queue;
     if (group.length === 0) return;
     this.queue = [];
+    const unwritable = this.health.current;
+    if (unwritable) {
+      for (const queued of group) queued.reject(new StatusError(unwritable.code, unwritable.message));
+      return;
+    }
     const stopTimer = this.metrics.commitSeconds.startTimer();
     let outcomes: GroupOutcome[];
     try {
       outcomes = this.store.commitGroup(group.map((queued) => queued.batch));
     } catch (error) {
-      for (const queued of group) queued.reject(error);
+      const failure = describeWriteFailure(error);
+      if (failure) this.health.failed(failure);
+      const refusal = failure ? new StatusError(failure.code, failure.message, { cause: error }) : error;
+      for (const queued of group) queued.reject(refusal);
       return;
     }
+    this.health.succeeded();
     if (outcomes.some((outcome) => outcome.decision === "apply")) stopTimer();
     this.metrics.commitGroupBatches.observe(group.length);
     group.forEach((queued, index) => queued.resolve(outcomes[index]!));

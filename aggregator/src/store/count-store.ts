@@ -80,6 +80,11 @@ export class CountStore {
     return () => this.commitListeners.delete(listener);
   }
 
+  /** Proves the database can be written now: throws what a commit would (see write-failure.ts). */
+  probeWrite(): void {
+    this.database.probeWrite();
+  }
+
   /** Closes the database; idempotent. */
   close(): void {
     this.database.close();

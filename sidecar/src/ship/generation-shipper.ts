@@ -43,6 +43,8 @@ export interface ShipperContext {
   readonly lingerSignal: AbortSignal;
   /** Monotonic sequence for batches, shared by all streams of the process. */
   nextSequence(): number;
+  /** Called for every acknowledgement: the aggregator is counting. */
+  acknowledged(): void;
 }
 
 /** What one read of the file found. */
@@ -269,6 +271,7 @@ export class GenerationShipper {
     const ack = await flight.ack;
     const { metrics, log } = this.context;
     metrics.batches.inc({ outcome: ack.outcome.toLowerCase() });
+    this.context.acknowledged();
     const committed = Number(ack.committedOffset);
     this.committedOffset = committed;
     metrics.committedOffset.set(committed);

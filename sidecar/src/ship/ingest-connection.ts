@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import {
   MAX_MESSAGE_BYTES,
+  STATE_UNWRITABLE_PREFIX,
   loadLogtallyGrpc,
   type BatchAck__Output,
   type DeltaBatch,
@@ -16,12 +17,21 @@ import type { ChannelSecurity } from "./channel-security";
 /** The stream to the aggregator broke, or an answer did not come in time: reconnect and resume. */
 export class ConnectionLost extends Error {
   override readonly name = "ConnectionLost";
+  /**
+   * Set when the aggregator itself refused to count for now (its state is
+   * read-only, its disk full): its reason, as it said it.
+   */
+  readonly refusal: string | undefined;
+
   constructor(
     message: string,
     readonly code?: grpc.status,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; details?: string },
   ) {
     super(message, options);
+    const details = options?.details ?? "";
+    const refusing = code === grpc.status.UNAVAILABLE || code === grpc.status.RESOURCE_EXHAUSTED;
+    this.refusal = refusing && details.startsWith(STATE_UNWRITABLE_PREFIX) ? details : undefined;
   }
 }
 
@@ -122,7 +132,12 @@ export class IngestConnection {
     const call = this.client.Ship(this.metadata);
     call.on("data", (response: ShipResponse__Output) => this.receive(response));
     call.on("error", (error: grpc.ServiceError) => {
-      this.fail(new ConnectionLost(`ingest stream failed: ${grpc.status[error.code] ?? error.code} ${error.details}`, error.code, { cause: error }));
+      this.fail(
+        new ConnectionLost(`ingest stream failed: ${grpc.status[error.code] ?? error.code} ${error.details}`, error.code, {
+          cause: error,
+          details: error.details,
+        }),
+      );
     });
     call.on("end", () => this.fail(new ConnectionLost("ingest stream ended by the aggregator")));
     this.call = call;
