@@ -1,5 +1,7 @@
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { HEADER, pause, type ChaosSource, type ChaosWorld, type SidecarSlot } from "./world";
+import { AGGREGATOR_MAIN, programEnv, RunningProcess } from "@logtally/testing";
 import { QueryProbe } from "../support/query";
 
 /**
@@ -29,6 +31,8 @@ export const EXACT_FAULTS = [
   "shared_restart_both",
   "shared_join_late",
   "sigterm_drain",
+  "second_aggregator",
+  "empty_database",
 ] as const;
 
 /** A fault that may lose the rows written inside its window (see ChaosWorld.rowsInCopytruncateWindows). */
@@ -71,6 +75,41 @@ const FAULTS: Record<FaultKind, Fault> = {
     world.proxy.dropAll();
     await pause(between(world, 0, 300));
     await killAndRestart(world, target, slot, between(world, 0, 500));
+  },
+  async second_aggregator(world) {
+    // A second copy on the live state (a rolling update on a shared volume, a
+    // copy started by hand) must be refused while the first goes on counting.
+    const second = RunningProcess.start(
+      "aggregator-second",
+      AGGREGATOR_MAIN,
+      ["--state-dir", world.stateDir, "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"],
+      { env: programEnv() },
+    );
+    const exit = await second.exited;
+    if (exit.code === 0 || !second.logs.some((line) => String(line.msg).includes("is in use by another aggregator"))) {
+      throw new Error(`a second aggregator on the live state was not refused (${exit.code ?? exit.signal})\n${second.dump()}`);
+    }
+  },
+  async empty_database(world) {
+    // The state restored as an empty file (a failed restore): refused, never
+    // taken for a fresh start; once the real one is back, counting resumes.
+    await world.aggregator!.stop("SIGKILL");
+    const database = path.join(world.stateDir, "logtally.db");
+    const aside = `${database}.aside`;
+    fs.renameSync(database, aside);
+    fs.writeFileSync(database, "");
+    const refused = RunningProcess.start(
+      "aggregator-empty-state",
+      AGGREGATOR_MAIN,
+      ["--state-dir", world.stateDir, "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"],
+      { env: programEnv() },
+    );
+    const exit = await refused.exited;
+    if (exit.code === 0 || !refused.logs.some((line) => String(line.msg).includes("is empty (0 bytes)"))) {
+      throw new Error(`an empty state database was not refused (${exit.code ?? exit.signal})\n${refused.dump()}`);
+    }
+    fs.renameSync(aside, database);
+    await world.startAggregator();
   },
   async kill_aggregator(world) {
     await world.aggregator!.stop("SIGKILL");

@@ -83,6 +83,11 @@ export class ChaosWorld {
     await this.settle();
   }
 
+  /** The aggregator's state directory. */
+  get stateDir(): string {
+    return path.join(this.dir, "state");
+  }
+
   /** Starts (or restarts on the same ports and state) the aggregator. */
   async startAggregator(): Promise<void> {
     const aggregator = await startAggregator(path.join(this.dir, "state"), { ...this.ports, name: `aggregator-${this.history.length}` });
