@@ -1,8 +1,8 @@
 /**
  * Catches SIGTERM and SIGINT from the first moment of the process, before the
  * rest of the program has loaded: without it, a pod told to stop while the
- * sidecar starts up would die of the signal instead of draining.
- * Import it first in main.ts.
+ * sidecar starts up would die of the signal instead of draining. The
+ * package index exports it first: import @logtally/runtime first in main.ts.
  */
 
 type SignalListener = (signal: NodeJS.Signals) => void;

@@ -205,7 +205,14 @@ export class Sidecar {
         this.metrics.connected.set(1);
         // A welcome proves the aggregator reachable, not able to count: after a refusal, only an acknowledgement resets the backoff.
         if (!this.refused) this.backoff.reset();
-        const shipper = new GenerationShipper(this.shipperContext, connection, position.file, welcome.generation, Number(welcome.committedOffset));
+        const shipper = new GenerationShipper(
+          this.shipperContext,
+          connection,
+          position.file,
+          welcome.generation,
+          Number(welcome.committedOffset),
+          welcome.anchor,
+        );
         const end = await shipper.run();
         if (end === "drained") return true;
         if (end === "rewritten") {

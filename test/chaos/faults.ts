@@ -250,12 +250,11 @@ const FAULTS: Record<FaultKind, Fault> = {
     // while the application keeps writing. Rows written between the two may
     // be lost. The application writes whole lines here: a line split across
     // writes that straddled the truncation would leave a fragment behind.
-    // Rows the sidecar had not read by the truncation would be lost too, so
-    // the copy is taken once everything before it is counted: then only the
-    // window's rows, which this fault knows, may go missing.
+    // Rows the sidecar had not read by the truncation are counted from the
+    // copy: only the window's rows, which this fault knows, may go missing.
     const target = anySource(world);
     const file = target.writer.file;
-    await world.whileSettled(target, async () => {
+    await world.whileWriterPaused(target, async () => {
       for (let n = 4; n >= 1; n--) if (fs.existsSync(`${file}.${n}`)) fs.renameSync(`${file}.${n}`, `${file}.${n + 1}`);
       fs.copyFileSync(file, `${file}.1`);
       const windowRows = between(world, 0, 100);

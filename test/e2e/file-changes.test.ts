@@ -74,6 +74,33 @@ describe("file changes", () => {
     assert.deepEqual(sorted(await countsOfSource("down-")), sorted(writer.truth));
   });
 
+  it("after copytruncate, counts the rows it had not read yet from the copy, then the file from its start", async () => {
+    const file = path.join(dir, "copytrunc.csv");
+    const writer = new LogWriter(file, 29, ["copytrunc-a", "copytrunc-b"]);
+    writer.write("host,job_name\n");
+    writer.append(200, { junkRatio: 0 });
+    const running = sidecar("copytrunc", file, "copytrunc");
+    await waitUntilSettled(aggregator.grpcAddress, { copytrunc: file });
+    // The sidecar falls behind (stopped here), rows keep coming, then
+    // logrotate copies the file aside and truncates it: those rows are only
+    // in the copy now.
+    running.child.kill("SIGSTOP");
+    try {
+      writer.append(300, { junkRatio: 0 });
+      fs.copyFileSync(file, `${file}.1`);
+      fs.truncateSync(file, 0);
+      writer.append(50, { junkRatio: 0 });
+    } finally {
+      running.child.kill("SIGCONT");
+    }
+    await waitUntilSettled(aggregator.grpcAddress, { copytrunc: file });
+    assert.deepEqual(sorted(await countsOfSource("copytrunc-")), sorted(writer.truth));
+    assert.ok(
+      running.logs.some((line) => line.msg === "file truncated in place: counting the rest of it from its copy"),
+      running.dump(),
+    );
+  });
+
   it("starts a new generation when the file is truncated, even when it regrows past the old size at once", async () => {
     const file = path.join(dir, "trunc.csv");
     const writer = new LogWriter(file, 23, ["trunc-a", "trunc-b"]);

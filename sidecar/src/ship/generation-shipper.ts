@@ -4,6 +4,7 @@ import { sleep } from "./backoff";
 import type { ChangeNotifier } from "../tail/change-notifier";
 import { DeltaBatcher, type SealedBatch } from "../batch/delta-batcher";
 import { AnchoredReader } from "../tail/anchored-reader";
+import { copyHoldingTheRest } from "../tail/truncation-copy";
 import type { FollowedFile } from "../tail/followed-file";
 import type { IngestConnection } from "./ingest-connection";
 import { LineSplitter } from "../parse/line-splitter";
@@ -76,7 +77,7 @@ type ReadOutcome = { readonly kind: "read"; readonly bytes: number } | { readonl
  * the aggregator shows how far behind the source is, and that it is alive.
  */
 export class GenerationShipper {
-  private readonly reader: AnchoredReader;
+  private reader: AnchoredReader;
   private committedOffset: number;
   private splitter: LineSplitter;
   private readonly batcher: DeltaBatcher;
@@ -84,7 +85,11 @@ export class GenerationShipper {
   /** When the open batch stops lingering (Date.now()); undefined while none lingers. */
   private lingerUntilMs: number | undefined;
   /** The batch shipped and not yet acknowledged. */
-  private inFlight: { readonly batch: SealedBatch; readonly ack: Promise<BatchAck__Output> } | undefined;
+  private inFlight: { readonly batch: SealedBatch; readonly anchor: string | undefined; readonly ack: Promise<BatchAck__Output> } | undefined;
+  /** The anchor at committedOffset, as counted; undefined when another sidecar's batch set the offset. */
+  private committedAnchor: string | undefined;
+  /** After a truncation in place: the copytruncate copy the rest of this generation is read from. */
+  private copy: FollowedFile | undefined;
   /** When a batch or heartbeat was last sent (Date.now()); 0 before the first. */
   private lastSentMs = 0;
 
@@ -94,7 +99,10 @@ export class GenerationShipper {
     private readonly file: FollowedFile,
     private readonly generation: string,
     startOffset: number,
+    /** The anchor the aggregator has at `startOffset` ("" at 0). */
+    startAnchor: string,
   ) {
+    this.committedAnchor = startOffset === 0 ? undefined : startAnchor;
     this.reader = new AnchoredReader(file, context.readBuffer, startOffset);
     this.committedOffset = startOffset;
     this.splitter = new LineSplitter({ maxLineBytes: context.maxLineBytes }, startOffset);
@@ -115,6 +123,8 @@ export class GenerationShipper {
       const read = await this.readMore();
       if (read.kind === "rewritten") {
         await this.settle();
+        if (this.copy) return this.copyCounted();
+        if (await this.continueInCopy()) continue;
         return this.rewritten(read.why);
       }
       if (!this.reader.caughtUp) {
@@ -130,6 +140,7 @@ export class GenerationShipper {
       this.batcher.seal();
       await this.shipSealed();
       if (await this.settle()) continue;
+      if (this.copy && read.bytes === 0) return this.copyCounted();
       metrics.fileSize.set(this.reader.offset);
       if (read.bytes > 0 && batchLingerMs > 0 && !this.context.draining()) {
         // Still being written: read again after a linger, on a timer, rather
@@ -158,13 +169,14 @@ export class GenerationShipper {
         await this.lingerUntilDue();
       }
     }
+    await this.copy?.close();
     return "drained";
   }
 
   /** True when the reader caught up and the open batch should wait for more lines. */
   private lingers(drainingBeforeRead: boolean): boolean {
     const { batchLingerMs } = this.context;
-    if (batchLingerMs === 0 || drainingBeforeRead || !this.batcher.hasOpenBatch) return false;
+    if (batchLingerMs === 0 || drainingBeforeRead || this.copy || !this.batcher.hasOpenBatch) return false;
     const now = Date.now();
     this.lingerUntilMs ??= now + batchLingerMs;
     return now < this.lingerUntilMs;
@@ -221,17 +233,17 @@ export class GenerationShipper {
     for (const batch of this.batcher.takeSealed()) {
       // Batches after one that moved the read position were read from the old one.
       if (await this.settle()) return;
-      const ack = this.send(batch);
+      // Taken before anything else: the read buffer is refilled by the next read.
+      const anchor = await this.reader.anchorAt(batch.endOffset);
+      const ack = this.send(batch, anchor);
       // Observed in settle(); until then a lost connection must not count as unhandled.
       ack.catch(() => undefined);
-      this.inFlight = { batch, ack };
+      this.inFlight = { batch, anchor, ack };
     }
   }
 
-  private async send(batch: SealedBatch): Promise<BatchAck__Output> {
-    // Taken before anything else: the read buffer is refilled by the next read.
-    const anchor = await this.reader.anchorAt(batch.endOffset);
-    const fileSize = this.reader.caughtUp ? this.reader.offset : await this.file.size();
+  private async send(batch: SealedBatch, anchor: string | undefined): Promise<BatchAck__Output> {
+    const fileSize = this.reader.caughtUp ? this.reader.offset : await (this.copy ?? this.file).size();
     this.lastSentMs = Date.now();
     return this.connection.ship(
       {
@@ -274,6 +286,7 @@ export class GenerationShipper {
     this.context.acknowledged();
     const committed = Number(ack.committedOffset);
     this.committedOffset = committed;
+    this.committedAnchor = committed === batch.endOffset ? flight.anchor : undefined;
     metrics.committedOffset.set(committed);
     if (ack.outcome === "APPLIED" || (ack.outcome === "DUPLICATE" && committed <= batch.endOffset)) return false;
     // Another sidecar on the same file is ahead (DUPLICATE past our batch), or
@@ -289,6 +302,31 @@ export class GenerationShipper {
     this.batcher.discard();
     this.lingerUntilMs = undefined;
     await this.reader.moveTo(offset);
+  }
+
+  /**
+   * After a truncation in place, reads the rest of this generation from the
+   * copy copytruncate left, if one holds what was counted: rows written
+   * before the truncation are counted, not lost. False when there is none.
+   */
+  private async continueInCopy(): Promise<boolean> {
+    const copy = await copyHoldingTheRest(this.context.path, this.file, this.committedOffset, this.committedAnchor);
+    if (!copy) return false;
+    this.context.log.info(
+      { file: this.file.openedAs, copy: copy.openedAs, generation: this.generation, committedOffset: this.committedOffset },
+      "file truncated in place: counting the rest of it from its copy",
+    );
+    this.copy = copy;
+    this.reader = new AnchoredReader(copy, this.context.readBuffer, this.committedOffset);
+    await this.reposition(this.committedOffset);
+    return true;
+  }
+
+  /** The copy is counted to its end: the live file, truncated, starts the next generation. */
+  private async copyCounted(): Promise<GenerationEnd> {
+    await this.copy?.close();
+    this.copy = undefined;
+    return this.rewritten("truncated in place; the rows before the truncation were counted from its copy");
   }
 
   private rewritten(why: string): GenerationEnd {
