@@ -635,6 +635,7 @@ describe("bad input from the network", () => {
       sourceLatestFileId: "",
       fileBirthUnixMillis: 0,
       sourceLatestFileBirthUnixMillis: 0,
+      sourceLatestFilePath: "",
       heartbeatIntervalMillis: 10_000,
     });
     const ack = (
@@ -738,6 +739,7 @@ describe("bad input from the network", () => {
         // this file from a new one that reuses its inode.
         fileBirthUnixMillis: HONEST_FILE_BIRTH,
         sourceLatestFileBirthUnixMillis: HONEST_FILE_BIRTH,
+        sourceLatestFilePath: "",
         heartbeatIntervalMillis: 10_000,
       });
       const refused: Array<{ batch: DeltaBatch; outcome: string; generation?: string; committedOffset?: number }> = [

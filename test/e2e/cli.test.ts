@@ -245,21 +245,21 @@ describe("command lines and start-up", () => {
 
     it("a database of a newer schema is refused and left as it was", async () => {
       const stateDir = freshDir("newer-schema");
-      const aggregator = track(await startAggregator(stateDir, { name: "aggregator-schema-v2" }));
+      const aggregator = track(await startAggregator(stateDir, { name: "aggregator-schema-v3" }));
       assert.equal((await aggregator.stop("SIGTERM")).code, 0, aggregator.dump());
       const database = path.join(stateDir, "logtally.db");
       const bytes = fs.readFileSync(database);
       // PRAGMA user_version lives at offset 60 of the SQLite header, big-endian.
-      assert.equal(bytes.readUInt32BE(60), 2, "schema version the aggregator wrote");
-      bytes.writeUInt32BE(3, 60);
+      assert.equal(bytes.readUInt32BE(60), 3, "schema version the aggregator wrote");
+      bytes.writeUInt32BE(4, 60);
       fs.writeFileSync(database, bytes);
       const before = listing(stateDir);
 
-      const refused = await refusedStart("aggregator-schema-v3", stateDir);
+      const refused = await refusedStart("aggregator-schema-v4", stateDir);
       const fatal = fatalLine(refused);
       assert.ok(fatal, `no fatal log line\n${refused.dump()}`);
       assert.ok(String(fatal.msg).includes(database), String(fatal.msg));
-      assert.match(String(fatal.msg), /schema version 3 is newer/);
+      assert.match(String(fatal.msg), /schema version 4 is newer/);
       assert.ok(fs.readFileSync(database).equals(bytes), "the refused database was modified");
       assert.deepEqual(listing(stateDir), before);
     });

@@ -101,6 +101,35 @@ describe("file changes", () => {
     );
   });
 
+  it("finishes the file a symbolic link led to before the sidecar stopped, when the link was re-pointed meanwhile", async () => {
+    // The way Kubernetes points /var/log/containers/*.log at a container's new log.
+    const link = path.join(dir, "linked.log");
+    const first = new LogWriter(path.join(dir, "linked-0.log"), 31, ["linked-a", "linked-b"]);
+    first.write("host,job_name\n");
+    first.append(100, { junkRatio: 0 });
+    fs.symlinkSync(first.file, link);
+    const before = sidecar("linked-1", link, "linked");
+    await waitUntilSettled(aggregator.grpcAddress, { linked: link });
+    assert.equal((await before.stop("SIGTERM")).code, 0, before.dump());
+    sidecars.delete(before);
+    // While no sidecar runs: more rows for the old file, then the link moves to a new one.
+    first.append(200, { junkRatio: 0 });
+    const second = new LogWriter(path.join(dir, "linked-1.log"), 37, ["linked-a", "linked-b"]);
+    second.write("host,job_name\n");
+    second.append(50, { junkRatio: 0 });
+    fs.symlinkSync(second.file, `${link}.new`);
+    fs.renameSync(`${link}.new`, link);
+    const after = sidecar("linked-2", link, "linked");
+    await waitUntilSettled(aggregator.grpcAddress, { linked: link });
+    const truth = new Map(first.truth);
+    for (const [key, count] of second.truth) truth.set(key, (truth.get(key) ?? 0) + count);
+    assert.deepEqual(sorted(await countsOfSource("linked-")), sorted(truth));
+    assert.ok(
+      after.logs.some((line) => line.msg === "the latest file is no longer where the path leads: finishing it first"),
+      after.dump(),
+    );
+  });
+
   it("starts a new generation when the file is truncated, even when it regrows past the old size at once", async () => {
     const file = path.join(dir, "trunc.csv");
     const writer = new LogWriter(file, 23, ["trunc-a", "trunc-b"]);

@@ -21,7 +21,7 @@ function viewOf({
   return {
     generation: (sourceId, generation) => {
       const state = generations[generationKey(sourceId, generation)];
-      return state && { committedOffset: state.committedOffset, fileBirthMs: state.fileBirthMs ?? 0 };
+      return state && { committedOffset: state.committedOffset, fileBirthMs: state.fileBirthMs ?? 0, filePath: "" };
     },
     latestEpoch: (sourceId, fileId) => latestEpochs[generationKey(sourceId, fileId)] ?? 0,
     sourceCreatedMs: (sourceId) => sourcesCreated[sourceId],
@@ -42,6 +42,7 @@ function batch(overrides: Partial<GroupedBatch> = {}): GroupedBatch {
     endOffset: 100,
     anchor: "aa",
     fileBirthMs: 0,
+    filePath: "",
     deltas: [{ host: "h1", jobName: "j1", count: 2 }],
     rejected: [],
     nowMs: 1_000,

@@ -26,6 +26,8 @@ export interface GroupedBatch {
   readonly anchor: string;
   /** Creation time of the file (Unix ms), 0 when unknown. */
   readonly fileBirthMs: number;
+  /** The file's path, symbolic links resolved; "" when not reported. */
+  readonly filePath: string;
   readonly deltas: readonly PairDelta[];
   readonly rejected: ReadonlyArray<{ readonly reason: string; readonly count: number }>;
   /** When the batch arrived (Unix ms). */
@@ -35,7 +37,7 @@ export interface GroupedBatch {
 /** The committed state a group is decided against. */
 export interface CommittedView {
   /** Committed offset and creation time of a generation; undefined if it was never applied. */
-  generation(sourceId: string, generation: string): { readonly committedOffset: number; readonly fileBirthMs: number } | undefined;
+  generation(sourceId: string, generation: string): { readonly committedOffset: number; readonly fileBirthMs: number; readonly filePath: string } | undefined;
   /** Highest epoch applied for a file of a source; 0 when none. */
   latestEpoch(sourceId: string, fileId: string): number;
   /** When the source's first batch was applied; undefined for a new source. */
@@ -73,6 +75,7 @@ export interface GenerationWrite {
   readonly anchor: string;
   readonly updatedMs: number;
   readonly fileBirthMs: number;
+  readonly filePath: string;
 }
 
 /** The state of one source after the group. */
@@ -161,6 +164,8 @@ export function decideGroup(view: CommittedView, group: readonly GroupedBatch[])
       updatedMs: batch.nowMs,
       // The first creation time reported for a generation is kept.
       fileBirthMs: committed?.fileBirthMs || batch.fileBirthMs,
+      // Where the generation is read now: a copytruncate copy read to its end reports its own path.
+      filePath: batch.filePath || committed?.filePath || "",
     });
     const fileKey = generationKey(batch.sourceId, batch.fileId);
     if ((latestEpochs.get(fileKey) ?? 0) < batch.epoch) latestEpochs.set(fileKey, batch.epoch);

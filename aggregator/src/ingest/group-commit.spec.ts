@@ -42,6 +42,7 @@ function batch(sidecarId: string, startOffset: number, endOffset: number, count:
     endOffset,
     anchor: "aa",
     fileBirthMs: 0,
+    filePath: "",
     deltas: [{ host: "web-1", jobName: "backup", count }],
     rejected: [],
     nowMs: 1_000,

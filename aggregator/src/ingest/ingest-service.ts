@@ -216,6 +216,7 @@ export class IngestService {
       endOffset: batch.endOffset,
       anchor: batch.anchor,
       fileBirthMs: batch.fileBirthUnixMillis,
+      filePath: batch.filePath,
       deltas: batch.deltas,
       rejected: batch.rejected,
       nowMs,

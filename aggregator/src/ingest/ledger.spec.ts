@@ -21,6 +21,7 @@ function validBatch(overrides: Partial<DeltaBatch__Output> = {}): DeltaBatch__Ou
     anchor: "0123456789abcdef",
     fileBirthUnixMillis: 0,
     fileSize: 0,
+    filePath: "",
     ...overrides,
   };
 }
@@ -136,6 +137,13 @@ test("validateBatch takes a file creation time or 0, nothing else", () => {
   for (const birth of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
     assert.equal(validateBatch(validBatch({ fileBirthUnixMillis: birth })), `file_birth_unix_millis ${birth} must be a time, or 0 when unknown`);
   }
+});
+
+test("validateBatch takes a file path of up to 4096 bytes without control characters, or none", () => {
+  assert.equal(validateBatch(validBatch({ filePath: "/var/log/pods/ns_web/app/0.log" })), undefined);
+  assert.equal(validateBatch(validBatch({ filePath: `/${"é".repeat(2047)}` })), undefined);
+  assert.equal(validateBatch(validBatch({ filePath: `/${"é".repeat(2048)}` })), "file_path is longer than 4096 bytes");
+  assert.equal(validateBatch(validBatch({ filePath: "/var/log/a\nb.log" })), "file_path holds a control character");
 });
 
 test("validateBatch takes a file size, or 0 when the sidecar reports none", () => {

@@ -1,6 +1,11 @@
 import { MAX_DELTAS_PER_BATCH, MAX_FILE_OFFSET_BYTES, checkIdentifier, checkLabel } from "@logtally/proto";
 import type { DeltaBatch__Output, Heartbeat__Output } from "@logtally/proto";
 
+/** Longest DeltaBatch.file_path, in bytes (Linux's PATH_MAX). */
+const MAX_FILE_PATH_BYTES = 4096;
+/** Characters no file path a sidecar reports may hold. */
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f]/;
+
 /**
  * The exactly-once rules, free of gRPC and SQLite so they can be tested and
  * read on their own.
@@ -70,6 +75,8 @@ export function validateBatch(batch: DeltaBatch__Output): string | undefined {
   if (sizeProblem) return sizeProblem;
   const birth = batch.fileBirthUnixMillis;
   if (!Number.isFinite(birth) || birth < 0) return `file_birth_unix_millis ${birth} must be a time, or 0 when unknown`;
+  if (Buffer.byteLength(batch.filePath) > MAX_FILE_PATH_BYTES) return `file_path is longer than ${MAX_FILE_PATH_BYTES} bytes`;
+  if (CONTROL_CHARACTERS.test(batch.filePath)) return "file_path holds a control character";
   let counted = 0;
   const seen = new Set<string>();
   for (const delta of batch.deltas) {

@@ -26,6 +26,7 @@ export function welcomeFor(view: CountView, hello: Hello__Output, heartbeatInter
     sourceCreatedUnixMillis: source?.createdMs ?? 0,
     sourceLatestFileId: (source && parseGenerationId(source.latestGeneration)?.fileId) ?? "",
     sourceLatestFileBirthUnixMillis: (source && view.generation(sourceId, source.latestGeneration)?.fileBirthMs) ?? 0,
+    sourceLatestFilePath: (source && view.generation(sourceId, source.latestGeneration)?.filePath) ?? "",
     heartbeatIntervalMillis,
   };
   const latestEpoch = view.latestEpoch(sourceId, fileId);

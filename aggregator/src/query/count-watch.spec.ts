@@ -76,6 +76,7 @@ function commit(store: CountStore, deltas: Array<{ host: string; jobName: string
     endOffset: offset,
     anchor: "",
     fileBirthMs: 0,
+    filePath: "",
     sidecarId: "car",
     deltas,
     rejected: [],

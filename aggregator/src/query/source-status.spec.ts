@@ -27,6 +27,7 @@ function commit(store: CountStore, sourceId: string, generation: string, endOffs
     endOffset,
     anchor: "",
     fileBirthMs: 0,
+    filePath: "",
     sidecarId: "car-a",
     deltas: [{ host: "h", jobName: "j", count: 1 }],
     rejected: [],

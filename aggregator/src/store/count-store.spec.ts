@@ -30,6 +30,7 @@ function change(overrides: Partial<TestBatch> = {}): TestBatch {
     endOffset: 100,
     anchor: "aa",
     fileBirthMs: 0,
+    filePath: "",
     sidecarId: "sidecar-1",
     deltas: [
       { host: "web-1", jobName: "backup", count: 3 },
@@ -94,7 +95,7 @@ test("open creates the state directory and the schema", () => {
   try {
     const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all();
     assert.deepEqual(tables, ["counts", "generations", "rejected_rows", "sources"]);
-    assert.equal(db.pragma("user_version", { simple: true }), 2);
+    assert.equal(db.pragma("user_version", { simple: true }), 3);
     assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
   } finally {
     db.close();
@@ -133,7 +134,17 @@ test("apply updates counts, the generation, the source and rejected rows", () =>
     assert.deepEqual(rejectedOf(store), { empty_field: 3, other: 6 });
     assert.deepEqual(
       { ...store.view.generation("pod-a", "app.log#1") },
-      { sourceId: "pod-a", generation: "app.log#1", fileId: "app.log", epoch: 1, committedOffset: 250, anchor: "bb", updatedMs: 2_000, fileBirthMs: 0 },
+      {
+        sourceId: "pod-a",
+        generation: "app.log#1",
+        fileId: "app.log",
+        epoch: 1,
+        committedOffset: 250,
+        anchor: "bb",
+        updatedMs: 2_000,
+        fileBirthMs: 0,
+        filePath: "",
+      },
     );
     assert.equal([...store.view.allGenerations()].length, 1);
     assert.deepEqual(
@@ -173,6 +184,7 @@ test("state survives close and reopen", () => {
         endOffset: 40,
         anchor: "cc",
         fileBirthMs: 777.25,
+        filePath: "/var/log/pods/b/err.log",
         nowMs: 1_500,
         deltas: [{ host: "db-1", jobName: "vacuum", count: 9 }],
         rejected: [{ reason: "no_such_reason", count: 4 }],
@@ -212,6 +224,7 @@ test("state survives close and reopen", () => {
         anchor: "dd",
         updatedMs: 3_000,
         fileBirthMs: 1_234.5,
+        filePath: "",
       },
     );
     assert.deepEqual(
@@ -225,6 +238,7 @@ test("state survives close and reopen", () => {
         anchor: "cc",
         updatedMs: 1_500,
         fileBirthMs: 777.25,
+        filePath: "/var/log/pods/b/err.log",
       },
     );
     assert.equal(store.view.generation("pod-a", "err.log#2"), undefined);
@@ -292,6 +306,7 @@ test("a transaction that fails midway changes nothing, on disk or in memory", ()
       anchor: "aa",
       updatedMs: 1_000,
       fileBirthMs: 0,
+      filePath: "",
     },
     source: { sourceId: "pod-a", createdMs: 1_000, latestGeneration: "app.log#1", lastSeenMs: 1_000, lastSidecarId: "sidecar-1" },
     rejected: { empty_field: 1 },
@@ -396,7 +411,7 @@ test("a version 1 database is migrated in place, keeping its state", () => {
   withStore(dir, (store) => assert.equal(store.view.generation("pod-a", "app.log#1")?.fileBirthMs, 42));
   const reopened = new Database(path.join(dir, DATABASE_FILE), { readonly: true });
   try {
-    assert.equal(reopened.pragma("user_version", { simple: true }), 2);
+    assert.equal(reopened.pragma("user_version", { simple: true }), 3);
   } finally {
     reopened.close();
   }
@@ -407,12 +422,12 @@ test("a database from a newer schema is refused", () => {
   fs.mkdirSync(dir);
   const databasePath = path.join(dir, DATABASE_FILE);
   const db = new Database(databasePath);
-  db.pragma("user_version = 3");
+  db.pragma("user_version = 4");
   db.close();
   assert.throws(
     () => CountStore.open(dir),
     (error: unknown) =>
-      error instanceof StateError && error.path === databasePath && error.message.includes("schema version 3 is newer than this aggregator understands (2)"),
+      error instanceof StateError && error.path === databasePath && error.message.includes("schema version 4 is newer than this aggregator understands (3)"),
   );
 });
 

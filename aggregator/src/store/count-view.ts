@@ -20,6 +20,8 @@ export interface GenerationState {
   updatedMs: number;
   /** Creation time of the file counted, as first reported; 0 when unknown. */
   fileBirthMs: number;
+  /** Where the file was read, symbolic links resolved; "" when not reported. */
+  filePath: string;
 }
 
 /** Source-level facts kept for inspection. */

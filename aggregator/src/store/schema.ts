@@ -37,6 +37,9 @@ const MIGRATIONS: readonly string[] = [
   `
     ALTER TABLE generations ADD COLUMN file_birth_ms REAL NOT NULL DEFAULT 0;
   `,
+  `
+    ALTER TABLE generations ADD COLUMN file_path TEXT NOT NULL DEFAULT '';
+  `,
 ];
 
 /** The schema version this build writes. */

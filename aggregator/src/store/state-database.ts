@@ -31,10 +31,10 @@ export class StateDatabase {
       "INSERT INTO counts (host, job_name, count) VALUES (@host, @jobName, @count) ON CONFLICT (host, job_name) DO UPDATE SET count = excluded.count",
     );
     const setGeneration = db.prepare(
-      "INSERT INTO generations (source_id, generation, file_id, epoch, committed_offset, anchor, updated_ms, file_birth_ms) " +
-        "VALUES (@sourceId, @generation, @fileId, @epoch, @committedOffset, @anchor, @updatedMs, @fileBirthMs) " +
+      "INSERT INTO generations (source_id, generation, file_id, epoch, committed_offset, anchor, updated_ms, file_birth_ms, file_path) " +
+        "VALUES (@sourceId, @generation, @fileId, @epoch, @committedOffset, @anchor, @updatedMs, @fileBirthMs, @filePath) " +
         "ON CONFLICT (source_id, generation) DO UPDATE SET committed_offset = excluded.committed_offset, " +
-        "anchor = excluded.anchor, updated_ms = excluded.updated_ms, file_birth_ms = excluded.file_birth_ms",
+        "anchor = excluded.anchor, updated_ms = excluded.updated_ms, file_birth_ms = excluded.file_birth_ms, file_path = excluded.file_path",
     );
     const setSource = db.prepare(
       "INSERT INTO sources (source_id, created_ms, latest_generation, last_seen_ms, last_sidecar_id) " +
@@ -94,7 +94,7 @@ export class StateDatabase {
     const generations = this.db
       .prepare(
         "SELECT source_id AS sourceId, generation, file_id AS fileId, epoch, committed_offset AS committedOffset, anchor, " +
-          "updated_ms AS updatedMs, file_birth_ms AS fileBirthMs FROM generations",
+          "updated_ms AS updatedMs, file_birth_ms AS fileBirthMs, file_path AS filePath FROM generations",
       )
       .all() as StateRows["generations"];
     const sources = this.db

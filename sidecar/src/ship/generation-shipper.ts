@@ -256,6 +256,7 @@ export class GenerationShipper {
         rejected: batch.rejected,
         anchor: anchor ?? "",
         fileBirthUnixMillis: this.file.birthMs,
+        filePath: (this.copy ?? this.file).resolvedPath,
         fileSize,
       },
       this.context.signal,

@@ -56,7 +56,7 @@ export class FileFollower {
     const chain = await listRotationChain(path, maxRotatedFiles);
     const opened: Array<{ file: FollowedFile; link: ChainLink; known: boolean }> = [];
     let sourceCreatedMs = 0;
-    let latest: { ino?: number; birthMs: number } = { birthMs: 0 };
+    let latest: { ino?: number; birthMs: number; path: string } = { birthMs: 0, path: "" };
     try {
       for (const link of chain) {
         const file = await FollowedFile.open(link.path);
@@ -67,8 +67,10 @@ export class FileFollower {
         const welcome = await identify(fileId);
         opened.at(-1)!.known = welcome.known && (await holdsWhatWasCounted(file, welcome));
         sourceCreatedMs = Number(welcome.sourceCreatedUnixMillis);
-        latest = { ino: inodeOfFileId(welcome.sourceLatestFileId), birthMs: welcome.sourceLatestFileBirthUnixMillis };
+        latest = { ino: inodeOfFileId(welcome.sourceLatestFileId), birthMs: welcome.sourceLatestFileBirthUnixMillis, path: welcome.sourceLatestFilePath };
       }
+      const elsewhere = await this.latestOutsideChain(latest, opened, identify);
+      if (elsewhere) opened.unshift(elsewhere);
     } catch (error) {
       // The connection broke: the next session lists the chain again.
       for (const { file } of opened) await file.close();
@@ -82,6 +84,38 @@ export class FileFollower {
     for (const { file } of opened) if (file !== start?.file) await file.close();
     log.info({ file: start?.file.openedAs ?? path, known: start?.known ?? false, sourceCreatedMs }, "starting with file");
     return start?.file ?? (await this.waitForFile(path));
+  }
+
+  /**
+   * The source's latest file where the aggregator last saw it, when that is
+   * outside the rotation chain now (a symbolic link re-pointed while no
+   * sidecar ran) and still holds what was counted: its unshipped rows come
+   * before any newer file's. Undefined otherwise.
+   */
+  private async latestOutsideChain(
+    latest: { readonly ino?: number; readonly birthMs: number; readonly path: string },
+    opened: ReadonlyArray<{ readonly file: FollowedFile }>,
+    identify: Identify,
+  ): Promise<{ file: FollowedFile; link: ChainLink; known: boolean } | undefined> {
+    if (latest.path === "" || latest.ino === undefined || opened.some(({ file }) => file.resolvedPath === latest.path || file.ino === latest.ino)) {
+      return undefined;
+    }
+    const file = await FollowedFile.open(latest.path);
+    if (!file) return undefined;
+    const fileId = file.ino === latest.ino && sameBirth(file.birthMs, latest.birthMs) ? await file.fileId() : undefined;
+    const welcome =
+      fileId === undefined
+        ? undefined
+        : await identify(fileId).catch(async (error: unknown) => {
+            await file.close();
+            throw error;
+          });
+    if (!welcome?.known || !(await holdsWhatWasCounted(file, welcome))) {
+      await file.close();
+      return undefined;
+    }
+    this.context.log.info({ file: latest.path, link: this.context.path }, "the latest file is no longer where the path leads: finishing it first");
+    return { file, link: { path: latest.path, ino: file.ino, mtimeMs: 0 }, known: true };
   }
 
   /** The file after `current` in the rotation chain, waiting for one to exist; undefined when stopped or drained. */

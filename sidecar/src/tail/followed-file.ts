@@ -41,6 +41,8 @@ export class FollowedFile {
     readonly birthMs: number,
     /** True on a local file system: read synchronously (see the class comment). */
     private readonly local: boolean,
+    /** The path it was opened by, symbolic links resolved: where it is, whatever links lead to it later. */
+    readonly resolvedPath: string,
   ) {}
 
   /** Opens `path` read-only; undefined when it does not exist. */
@@ -54,7 +56,9 @@ export class FollowedFile {
     }
     try {
       const stat = await handle.stat({ bigint: false });
-      return new FollowedFile(handle, path, stat.ino, birthTimesAreReal() ? stat.birthtimeMs : 0, isLocalFileSystem(path));
+      // Resolved after opening: a link re-pointed in between names the other file, which the inode check then tells.
+      const resolvedPath = await fs.realpath(path).catch(() => path);
+      return new FollowedFile(handle, path, stat.ino, birthTimesAreReal() ? stat.birthtimeMs : 0, isLocalFileSystem(path), resolvedPath);
     } catch (error) {
       await handle.close();
       throw error;
