@@ -48,7 +48,9 @@ export class FileFollower {
    *   since the source began;
    * - for a new source, the file that was live when this sidecar started,
    *   even if rotated since: older files are history from before the source.
-   * Without any of them, waits for the live file to appear; undefined when
+   * The source's latest file counts as the oldest of the chain when a symbolic
+   * link now leads elsewhere but it is still where it was (see
+   * latestOutsideChain). Without any of them, waits for the live file to appear; undefined when
    * stopped or drained meanwhile. Throws what `identify` throws.
    */
   async chooseStart(identify: Identify): Promise<FollowedFile | undefined> {
