@@ -201,6 +201,15 @@ export class Sidecar {
       if (fileId !== "rotated") {
         const welcome = await this.announce(connection, position, fileId);
         if (!welcome) continue;
+        const previous = await this.follower.previousElsewhere(position.file, welcome, (id) =>
+          connection.hello({ sourceId: this.config.sourceId, fileId: id, sidecarId: this.config.sidecarId, supersedeGeneration: "" }, this.abort.signal),
+        );
+        if (previous) {
+          // The live file waits: the follower's next() comes back to it once the previous one is drained.
+          await position.file.close();
+          this.position = { file: previous, supersede: "" };
+          continue;
+        }
         this.connected = true;
         this.metrics.connected.set(1);
         // A welcome proves the aggregator reachable, not able to count: after a refusal, only an acknowledgement resets the backoff.

@@ -130,6 +130,32 @@ describe("file changes", () => {
     );
   });
 
+  it("also when the link's new file had no complete line yet as the sidecar started", async () => {
+    const link = path.join(dir, "relinked.log");
+    const first = new LogWriter(path.join(dir, "relinked-0.log"), 41, ["relinked-a", "relinked-b"]);
+    first.write("host,job_name\n");
+    first.append(100, { junkRatio: 0 });
+    fs.symlinkSync(first.file, link);
+    const before = sidecar("relinked-1", link, "relinked");
+    await waitUntilSettled(aggregator.grpcAddress, { relinked: link });
+    assert.equal((await before.stop("SIGTERM")).code, 0, before.dump());
+    sidecars.delete(before);
+    first.append(200, { junkRatio: 0 });
+    const second = new LogWriter(path.join(dir, "relinked-1.log"), 43, ["relinked-a", "relinked-b"]);
+    fs.writeFileSync(second.file, "");
+    fs.symlinkSync(second.file, `${link}.new`);
+    fs.renameSync(`${link}.new`, link);
+    const after = sidecar("relinked-2", link, "relinked");
+    await after.waitForLog("starting with file");
+    // Only now does the new file get its first lines.
+    second.write("host,job_name\n");
+    second.append(50, { junkRatio: 0 });
+    await waitUntilSettled(aggregator.grpcAddress, { relinked: link });
+    const truth = new Map(first.truth);
+    for (const [key, count] of second.truth) truth.set(key, (truth.get(key) ?? 0) + count);
+    assert.deepEqual(sorted(await countsOfSource("relinked-")), sorted(truth));
+  });
+
   it("starts a new generation when the file is truncated, even when it regrows past the old size at once", async () => {
     const file = path.join(dir, "trunc.csv");
     const writer = new LogWriter(file, 23, ["trunc-a", "trunc-b"]);

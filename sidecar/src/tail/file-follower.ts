@@ -28,6 +28,8 @@ export type Identify = (fileId: string) => Promise<Welcome__Output>;
 export class FileFollower {
   /** Inode of the live file when the sidecar started: where a new source begins. */
   private liveInodeAtStart: number | undefined;
+  /** Files found by latestElsewhere: each is finished once, then left (a partial last line must not bring it back). */
+  private readonly finishedElsewhere = new Set<number>();
 
   constructor(private readonly context: FollowerContext) {}
 
@@ -50,7 +52,7 @@ export class FileFollower {
    *   even if rotated since: older files are history from before the source.
    * The source's latest file counts as the oldest of the chain when a symbolic
    * link now leads elsewhere but it is still where it was (see
-   * latestOutsideChain). Without any of them, waits for the live file to appear; undefined when
+   * latestElsewhere). Without any of them, waits for the live file to appear; undefined when
    * stopped or drained meanwhile. Throws what `identify` throws.
    */
   async chooseStart(identify: Identify): Promise<FollowedFile | undefined> {
@@ -71,7 +73,7 @@ export class FileFollower {
         sourceCreatedMs = Number(welcome.sourceCreatedUnixMillis);
         latest = { ino: inodeOfFileId(welcome.sourceLatestFileId), birthMs: welcome.sourceLatestFileBirthUnixMillis, path: welcome.sourceLatestFilePath };
       }
-      const elsewhere = await this.latestOutsideChain(latest, opened, identify);
+      const elsewhere = await this.latestElsewhere(latest, opened, identify);
       if (elsewhere) opened.unshift(elsewhere);
     } catch (error) {
       // The connection broke: the next session lists the chain again.
@@ -89,17 +91,34 @@ export class FileFollower {
   }
 
   /**
+   * For a file announced as new (`welcome` not known) when the start file was
+   * chosen before any file could be announced (the live one had no complete
+   * line yet): the source's latest file, if a symbolic link moved away from
+   * it (see latestElsewhere). Its rows come first.
+   */
+  async previousElsewhere(current: FollowedFile, welcome: Welcome__Output, identify: Identify): Promise<FollowedFile | undefined> {
+    if (welcome.known) return undefined;
+    const latest = { ino: inodeOfFileId(welcome.sourceLatestFileId), birthMs: welcome.sourceLatestFileBirthUnixMillis, path: welcome.sourceLatestFilePath };
+    return (await this.latestElsewhere(latest, [{ file: current }], identify))?.file;
+  }
+
+  /**
    * The source's latest file where the aggregator last saw it, when that is
    * outside the rotation chain now (a symbolic link re-pointed while no
    * sidecar ran) and still holds what was counted: its unshipped rows come
    * before any newer file's. Undefined otherwise.
    */
-  private async latestOutsideChain(
+  private async latestElsewhere(
     latest: { readonly ino?: number; readonly birthMs: number; readonly path: string },
     opened: ReadonlyArray<{ readonly file: FollowedFile }>,
     identify: Identify,
   ): Promise<{ file: FollowedFile; link: ChainLink; known: boolean } | undefined> {
-    if (latest.path === "" || latest.ino === undefined || opened.some(({ file }) => file.resolvedPath === latest.path || file.ino === latest.ino)) {
+    if (
+      latest.path === "" ||
+      latest.ino === undefined ||
+      this.finishedElsewhere.has(latest.ino) ||
+      opened.some(({ file }) => file.resolvedPath === latest.path || file.ino === latest.ino)
+    ) {
       return undefined;
     }
     const file = await FollowedFile.open(latest.path);
@@ -116,6 +135,7 @@ export class FileFollower {
       await file.close();
       return undefined;
     }
+    this.finishedElsewhere.add(file.ino);
     this.context.log.info({ file: latest.path, link: this.context.path }, "the latest file is no longer where the path leads: finishing it first");
     return { file, link: { path: latest.path, ino: file.ino, mtimeMs: 0 }, known: true };
   }
