@@ -6,7 +6,7 @@ import { Backoff, sleep } from "./ship/backoff";
 import { ChangeNotifier } from "./tail/change-notifier";
 import { createChannelSecurity } from "./ship/channel-security";
 import type { SidecarConfig } from "./config";
-import { FileFollower, holdsWhatWasCounted } from "./tail/file-follower";
+import { FileFollower, holdsWhatWasCounted, type Identify } from "./tail/file-follower";
 import { ANCHOR_WINDOW_BYTES, type FollowedFile } from "./tail/followed-file";
 import { GenerationShipper, type ShipperContext } from "./ship/generation-shipper";
 import { ConnectionLost, IngestConnection, createIngestClient } from "./ship/ingest-connection";
@@ -201,9 +201,7 @@ export class Sidecar {
       if (fileId !== "rotated") {
         const welcome = await this.announce(connection, position, fileId);
         if (!welcome) continue;
-        const previous = await this.follower.previousElsewhere(position.file, welcome, (id) =>
-          connection.hello({ sourceId: this.config.sourceId, fileId: id, sidecarId: this.config.sidecarId, supersedeGeneration: "" }, this.abort.signal),
-        );
+        const previous = await this.follower.previousElsewhere(position.file, welcome, this.identifier(connection));
         if (previous) {
           // The live file waits: the follower's next() comes back to it once the previous one is drained.
           await position.file.close();
@@ -281,10 +279,15 @@ export class Sidecar {
 
   /** The first file to ship, as the aggregator's records place it (see FileFollower.chooseStart). */
   private async startPosition(connection: IngestConnection): Promise<Position | undefined> {
-    const { sourceId, sidecarId } = this.config;
-    const file = await this.follower.chooseStart((fileId) => connection.hello({ sourceId, fileId, sidecarId, supersedeGeneration: "" }, this.abort.signal));
+    const file = await this.follower.chooseStart(this.identifier(connection));
     if (!file) return undefined;
     this.metrics.generations.inc({ reason: "start" });
     return { file, supersede: "" };
+  }
+
+  /** Asks the aggregator, over `connection`, what it knows of a file id (a Hello that supersedes nothing). */
+  private identifier(connection: IngestConnection): Identify {
+    const { sourceId, sidecarId } = this.config;
+    return (fileId) => connection.hello({ sourceId, fileId, sidecarId, supersedeGeneration: "" }, this.abort.signal);
   }
 }

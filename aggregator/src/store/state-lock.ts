@@ -28,24 +28,28 @@ export function recordHolder(stateDir: string): void {
 
 /** Describes the recorded holder of `stateDir`, or "another process" when none is recorded. */
 export function describeHolder(stateDir: string): string {
-  try {
-    const holder = JSON.parse(fs.readFileSync(path.join(stateDir, HOLDER_FILE), "utf8")) as Partial<Holder>;
-    if (typeof holder.pid === "number" && typeof holder.host === "string" && typeof holder.sinceMs === "number") {
-      return `another aggregator (pid ${holder.pid} on ${holder.host}, since ${new Date(holder.sinceMs).toISOString()})`;
-    }
-  } catch {
-    // No record, or a damaged one.
-  }
-  return "another process";
+  const holder = readHolder(stateDir);
+  return holder ? `another aggregator (pid ${holder.pid} on ${holder.host}, since ${new Date(holder.sinceMs).toISOString()})` : "another process";
 }
 
 /** Forgets this process as the holder of `stateDir`, unless another has recorded itself since. */
 export function forgetHolder(stateDir: string): void {
-  const file = path.join(stateDir, HOLDER_FILE);
+  const holder = readHolder(stateDir);
+  if (holder?.pid !== process.pid || holder.host !== os.hostname()) return;
   try {
-    const holder = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<Holder>;
-    if (holder.pid === process.pid && holder.host === os.hostname()) fs.unlinkSync(file);
+    fs.unlinkSync(path.join(stateDir, HOLDER_FILE));
   } catch {
-    // Nothing recorded, or not ours to remove.
+    // Already gone.
   }
+}
+
+/** The recorded holder of `stateDir`; undefined when none is recorded, or the record is damaged. */
+function readHolder(stateDir: string): Holder | undefined {
+  try {
+    const holder = JSON.parse(fs.readFileSync(path.join(stateDir, HOLDER_FILE), "utf8")) as Partial<Holder>;
+    if (typeof holder.pid === "number" && typeof holder.host === "string" && typeof holder.sinceMs === "number") return holder as Holder;
+  } catch {
+    // No record, or a damaged one.
+  }
+  return undefined;
 }

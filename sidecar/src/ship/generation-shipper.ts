@@ -29,8 +29,9 @@ export interface ShipperContext {
   readonly batchLingerMs: number;
   readonly rotateGraceMs: number;
   /**
-   * Where the file is read into: {@link ANCHOR_WINDOW_BYTES} for the bytes
-   * before the read position, then the bytes read at a time.
+   * Where the file is read into: the anchor window (ANCHOR_WINDOW_BYTES, see
+   * followed-file.ts) for the bytes before the read position, then the bytes
+   * read at a time.
    */
   readonly readBuffer: Buffer;
   readonly notifier: ChangeNotifier;

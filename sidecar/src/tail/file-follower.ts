@@ -17,6 +17,17 @@ export interface FollowerContext {
   readonly log: Logger;
 }
 
+/** The source's latest file as a Welcome describes it: inode (from its id), creation time, resolved path. */
+interface LatestFile {
+  readonly ino?: number;
+  readonly birthMs: number;
+  readonly path: string;
+}
+
+function latestFileOf(welcome: Welcome__Output): LatestFile {
+  return { ino: inodeOfFileId(welcome.sourceLatestFileId), birthMs: welcome.sourceLatestFileBirthUnixMillis, path: welcome.sourceLatestFilePath };
+}
+
 /** Announces a file id to the aggregator and returns what it knows of it. */
 export type Identify = (fileId: string) => Promise<Welcome__Output>;
 
@@ -60,7 +71,7 @@ export class FileFollower {
     const chain = await listRotationChain(path, maxRotatedFiles);
     const opened: Array<{ file: FollowedFile; link: ChainLink; known: boolean }> = [];
     let sourceCreatedMs = 0;
-    let latest: { ino?: number; birthMs: number; path: string } = { birthMs: 0, path: "" };
+    let latest: LatestFile = { birthMs: 0, path: "" };
     try {
       for (const link of chain) {
         const file = await FollowedFile.open(link.path);
@@ -71,7 +82,7 @@ export class FileFollower {
         const welcome = await identify(fileId);
         opened.at(-1)!.known = welcome.known && (await holdsWhatWasCounted(file, welcome));
         sourceCreatedMs = Number(welcome.sourceCreatedUnixMillis);
-        latest = { ino: inodeOfFileId(welcome.sourceLatestFileId), birthMs: welcome.sourceLatestFileBirthUnixMillis, path: welcome.sourceLatestFilePath };
+        latest = latestFileOf(welcome);
       }
       const elsewhere = await this.latestElsewhere(latest, opened, identify);
       if (elsewhere) opened.unshift(elsewhere);
@@ -98,8 +109,7 @@ export class FileFollower {
    */
   async previousElsewhere(current: FollowedFile, welcome: Welcome__Output, identify: Identify): Promise<FollowedFile | undefined> {
     if (welcome.known) return undefined;
-    const latest = { ino: inodeOfFileId(welcome.sourceLatestFileId), birthMs: welcome.sourceLatestFileBirthUnixMillis, path: welcome.sourceLatestFilePath };
-    return (await this.latestElsewhere(latest, [{ file: current }], identify))?.file;
+    return (await this.latestElsewhere(latestFileOf(welcome), [{ file: current }], identify))?.file;
   }
 
   /**
@@ -109,7 +119,7 @@ export class FileFollower {
    * before any newer file's. Undefined otherwise.
    */
   private async latestElsewhere(
-    latest: { readonly ino?: number; readonly birthMs: number; readonly path: string },
+    latest: LatestFile,
     opened: ReadonlyArray<{ readonly file: FollowedFile }>,
     identify: Identify,
   ): Promise<{ file: FollowedFile; link: ChainLink; known: boolean } | undefined> {
