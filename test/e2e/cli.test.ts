@@ -8,7 +8,7 @@ import * as path from "node:path";
 import Database from "better-sqlite3";
 import { TestCertificateAuthority } from "../support/certificates";
 import { shipAsSidecar } from "../support/ingest-client";
-import { AGGREGATOR_MAIN, PROCESS_TIMEOUT_MS, RunningProcess, SIDECAR_MAIN, programEnv, runToExit } from "@logtally/testing";
+import { AGGREGATOR_MAIN, INJECTOR_MAIN, PROCESS_TIMEOUT_MS, RunningProcess, SIDECAR_MAIN, programEnv, runToExit } from "@logtally/testing";
 import { startAggregator, startSidecar } from "../support/processes";
 import { aggregatorCounts, sorted, waitUntilSettled } from "../support/query";
 import { TcpFaultProxy } from "../support/tcp-proxy";
@@ -169,6 +169,20 @@ describe("command lines and start-up", () => {
         assert.equal(stdout, "");
       });
     }
+  });
+
+  it("the injector's commands moved out of the sidecar: it names the program to run, and that program serves them", async () => {
+    for (const command of ["inject", "webhook"]) {
+      const moved = await runToExit(SIDECAR_MAIN, [command]);
+      assert.equal(moved.code, 2, moved.stderr);
+      assert.equal(moved.stderr, `logtally-sidecar: "${command}" is a command of logtally-injector now: run logtally-injector ${command}\n`);
+    }
+    const help = await runToExit(INJECTOR_MAIN, []);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /^Usage: logtally-injector inject\|webhook /);
+    const unknown = await runToExit(INJECTOR_MAIN, ["mutate"]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /^logtally-injector: unknown command "mutate": expected inject or webhook\nTry --help\.\n$/);
   });
 
   describe("environment variables", () => {
