@@ -8,7 +8,7 @@ import { LogWriter } from "../support/log-writer";
 import { startAggregator, startSidecar, type AggregatorProcess } from "../support/processes";
 import { aggregatorCounts, sorted, waitUntilSettled } from "../support/query";
 import { waitFor } from "../support/wait";
-import type { RunningProcess } from "@logtally/testing";
+import { AGGREGATOR_MAIN, programEnv, RunningProcess } from "@logtally/testing";
 
 /** Why the full-disk test cannot run here, or undefined when it can. */
 function fullDiskUnsupported(): string | undefined {
@@ -104,6 +104,77 @@ describe("state safety: a full disk", { skip: fullDiskUnsupported() }, () => {
       aggregator.dump(),
     );
     await waitUntilSettled(aggregator.grpcAddress, { "full-disk": writer.file }, 90_000);
+    assert.deepEqual(sorted(await aggregatorCounts(aggregator.metricsUrl)), sorted(writer.truth));
+  });
+});
+
+/** Why the test cannot run here, or undefined when it can. */
+function unprivilegedUserUnsupported(): string | undefined {
+  if (process.getuid?.() !== 0) return "running the aggregator as another user needs root";
+  return undefined;
+}
+
+/** nobody:nogroup: a user for whom file modes hold (they do not for root). */
+const UNPRIVILEGED = { uid: 65534, gid: 65534 };
+
+/**
+ * A state the aggregator's user cannot write (a file restored with mode 0400,
+ * a wrong securityContext): refused at start, saying why and leaving it as it
+ * was, never advising to throw it away; counted on once it is writable. (While
+ * running, a state that stops taking writes is the full-disk case above: the
+ * kernel refuses to remount read-only a volume with files open for writing.)
+ */
+describe("state safety: a state the aggregator cannot write", { skip: unprivilegedUserUnsupported() }, () => {
+  let dir: string;
+  let state: string;
+  let aggregator: AggregatorProcess;
+  let sidecar: RunningProcess;
+  let writer: LogWriter;
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-read-only-"));
+    fs.chmodSync(dir, 0o755);
+    state = path.join(dir, "state");
+    fs.mkdirSync(state);
+    fs.chownSync(state, UNPRIVILEGED.uid, UNPRIVILEGED.gid);
+    aggregator = await startAggregator(state, { user: UNPRIVILEGED });
+    writer = new LogWriter(path.join(dir, "app.csv"), 11);
+    writer.append(100, { junkRatio: 0 });
+    sidecar = startSidecar("sidecar-read-only", { file: writer.file, aggregator: aggregator.grpcAddress, sourceId: "read-only" });
+    await waitUntilSettled(aggregator.grpcAddress, { "read-only": writer.file });
+  });
+
+  after(async () => {
+    await sidecar?.stop("SIGKILL");
+    await aggregator?.stop("SIGKILL");
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("refuses at start a database its user may not write, leaving it as it was", async () => {
+    const ports = { grpcPort: aggregator.grpcPort, metricsPort: aggregator.metricsPort };
+    assert.equal((await aggregator.stop("SIGTERM")).code, 0, aggregator.dump());
+    const database = path.join(state, "logtally.db");
+    fs.chmodSync(database, 0o400);
+    const before = fs.readFileSync(database);
+    const refused = RunningProcess.start(
+      "aggregator-refused",
+      AGGREGATOR_MAIN,
+      ["--state-dir", state, "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"],
+      { env: programEnv(), user: UNPRIVILEGED },
+    );
+    const exit = await refused.exited;
+    assert.notEqual(exit.code, 0, refused.dump());
+    const reason = refused.logs.find((line) =>
+      String(line.msg).includes(`logtally.db cannot be written: this process (uid ${UNPRIVILEGED.uid}) may not write it (EACCES)`),
+    );
+    assert.ok(reason, refused.dump());
+    assert.ok(!String(reason.msg).includes("Restore it from a backup"), refused.dump());
+    assert.deepEqual(fs.readFileSync(database), before, "the refused database must be left as it was");
+
+    fs.chmodSync(database, 0o600);
+    writer.append(300, { junkRatio: 0 });
+    aggregator = await startAggregator(state, { ...ports, user: UNPRIVILEGED, name: "aggregator-writable" });
+    await waitUntilSettled(aggregator.grpcAddress, { "read-only": writer.file }, 60_000);
     assert.deepEqual(sorted(await aggregatorCounts(aggregator.metricsUrl)), sorted(writer.truth));
   });
 });

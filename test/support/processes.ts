@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import { AGGREGATOR_MAIN, RunningProcess, SIDECAR_MAIN } from "@logtally/testing";
+import { AGGREGATOR_MAIN, RunningProcess, SIDECAR_MAIN, type ProcessUser } from "@logtally/testing";
 
 /** The programs of one build of logtally: this checkout's, or another's (an earlier commit, to compare). */
 export interface Programs {
@@ -19,8 +19,8 @@ export function programsIn(checkout: string): Programs {
 }
 
 /** Starts a program with debug logs, so that tests can wait for what it logs. */
-function start(name: string, main: string, args: string[], nodeArgs: readonly string[] = []): RunningProcess {
-  return RunningProcess.start(name, main, args, { env: { ...process.env, LOGTALLY_LOG_LEVEL: "debug" }, nodeArgs });
+function start(name: string, main: string, args: string[], nodeArgs: readonly string[] = [], user?: ProcessUser): RunningProcess {
+  return RunningProcess.start(name, main, args, { env: { ...process.env, LOGTALLY_LOG_LEVEL: "debug" }, nodeArgs, user });
 }
 
 /** A started aggregator and the ports it bound. */
@@ -40,19 +40,26 @@ export async function startAggregator(
     name = "aggregator",
     extraArgs = [],
     programs = THIS_BUILD,
-  }: { grpcPort?: number; metricsPort?: number; name?: string; extraArgs?: string[]; programs?: Programs } = {},
+    user,
+  }: { grpcPort?: number; metricsPort?: number; name?: string; extraArgs?: string[]; programs?: Programs; user?: ProcessUser } = {},
 ): Promise<AggregatorProcess> {
-  const running = start(name, programs.aggregatorMain, [
-    "--grpc-listen",
-    `127.0.0.1:${grpcPort}`,
-    "--metrics-listen",
-    `127.0.0.1:${metricsPort}`,
-    "--state-dir",
-    stateDir,
-    "--shutdown-grace-ms",
-    "1000",
-    ...extraArgs,
-  ]);
+  const running = start(
+    name,
+    programs.aggregatorMain,
+    [
+      "--grpc-listen",
+      `127.0.0.1:${grpcPort}`,
+      "--metrics-listen",
+      `127.0.0.1:${metricsPort}`,
+      "--state-dir",
+      stateDir,
+      "--shutdown-grace-ms",
+      "1000",
+      ...extraArgs,
+    ],
+    [],
+    user,
+  );
   const started = await running.waitForLog("aggregator started");
   const bound = { grpcPort: Number(started.grpcPort), metricsPort: Number(started.metricsPort) };
   return Object.assign(running, bound, {

@@ -80,14 +80,17 @@ export class RunningProcess {
     });
   }
 
-  /** Starts `node [nodeArgs] main args...` with stdout ignored and stderr (its JSON log) collected. */
+  /**
+   * Starts `node [nodeArgs] main args...` with stdout ignored and stderr (its
+   * JSON log) collected; as another user when `user` is given (needs root).
+   */
   static start(
     name: string,
     main: string,
     args: readonly string[],
-    { env = process.env, nodeArgs = [] }: { env?: NodeJS.ProcessEnv; nodeArgs?: readonly string[] } = {},
+    { env = process.env, nodeArgs = [], user }: { env?: NodeJS.ProcessEnv; nodeArgs?: readonly string[]; user?: ProcessUser } = {},
   ): RunningProcess {
-    return new RunningProcess(name, spawn(process.execPath, [...nodeArgs, main, ...args], { stdio: ["ignore", "ignore", "pipe"], env }));
+    return new RunningProcess(name, spawn(process.execPath, [...nodeArgs, main, ...args], { stdio: ["ignore", "ignore", "pipe"], env, ...user }));
   }
 
   /** Resolves with the first log line (past or future) with this `msg`; rejects if the process exits first. */
@@ -120,6 +123,12 @@ export class RunningProcess {
   dump(): string {
     return this.logs.map((line) => `  [${this.name}] ${JSON.stringify(line)}`).join("\n");
   }
+}
+
+/** A user and group to run a process as. */
+export interface ProcessUser {
+  readonly uid: number;
+  readonly gid: number;
 }
 
 /** Fails early, and clearly, when a program has not been built. */

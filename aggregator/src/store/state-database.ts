@@ -64,6 +64,7 @@ export class StateDatabase {
       throw new StateError(`cannot create state directory ${path.resolve(stateDir)}`, stateDir, { cause });
     }
     refuseEmpty(databasePath);
+    refuseUnwritable(stateDir, databasePath);
     const db = openEngine(databasePath);
     try {
       lockExclusively(db, stateDir);
@@ -80,11 +81,11 @@ export class StateDatabase {
     } catch (cause) {
       db.close();
       if (cause instanceof StateError) throw cause;
-      throw new StateError(
-        `cannot use state database ${databasePath}: ${(cause as Error).message}. Restore it from a backup, or move it aside to start counting from zero.`,
-        databasePath,
-        { cause },
-      );
+      // Access and disk errors say nothing of the file's content: no advice to throw it away.
+      const advice = /^SQLITE_(READONLY|CANTOPEN|PERM|FULL|IOERR)/.test(String((cause as { code?: unknown }).code))
+        ? "The file may well be intact: check its permissions, its volume and the free space."
+        : "Restore it from a backup, or move it aside to start counting from zero.";
+      throw new StateError(`cannot use state database ${databasePath}: ${(cause as Error).message}. ${advice}`, databasePath, { cause });
     }
   }
 
@@ -149,6 +150,32 @@ function refuseEmpty(databasePath: string): void {
         "or delete it to start counting from zero (rows of files already rotated away will not be counted again)",
       databasePath,
     );
+  }
+}
+
+/**
+ * A state this process may not write (a file restored with mode 0400, a
+ * volume mounted read-only, another user's files) is refused before SQLite
+ * opens it: the lock and every commit need writing, and SQLite would report
+ * it as a damaged database. The state itself is fine; its access is not.
+ */
+function refuseUnwritable(stateDir: string, databasePath: string): void {
+  const user = process.getuid ? ` (uid ${process.getuid()})` : "";
+  for (const target of [stateDir, databasePath, `${databasePath}-wal`, `${databasePath}-shm`]) {
+    try {
+      fs.accessSync(target, fs.constants.W_OK);
+    } catch (cause) {
+      const code = (cause as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") continue;
+      const why = code === "EROFS" ? "its file system is mounted read-only" : `this process${user} may not write it (${code})`;
+      throw new StateError(
+        `state ${target === stateDir ? "directory" : "file"} ${path.resolve(target)} cannot be written: ${why}. ` +
+          "Nothing was changed; give the aggregator's user write access to the state directory and its files " +
+          "(in Kubernetes: a volume that is not readOnly, and fsGroup or runAsUser matching the files' owner)",
+        target,
+        { cause },
+      );
+    }
   }
 }
 
