@@ -23,6 +23,8 @@ export const EXACT_FAULTS = [
   "rotate",
   "rotate_twice",
   "rotate_while_down",
+  "relink",
+  "relink_while_down",
   "delete_recreate",
   "truncate",
   "truncate_regrow",
@@ -46,6 +48,12 @@ const pick = <T>(world: ChaosWorld, values: readonly T[]): T => values[Math.floo
 const between = (world: ChaosWorld, minMs: number, maxMs: number): number => minMs + Math.floor(world.random() * (maxMs - minMs));
 const source = (world: ChaosWorld, id: string): ChaosSource => world.sources.find((candidate) => candidate.id === id)!;
 const anySource = (world: ChaosWorld): ChaosSource => pick(world, world.sources);
+/** A source rotated by renaming: a plain file, not a symbolic link. */
+const renamedSource = (world: ChaosWorld): ChaosSource =>
+  pick(
+    world,
+    world.sources.filter((candidate) => !candidate.linkTargets),
+  );
 const runningSlots = (world: ChaosWorld): Array<[ChaosSource, SidecarSlot]> =>
   world.sources.flatMap((candidate) => candidate.slots.filter((slot) => slot.process).map((slot): [ChaosSource, SidecarSlot] => [candidate, slot]));
 
@@ -146,11 +154,11 @@ const FAULTS: Record<FaultKind, Fault> = {
     world.proxy.setMode({ kind: "pass" });
   },
   async rotate(world) {
-    const target = anySource(world);
+    const target = renamedSource(world);
     await world.whileWriterPaused(target, () => rotate(target));
   },
   async rotate_twice(world) {
-    const target = anySource(world);
+    const target = renamedSource(world);
     await world.whileWriterPaused(target, () => {
       rotate(target);
       target.writer.append(between(world, 1, 50));
@@ -160,7 +168,7 @@ const FAULTS: Record<FaultKind, Fault> = {
   async rotate_while_down(world) {
     const target = pick(
       world,
-      world.sources.filter((candidate) => candidate.slots.length === 1),
+      world.sources.filter((candidate) => candidate.slots.length === 1 && !candidate.linkTargets),
     );
     const slot = target.slots[0]!;
     await world.stopSidecar(slot, "SIGKILL");
@@ -174,8 +182,34 @@ const FAULTS: Record<FaultKind, Fault> = {
     await pause(between(world, 0, 500));
     world.startSidecar(target, slot);
   },
+  async relink(world) {
+    // A container restarted: Kubernetes points the log's link at a new file
+    // and leaves the old one, whose last rows may not be read yet. (A file the
+    // link led to only in between, never seen by a sidecar, none could know
+    // of: the file before is counted first, then rows flow again.)
+    const target = source(world, "linked");
+    await world.whileSettled(target, () => undefined);
+    await pause(between(world, 50, 500));
+    await world.whileWriterPaused(target, () => world.pointLinkAtNewFile(target));
+  },
+  async relink_while_down(world) {
+    // The same while the sidecar is down, rows written to the old file first:
+    // the restarted sidecar finishes the file the aggregator last saw.
+    const target = source(world, "linked");
+    const slot = target.slots[0]!;
+    await world.whileSettled(target, () => undefined);
+    await world.stopSidecar(slot, "SIGKILL");
+    await pause(between(world, 100, 500));
+    await world.whileWriterPaused(target, () => {
+      target.writer.append(between(world, 1, 100));
+      world.pointLinkAtNewFile(target);
+      target.writer.append(between(world, 1, 100));
+    });
+    await pause(between(world, 0, 500));
+    world.startSidecar(target, slot);
+  },
   async delete_recreate(world) {
-    const target = anySource(world);
+    const target = renamedSource(world);
     await world.whileSettled(target, () => {
       fs.unlinkSync(target.writer.file);
       fs.writeFileSync(target.writer.file, HEADER);
@@ -252,7 +286,7 @@ const FAULTS: Record<FaultKind, Fault> = {
     // writes that straddled the truncation would leave a fragment behind.
     // Rows the sidecar had not read by the truncation are counted from the
     // copy: only the window's rows, which this fault knows, may go missing.
-    const target = anySource(world);
+    const target = renamedSource(world);
     const file = target.writer.file;
     await world.whileWriterPaused(target, async () => {
       for (let n = 4; n >= 1; n--) if (fs.existsSync(`${file}.${n}`)) fs.renameSync(`${file}.${n}`, `${file}.${n + 1}`);

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { LogWriter, fileSize } from "../support/log-writer";
+import { LogWriter, fileSize, pointLink } from "../support/log-writer";
 import { startAggregator, startSidecar, type AggregatorProcess } from "../support/processes";
 import type { RunningProcess } from "@logtally/testing";
 import { aggregatorCounts, QueryProbe } from "../support/query";
@@ -24,6 +24,12 @@ export interface ChaosSource {
   readonly id: string;
   readonly writer: LogWriter;
   readonly slots: SidecarSlot[];
+  /**
+   * For a source whose path is a symbolic link (as Kubernetes' container
+   * logs are), the files it led to so far: rotated by re-pointing the link,
+   * never by renaming. Undefined for a plain file.
+   */
+  readonly linkTargets?: string[];
   /** While true the background writer leaves this file alone. */
   paused: boolean;
 }
@@ -54,24 +60,30 @@ export class ChaosWorld {
     readonly random: () => number,
   ) {}
 
-  /** Starts the aggregator, the proxy, and sources `pod-a`, `pod-b` and `shared` (two sidecars, one file). */
+  /**
+   * Starts the aggregator, the proxy, and sources `pod-a`, `pod-b`, `shared`
+   * (two sidecars, one file) and `linked` (a symbolic link to the file).
+   */
   async start({ lateSharedSidecar = false }: { lateSharedSidecar?: boolean } = {}): Promise<void> {
     await this.startAggregator();
     this.proxy = await TcpFaultProxy.start({ host: "127.0.0.1", port: this.ports.grpcPort });
-    const seeds = [1, 2, 3].map(() => Math.floor(this.random() * 2 ** 31));
+    const seeds = [1, 2, 3, 4].map(() => Math.floor(this.random() * 2 ** 31));
     for (const [index, [id, sidecars]] of (
       [
         ["pod-a", 1],
         ["pod-b", 1],
         ["shared", 2],
+        ["linked", 1],
       ] as const
     ).entries()) {
       const writer = new LogWriter(path.join(this.dir, `${id}.csv`), seeds[index]!);
+      const slots = Array.from({ length: sidecars }, (_, n) => ({ name: `${id}-sidecar-${n + 1}`, process: undefined }));
+      const source: ChaosSource = { id, writer, slots, paused: false, ...(id === "linked" ? { linkTargets: [] } : {}) };
       // A header first: a file truncated and rewritten then starts with the
       // same line, so only the bytes before the offset tell the two apart.
-      fs.writeFileSync(writer.file, HEADER);
-      const slots = Array.from({ length: sidecars }, (_, n) => ({ name: `${id}-sidecar-${n + 1}`, process: undefined }));
-      this.sources.push({ id, writer, slots, paused: false });
+      if (source.linkTargets) this.pointLinkAtNewFile(source);
+      else fs.writeFileSync(writer.file, HEADER);
+      this.sources.push(source);
     }
     for (const source of this.sources) {
       for (const [n, slot] of source.slots.entries()) {
@@ -106,6 +118,15 @@ export class ChaosWorld {
     });
     slot.process = running;
     this.history.push(running);
+  }
+
+  /** Creates a linked source's next file (with the header) and re-points its link at it; the old file stays. */
+  pointLinkAtNewFile(source: ChaosSource): void {
+    const targets = source.linkTargets!;
+    const target = path.join(this.dir, `${source.id}-${targets.length}.csv`);
+    fs.writeFileSync(target, HEADER);
+    targets.push(target);
+    pointLink(source.writer.file, target);
   }
 
   /** Signals the sidecar in a slot and waits for it to exit. */

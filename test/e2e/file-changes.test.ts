@@ -3,7 +3,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LogWriter } from "../support/log-writer";
+import { LogWriter, pointLink } from "../support/log-writer";
 import { startAggregator, startSidecar, type AggregatorProcess } from "../support/processes";
 import type { RunningProcess } from "@logtally/testing";
 import { aggregatorCounts, QueryProbe, sorted, waitUntilSettled } from "../support/query";
@@ -117,8 +117,7 @@ describe("file changes", () => {
     const second = new LogWriter(path.join(dir, "linked-1.log"), 37, ["linked-a", "linked-b"]);
     second.write("host,job_name\n");
     second.append(50, { junkRatio: 0 });
-    fs.symlinkSync(second.file, `${link}.new`);
-    fs.renameSync(`${link}.new`, link);
+    pointLink(link, second.file);
     const after = sidecar("linked-2", link, "linked");
     await waitUntilSettled(aggregator.grpcAddress, { linked: link });
     const truth = new Map(first.truth);
@@ -143,8 +142,7 @@ describe("file changes", () => {
     first.append(200, { junkRatio: 0 });
     const second = new LogWriter(path.join(dir, "relinked-1.log"), 43, ["relinked-a", "relinked-b"]);
     fs.writeFileSync(second.file, "");
-    fs.symlinkSync(second.file, `${link}.new`);
-    fs.renameSync(`${link}.new`, link);
+    pointLink(link, second.file);
     const after = sidecar("relinked-2", link, "relinked");
     await after.waitForLog("starting with file");
     // Only now does the new file get its first lines.

@@ -8,7 +8,7 @@ import { Aggregator, parseAggregatorConfig, type AggregatorConfig } from "@logta
 import type { RejectReason } from "@logtally/proto";
 import { createLogger } from "@logtally/runtime";
 import { Sidecar, SidecarMetrics, parseSidecarConfig, type SidecarConfig } from "@logtally/sidecar";
-import { LogWriter } from "../support/log-writer";
+import { LogWriter, pointLink } from "../support/log-writer";
 import { seededRandom } from "@logtally/testing";
 import { countsOf, scrape, metricValue, type Sample } from "../support/metrics";
 import { QueryProbe, sorted } from "../support/query";
@@ -28,13 +28,21 @@ import { waitFor } from "../support/wait";
  * only destroyed (truncated, deleted, rotated past the last kept file) once
  * the aggregator has counted it to its end.
  *
- * Replay one sequence with LOGTALLY_MODEL_SEED=<seed>; run more sequences
- * with LOGTALLY_MODEL_RUNS=<n> (from the given seed, or from 1).
+ * Linked sequences follow a symbolic link instead, the way Kubernetes points
+ * `/var/log/containers/*.log` at a container's log: there a rotation
+ * re-points the link at a new file and leaves the old one where it was.
+ *
+ * Replay one sequence with LOGTALLY_MODEL_SEED=<seed> (and
+ * LOGTALLY_MODEL_LINKED=1 for a linked one); run more sequences with
+ * LOGTALLY_MODEL_RUNS=<n> (from the given seed, or from 1).
  */
 
 const SEED = envInteger("LOGTALLY_MODEL_SEED");
 const RUNS = envInteger("LOGTALLY_MODEL_RUNS") ?? (SEED === undefined ? 20 : 1);
 const FIRST_SEED = SEED ?? 1;
+/** Linked sequences: with a seed given, only the kind LOGTALLY_MODEL_LINKED names. */
+const LINKED_RUNS = SEED === undefined ? 8 : 0;
+const LINKED_ONLY = process.env.LOGTALLY_MODEL_LINKED === "1";
 /**
  * Sequences that once failed, run with the default ones: each reuses a
  * deleted file's inode for a new file with the same first line.
@@ -193,9 +201,20 @@ class ModelRun {
   /** Rotations since a sidecar last started. */
   private rotationsWhileStopped = 0;
 
+  /** Files a linked sequence's link led to, so far: `log-0.csv`, `log-1.csv` … */
+  private linkTargets = 0;
+  /**
+   * New files or generations at the followed path since the last settle (a
+   * re-point, a truncation, a file deleted and recreated): the sidecar may
+   * not have seen them yet.
+   */
+  private changesSinceSettle = 0;
+
   constructor(
     readonly seed: number,
     private readonly dir: string,
+    /** Whether the followed path is a symbolic link, rotated by re-pointing it. */
+    private readonly linked: boolean,
   ) {
     this.random = seededRandom(seed);
     this.lines = new LineFactory(this.random);
@@ -205,15 +224,21 @@ class ModelRun {
     this.batchMaxBytes = this.random() < 0.5 ? 4096 : 8 << 20;
   }
 
+  /** The followed path: the file itself, or the symbolic link to it. */
   private get file(): string {
     return this.writer.file;
+  }
+
+  /** The file the followed path leads to now. */
+  private get target(): string {
+    return this.linked ? fs.realpathSync(this.file) : this.file;
   }
 
   /** How to replay this sequence, and what it did so far. */
   replay(): string {
     const steps = this.steps.map((step, i) => `\n  ${i + 1}. ${step}`).join("");
     return (
-      `seed ${this.seed} (replay: cd test && LOGTALLY_MODEL_SEED=${this.seed} node --import tsx --test e2e/tailer-model.test.ts)\n` +
+      `${this.linked ? "linked " : ""}seed ${this.seed} (replay: cd test && LOGTALLY_MODEL_SEED=${this.seed}${this.linked ? " LOGTALLY_MODEL_LINKED=1" : ""} node --import tsx --test e2e/tailer-model.test.ts)\n` +
       `read buffer ${this.readBufferBytes} B, batch ${this.batchMaxBytes} B; steps:${steps}`
     );
   }
@@ -229,7 +254,8 @@ class ModelRun {
     this.aggregatorAddress = `127.0.0.1:${grpcPort}`;
     this.metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
     this.probe = new QueryProbe(this.aggregatorAddress);
-    fs.writeFileSync(this.file, "");
+    if (this.linked) this.pointLinkAtNewFile();
+    else fs.writeFileSync(this.file, "");
     if (this.random() < 0.7) await this.appendLines([this.lines.header()]);
     // A source begins with its first commit: files rotated away before then
     // are history, not rows appended to a followed file.
@@ -258,7 +284,7 @@ class ModelRun {
         break;
       }
       case "rotate":
-        await this.rotate();
+        await (this.linked ? this.relink() : this.rotate());
         break;
       case "truncate":
       case "truncate_regrow":
@@ -404,11 +430,41 @@ class ModelRun {
     );
   }
 
+  /**
+   * Re-points the link at a new file; the old one stays. The sidecar finishes
+   * the file the aggregator last saw a generation of; a file (or generation)
+   * the link led to only in between, unseen, it cannot know of: a re-point
+   * after any other change since the last settle settles first.
+   */
+  private async relink(): Promise<void> {
+    const settled = this.changesSinceSettle > 0 ? await this.settleKeepingState() : "";
+    const abandon = this.partial !== undefined && this.random() < 0.3;
+    if (abandon) this.partial = undefined;
+    else if (this.partial) await this.appendLines([]);
+    const target = this.pointLinkAtNewFile();
+    this.changesSinceSettle++;
+    this.firstLine = undefined;
+    const header = this.random() < 0.5;
+    if (header) await this.appendLines([this.lines.header()]);
+    this.steps.push(
+      `re-point the link at ${path.basename(target)}${settled}${abandon ? ", abandoning the partial line" : ""}${header ? ", with a header" : ""}`,
+    );
+  }
+
+  /** Creates the link's next file, empty, and points the link at it in one rename; returns the file. */
+  private pointLinkAtNewFile(): string {
+    const target = path.join(this.dir, `log-${this.linkTargets++}.csv`);
+    fs.writeFileSync(target, "");
+    pointLink(this.file, target);
+    return target;
+  }
+
   /** Truncates, truncates and regrows, or deletes and recreates the live file, once it is counted to its end. */
   private async destroy(operation: "truncate" | "truncate_regrow" | "delete_recreate"): Promise<void> {
     const settled = this.isCounted(this.file) ? " (already counted)" : await this.settleKeepingState();
     const sizeBefore = fs.statSync(this.file).size;
     this.uncount(this.file);
+    this.changesSinceSettle++;
     if (operation === "truncate") {
       fs.truncateSync(this.file, 0);
       this.firstLine = undefined;
@@ -431,8 +487,9 @@ class ModelRun {
       for (const line of content) this.count(line.effect);
       this.steps.push(`truncate and regrow ${sizeBefore} B → ${bytes} B, same first line${settled}`);
     } else {
-      fs.unlinkSync(this.file);
-      fs.writeFileSync(this.file, "");
+      const target = this.target;
+      fs.unlinkSync(target);
+      fs.writeFileSync(target, "");
       this.firstLine = undefined;
       const header = this.random() < 0.5;
       if (header) await this.appendLines([this.lines.header()]);
@@ -484,6 +541,7 @@ class ModelRun {
     } catch (error) {
       assert.fail(`${(error as Error).message}; ${this.replay()}`);
     }
+    this.changesSinceSettle = 0;
     // Files are read in rotation order, so the rotated files are counted too.
     for (let n = 0; n <= MAX_ROTATED; n++) {
       const link = n === 0 ? this.file : `${this.file}.${n}`;
@@ -577,10 +635,14 @@ function envInteger(name: string): number | undefined {
 }
 
 const seeds = [...Array.from({ length: RUNS }, (_, run) => FIRST_SEED + run), ...REGRESSION_SEEDS];
-for (const seed of seeds) {
-  test(`model sequence, seed ${seed}: every complete row appended is counted exactly once`, async (t) => {
+const sequences = [
+  ...(LINKED_ONLY ? [] : seeds.map((seed) => ({ seed, linked: false }))),
+  ...(LINKED_ONLY ? seeds : Array.from({ length: LINKED_RUNS }, (_, run) => FIRST_SEED + run)).map((seed) => ({ seed, linked: true })),
+];
+for (const { seed, linked } of sequences) {
+  test(`${linked ? "linked " : ""}model sequence, seed ${seed}: every complete row appended is counted exactly once`, async (t) => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `logtally-model-${seed}-`));
-    const model = new ModelRun(seed, dir);
+    const model = new ModelRun(seed, dir, linked);
     t.after(async () => {
       try {
         await model.close();

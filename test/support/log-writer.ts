@@ -94,3 +94,9 @@ export class LogWriter {
 export function fileSize(file: string): number {
   return fs.statSync(file).size;
 }
+
+/** Points symbolic link `link` at `target` in one rename, as Kubernetes re-points a container's log link. */
+export function pointLink(link: string, target: string): void {
+  fs.symlinkSync(target, `${link}.new`);
+  fs.renameSync(`${link}.new`, link);
+}
