@@ -16,7 +16,10 @@ import { createServerTransport, type ServerTransport } from "./security/server-c
 import { SourceActivity } from "./ingest/source-activity";
 import { describeSources } from "./query/source-status";
 import { STATUS_PAGE_TOP_COUNTS, renderStatusPage } from "./http/status-page";
-import { CountStore } from "./store/count-store";
+import { SqliteStore } from "./store/sqlite-store";
+import { PostgresStore } from "./store/postgres/postgres-store";
+import type { Store } from "./store/store";
+import { describeWriteFailure } from "./store/write-failure";
 import { TokenVerifier } from "./security/token-verifier";
 import { topCounts } from "./query/top-counts";
 
@@ -34,6 +37,9 @@ type Lifecycle =
   | { readonly state: "stopped" };
 
 const HEALTH_SERVICES = ["", "logtally.v1.Ingest", "logtally.v1.Query"] as const;
+
+/** How often the view of a shared store catches up with other aggregators' commits when nothing else asks. */
+const SHARED_STORE_REFRESH_MS = 1_000;
 
 /**
  * HTTP/2 keepalive: a connection is pinged after a minute without traffic
@@ -57,7 +63,9 @@ const MAX_CONCURRENT_STREAMS_PER_CONNECTION = 100;
  */
 export class Aggregator {
   private lifecycle: Lifecycle = { state: "idle" };
-  private readonly store: CountStore;
+  private readonly store: Store;
+  /** While running on a shared store: catches the view up with other aggregators' commits. */
+  private refreshTimer: NodeJS.Timeout | undefined;
   private readonly committer: GroupCommitter;
   /** Whether the state can be written: ready, and SERVING, only while it can. */
   private readonly writeHealth: WriteHealth;
@@ -83,7 +91,11 @@ export class Aggregator {
     this.transport = createServerTransport(config.tls, credentialsLog);
     this.tokenFile =
       config.tokenFile === undefined ? undefined : new CredentialFiles([config.tokenFile], ([contents]) => parseTokenFile(contents!), credentialsLog);
-    this.store = CountStore.open(config.stateDir, { maxSeries: config.maxSeries });
+    const { store } = config;
+    this.store =
+      store.engine === "sqlite"
+        ? SqliteStore.open(store.stateDir, { maxSeries: config.maxSeries })
+        : new PostgresStore(store.url, log.child({ component: "state" }), { maxSeries: config.maxSeries });
     const activity = new SourceActivity((sourceId) => this.store.view.allSources().has(sourceId));
     this.metrics = new AggregatorMetrics(this.store, activity);
     this.writeHealth = new WriteHealth(
@@ -116,7 +128,11 @@ export class Aggregator {
     this.setHealth("NOT_SERVING");
     this.httpServer = new HttpServer(
       {
-        renderMetrics: () => this.metrics.render(),
+        renderMetrics: async () => {
+          // Never less than any scrape before, whichever replica answered it.
+          await this.store.refresh();
+          return this.metrics.render();
+        },
         isReady: () => this.lifecycle.state === "running" && this.writeHealth.writable,
         renderHomePage: () =>
           renderStatusPage({
@@ -131,10 +147,17 @@ export class Aggregator {
     );
   }
 
-  /** Binds both servers and starts serving. */
+  /** Opens the store (throws StateError when it cannot be used), binds both servers and starts serving. */
   async start(): Promise<AggregatorAddresses> {
     if (this.lifecycle.state !== "idle") throw new Error(`cannot start an aggregator that is ${this.lifecycle.state}`);
     this.lifecycle = { state: "starting" };
+    try {
+      await this.store.open();
+    } catch (error) {
+      this.lifecycle = { state: "stopped" };
+      await this.store.close();
+      throw error;
+    }
     const metricsPort = await this.httpServer.start(this.config.metricsListen);
     const grpcPort = await new Promise<number>((resolve, reject) => {
       this.grpcServer.bindAsync(formatListenAddress(this.config.grpcListen), this.transport.credentials, (error, port) =>
@@ -143,12 +166,13 @@ export class Aggregator {
     });
     for (const files of this.credentialFiles()) files.start(this.config.credentialsReloadMs);
     this.lifecycle = { state: "running" };
-    this.writeHealth.start();
+    await this.writeHealth.start();
     this.reportHealth();
+    if (this.config.store.engine === "postgres") this.refreshPeriodically();
     const { host } = this.config.grpcListen;
     const security = this.describeSecurity();
     this.log.info(
-      { grpcAddress: formatListenAddress({ host, port: grpcPort }), grpcPort, metricsPort, database: this.store.databasePath, ...security },
+      { grpcAddress: formatListenAddress({ host, port: grpcPort }), grpcPort, metricsPort, database: this.store.location, ...security },
       "aggregator started",
     );
     if (security.ingestCredentials === "none") {
@@ -157,6 +181,23 @@ export class Aggregator {
       this.log.warn("the token travels in plaintext: anyone who can watch the network can read it; set --tls-cert and --tls-key");
     }
     return { grpcPort, metricsPort };
+  }
+
+  /**
+   * Catches the view up every second, so that watches and queries see what
+   * other aggregators counted; a database that cannot be reached makes the
+   * aggregator not ready even while no batch comes.
+   */
+  private refreshPeriodically(): void {
+    this.refreshTimer = setTimeout(async () => {
+      await this.store.refresh().catch((error: unknown) => {
+        const failure = describeWriteFailure(error);
+        if (failure) this.writeHealth.failed(failure);
+        else this.log.warn({ err: (error as Error).message }, "view not refreshed");
+      });
+      if (this.lifecycle.state === "running") this.refreshPeriodically();
+    }, SHARED_STORE_REFRESH_MS);
+    this.refreshTimer.unref();
   }
 
   /** How clients reach the server and what it requires of them, for the start-up log. */
@@ -211,9 +252,10 @@ export class Aggregator {
     await this.httpServer.stop();
     for (const files of this.credentialFiles()) files.stop();
     // Batches decided but not committed yet; their streams are gone, and a resend will find them committed.
-    this.committer.flush();
+    await this.committer.flush();
     this.writeHealth.stop();
-    this.store.close();
+    clearTimeout(this.refreshTimer);
+    await this.store.close();
     this.log.info("aggregator stopped");
   }
 

@@ -1,3 +1,4 @@
+import * as fs from "node:fs";
 import {
   ConfigError,
   formatHelp,
@@ -29,6 +30,20 @@ export const AGGREGATOR_FLAGS = [
     env: "LOGTALLY_STATE_DIR",
     default: "./logtally-data",
     description: "Directory of the durable state (SQLite database logtally.db). Keep it on a persistent volume.",
+  },
+  {
+    name: "store",
+    env: "LOGTALLY_STORE",
+    default: "sqlite",
+    description:
+      "Where the state is kept. sqlite: the embedded database in --state-dir, for one replica. " +
+      "postgres://USER@HOST:PORT/DATABASE: a PostgreSQL database any number of replicas share; give the password " +
+      "in --store-file or PGPASSWORD, never here.",
+  },
+  {
+    name: "store-file",
+    env: "LOGTALLY_STORE_FILE",
+    description: "File holding the --store URL, password included (a mounted Secret). Takes the place of --store.",
   },
   {
     name: "shutdown-grace-ms",
@@ -112,6 +127,12 @@ export interface ServerTlsFiles {
   readonly clientCaFile: string | undefined;
 }
 
+/** Where the state is kept: see the --store flag. */
+export type StoreChoice =
+  | { readonly engine: "sqlite"; readonly stateDir: string }
+  /** `url` may hold a password: never log it. */
+  | { readonly engine: "postgres"; readonly url: string };
+
 /** Whether Query requires the credentials Ingest requires. */
 export type QueryAuth = "open" | "token";
 
@@ -120,6 +141,7 @@ export interface AggregatorConfig {
   readonly grpcListen: ListenAddress;
   readonly metricsListen: ListenAddress;
   readonly stateDir: string;
+  readonly store: StoreChoice;
   readonly shutdownGraceMs: number;
   readonly heartbeatIntervalMs: number;
   readonly watchBufferBytes: number;
@@ -139,7 +161,8 @@ export interface AggregatorConfig {
 export const AGGREGATOR_HELP = formatHelp(
   "logtally-aggregator [options]",
   "Applies delta batches from logtally sidecars exactly once into durable counts and serves them\n" +
-    "as log_host_job_count on /metrics. Run exactly one replica.",
+    "as log_host_job_count on /metrics. One replica on the embedded SQLite store (the default); any number on\n" +
+    "one PostgreSQL database (--store).",
   AGGREGATOR_FLAGS,
 );
 
@@ -167,6 +190,7 @@ export function parseAggregatorConfig(argv: string[], env: NodeJS.ProcessEnv): A
     grpcListen: parseListenAddress(labels["grpc-listen"], required("grpc-listen")),
     metricsListen: parseListenAddress(labels["metrics-listen"], required("metrics-listen")),
     stateDir: required("state-dir"),
+    store: parseStore(values["store-file"] ? readStoreFile(labels["store-file"], values["store-file"]) : required("store"), required("state-dir"), labels),
     shutdownGraceMs: integer("shutdown-grace-ms"),
     heartbeatIntervalMs: integer("heartbeat-interval-ms"),
     watchBufferBytes: integer("watch-buffer-bytes"),
@@ -179,6 +203,31 @@ export function parseAggregatorConfig(argv: string[], env: NodeJS.ProcessEnv): A
     maxSeries: integer("max-series"),
     logLevel: parseLogLevel(labels["log-level"], required("log-level")),
   });
+}
+
+/** The --store URL from its file, trimmed. */
+function readStoreFile(label: string, file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8").trim();
+  } catch (error) {
+    throw new ConfigError(`${label}: cannot read ${file}: ${(error as Error).message}`);
+  }
+}
+
+function parseStore(value: string, stateDir: string, labels: Readonly<Record<FlagName, string>>): StoreChoice {
+  if (value === "sqlite") return Object.freeze({ engine: "sqlite", stateDir });
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    // The value may hold a password: it is not repeated.
+    throw new ConfigError(`${labels.store}: expected sqlite or a postgres:// URL`);
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new ConfigError(`${labels.store}: expected sqlite or a postgres:// URL, got a ${url.protocol} URL`);
+  }
+  if (url.pathname.length <= 1) throw new ConfigError(`${labels.store}: the URL names no database (postgres://USER@HOST:PORT/DATABASE)`);
+  return Object.freeze({ engine: "postgres", url: value });
 }
 
 function parseServerTls(

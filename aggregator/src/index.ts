@@ -1,7 +1,8 @@
 /** The logtally aggregator as a library: used by main.ts and by tests. */
 export { Aggregator, type AggregatorAddresses } from "./aggregator";
 export { parseAggregatorConfig, AGGREGATOR_FLAGS, type AggregatorConfig } from "./config";
-export { CountStore, DEFAULT_MAX_SERIES } from "./store/count-store";
+export { SqliteStore } from "./store/sqlite-store";
+export { DEFAULT_MAX_SERIES, type Store } from "./store/store";
 export { DATABASE_FILE } from "./store/state-database";
 export { splitBySeriesLimit } from "./ingest/series-limit";
 export { TokenVerifier } from "./security/token-verifier";

@@ -11,12 +11,12 @@ async function runAggregator(config: AggregatorConfig): Promise<number> {
   let aggregator: Aggregator;
   try {
     aggregator = new Aggregator(config, log);
+    await aggregator.start();
   } catch (error) {
     if (!(error instanceof StateError) && !(error instanceof CredentialFileError)) throw error;
     log.fatal({ path: error.path, err: error.cause }, error.message);
     return 1;
   }
-  await aggregator.start();
   const signal = await firstStopSignal();
   log.info({ signal }, "signal received");
   await aggregator.stop();

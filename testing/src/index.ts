@@ -1,3 +1,4 @@
 /** What the tests of every package share. */
 export * from "./seeded-random";
 export * from "./programs";
+export * from "./postgres";

@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { CountExposition } from "./count-exposition";
 import type { SourceActivity } from "../ingest/source-activity";
 import { lagBytes } from "../query/source-status";
-import type { CountStore } from "../store/count-store";
+import type { Store } from "../store/store";
 
 /** Why a call was refused as unauthenticated, as counted by `logtally_auth_failures_total`. */
 export type AuthFailureReason = "missing_token" | "malformed_token" | "wrong_token";
@@ -27,7 +27,7 @@ export class AggregatorMetrics {
   readonly authFailures: Counter<"service" | "reason">;
 
   constructor(
-    private readonly store: CountStore,
+    private readonly store: Store,
     activity: SourceActivity,
   ) {
     const registers = [this.registry];

@@ -12,7 +12,7 @@ import { createLogger } from "@logtally/runtime";
 import { pairKey } from "./ledger";
 import { AggregatorMetrics } from "../http/metrics";
 import { SourceActivity } from "./source-activity";
-import { CountStore } from "../store/count-store";
+import { SqliteStore } from "../store/sqlite-store";
 
 const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-group-commit-"));
 after(() => fs.rmSync(tempRoot, { recursive: true, force: true }));
@@ -20,8 +20,8 @@ after(() => fs.rmSync(tempRoot, { recursive: true, force: true }));
 let stores = 0;
 const silent = createLogger("test", "silent");
 
-function committer(): { store: CountStore; metrics: AggregatorMetrics; committer: GroupCommitter; health: WriteHealth } {
-  const store = CountStore.open(path.join(tempRoot, `state-${++stores}`));
+function committer(): { store: SqliteStore; metrics: AggregatorMetrics; committer: GroupCommitter; health: WriteHealth } {
+  const store = SqliteStore.open(path.join(tempRoot, `state-${++stores}`));
   const metrics = new AggregatorMetrics(store, new SourceActivity(() => true));
   const health = new WriteHealth(
     () => store.probeWrite(),
@@ -120,7 +120,7 @@ test("while the state cannot be written, groups are refused with the reason and 
   try {
     const commitGroup = store.commitGroup.bind(store);
     // The disk fills: the next commit fails as SQLite reports it.
-    store.commitGroup = () => {
+    store.commitGroup = async () => {
       throw Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
     };
     const refused = await Promise.allSettled([group.submit(batch("sidecar-1", 0, 100, 1))]);
@@ -134,7 +134,7 @@ test("while the state cannot be written, groups are refused with the reason and 
     store.commitGroup = commitGroup;
     await assert.rejects(group.submit(batch("sidecar-1", 0, 100, 1)), /disk full/);
     assert.equal(store.view.generation("pod-a", "app.log#1"), undefined, "nothing was counted");
-    health.start();
+    await health.start();
     assert.equal(health.writable, true);
     assert.equal((await group.submit(batch("sidecar-1", 0, 100, 1))).decision, "apply");
   } finally {

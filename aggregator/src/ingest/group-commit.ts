@@ -1,6 +1,6 @@
 import { StatusError } from "../errors";
 import type { AggregatorMetrics } from "../http/metrics";
-import type { CountStore } from "../store/count-store";
+import type { Store } from "../store/store";
 import { describeWriteFailure } from "../store/write-failure";
 import type { GroupedBatch, GroupOutcome } from "./batch-group";
 import type { WriteHealth } from "./write-health";
@@ -17,9 +17,10 @@ interface Queued {
  *
  * A batch submitted waits for the end of the current turn of the event loop;
  * then everything submitted meanwhile is committed together. No timer holds a
- * batch back: while one group's commit blocks the loop on its fsync, the
- * batches arriving pile up in the sockets and form the next group, so groups
- * grow with the load by themselves. Each batch is still decided on its own
+ * batch back: while one group is being committed (blocking the loop on its
+ * fsync with SQLite, waiting for the database server with PostgreSQL), the
+ * batches arriving pile up and form the next group, so groups grow with the
+ * load by themselves. Each batch is still decided on its own
  * (see batch-group.ts), and its promise settles only once the group is
  * durable: an acknowledgement never gets ahead of the disk.
  *
@@ -30,9 +31,11 @@ interface Queued {
 export class GroupCommitter {
   private queue: Queued[] = [];
   private scheduled: NodeJS.Immediate | undefined;
+  /** The group being committed, if any: the next waits for it, so groups commit in order. */
+  private inFlight: Promise<void> | undefined;
 
   constructor(
-    private readonly store: CountStore,
+    private readonly store: Store,
     private readonly metrics: AggregatorMetrics,
     private readonly health: WriteHealth,
   ) {}
@@ -41,17 +44,40 @@ export class GroupCommitter {
   submit(batch: GroupedBatch): Promise<GroupOutcome> {
     return new Promise((resolve, reject) => {
       this.queue.push({ batch, resolve, reject });
-      this.scheduled ??= setImmediate(() => this.flush());
+      this.schedule();
     });
   }
 
-  /** Commits what is queued now, without waiting for the end of the turn (before the store closes). */
-  flush(): void {
+  /** Commits everything queued, also what is queued meanwhile (before the store closes). */
+  async flush(): Promise<void> {
     clearImmediate(this.scheduled);
     this.scheduled = undefined;
+    while (this.inFlight || this.queue.length > 0) {
+      await (this.inFlight ?? this.commitNext());
+    }
+  }
+
+  private schedule(): void {
+    if (this.inFlight || this.scheduled) return;
+    this.scheduled = setImmediate(() => {
+      this.scheduled = undefined;
+      void this.commitNext();
+    });
+  }
+
+  /** Commits what is queued now as one group; what arrives meanwhile forms the next. */
+  private commitNext(): Promise<void> {
     const group = this.queue;
-    if (group.length === 0) return;
     this.queue = [];
+    this.inFlight = this.commit(group).finally(() => {
+      this.inFlight = undefined;
+      if (this.queue.length > 0) this.schedule();
+    });
+    return this.inFlight;
+  }
+
+  private async commit(group: readonly Queued[]): Promise<void> {
+    if (group.length === 0) return;
     const unwritable = this.health.current;
     if (unwritable) {
       for (const queued of group) queued.reject(new StatusError(unwritable.code, unwritable.message));
@@ -60,7 +86,7 @@ export class GroupCommitter {
     const stopTimer = this.metrics.commitSeconds.startTimer();
     let outcomes: GroupOutcome[];
     try {
-      outcomes = this.store.commitGroup(group.map((queued) => queued.batch));
+      outcomes = await this.store.commitGroup(group.map((queued) => queued.batch));
     } catch (error) {
       const failure = describeWriteFailure(error);
       if (failure) this.health.failed(failure);

@@ -8,8 +8,9 @@ import { checkFileId, parseGenerationId, validateBatch, validateHeartbeat } from
 import type { AggregatorMetrics } from "../http/metrics";
 import { RefusedPairLog } from "./refused-pair-log";
 import type { SourceActivity } from "./source-activity";
-import type { CountStore } from "../store/count-store";
+import type { Store } from "../store/store";
 import { checkHello, welcomeFor } from "./welcome";
+import { describeWriteFailure } from "../store/write-failure";
 
 type ShipCall = ServerDuplexStream<ShipRequest__Output, ShipResponse>;
 
@@ -74,7 +75,7 @@ export class IngestService {
   private readonly refusedPairs: RefusedPairLog;
 
   constructor(
-    private readonly store: CountStore,
+    private readonly store: Store,
     private readonly committer: GroupCommitter,
     private readonly metrics: AggregatorMetrics,
     private readonly activity: SourceActivity,
@@ -175,7 +176,7 @@ export class IngestService {
     call.write(response, () => entry.unsentAnswers--);
   }
 
-  private hello(call: ShipCall, stream: StreamState, hello: Hello__Output): undefined {
+  private async hello(call: ShipCall, stream: StreamState, hello: Hello__Output): Promise<void> {
     const problem = checkHello(hello);
     if (problem) throw new StatusError(status.INVALID_ARGUMENT, problem);
     if (stream.state === "open" && stream.sourceId !== hello.sourceId) {
@@ -187,13 +188,17 @@ export class IngestService {
       this.activity.streamOpened(hello.sourceId, hello.sidecarId);
       this.log.info({ sourceId: hello.sourceId, sidecarId: hello.sidecarId, peer: call.getPeer() }, "sidecar connected");
     }
+    // With a shared store another aggregator may have counted more of this file: the Welcome says the latest.
+    await this.store.refresh().catch((error: unknown) => {
+      const failure = describeWriteFailure(error);
+      throw failure ? new StatusError(failure.code, failure.message, { cause: error }) : error;
+    });
     const welcome = welcomeFor(this.store.view, hello, this.options.heartbeatIntervalMs);
     this.log.info(
       { sourceId: hello.sourceId, generation: welcome.generation, committedOffset: welcome.committedOffset, known: welcome.known },
       "file generation announced",
     );
     this.answer(call, { welcome });
-    return undefined;
   }
 
   private async batch(call: ShipCall, stream: StreamState, batch: DeltaBatch__Output): Promise<void> {

@@ -19,7 +19,7 @@ export class WriteHealth {
   private stopped = false;
 
   constructor(
-    private readonly probe: () => void,
+    private readonly probe: () => Promise<void>,
     private readonly log: Logger,
     private readonly onChange: (writable: boolean) => void,
   ) {}
@@ -35,8 +35,8 @@ export class WriteHealth {
   }
 
   /** Proves the state can be written now; a failure makes the aggregator not ready until a probe succeeds. */
-  start(): void {
-    this.tryWrite();
+  start(): Promise<void> {
+    return this.tryWrite();
   }
 
   /** A commit succeeded. */
@@ -68,16 +68,17 @@ export class WriteHealth {
     if (this.stopped || this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.tryWrite();
+      void this.tryWrite();
     }, WRITE_PROBE_INTERVAL_MS);
     this.timer.unref();
   }
 
-  private tryWrite(): void {
+  private async tryWrite(): Promise<void> {
     try {
-      this.probe();
+      await this.probe();
       this.succeeded();
     } catch (error) {
+      if (this.stopped) return;
       const failure = describeWriteFailure(error);
       if (!failure) throw error;
       this.failed(failure);

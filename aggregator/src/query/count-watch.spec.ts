@@ -10,8 +10,8 @@ import { createLogger } from "@logtally/runtime";
 import { parseCountFilter } from "./count-filter";
 import { CountWatchHub, type WatchCall } from "./count-watch";
 import { SortedCounts } from "./sorted-counts";
-import { CountStore } from "../store/count-store";
-import { commitBatch } from "../testing/commit-batch";
+import { SqliteStore } from "../store/sqlite-store";
+import { commitBatchNow } from "../testing/commit-batch";
 
 const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-watch-spec-"));
 after(() => fs.rmSync(tempRoot, { recursive: true, force: true }));
@@ -59,16 +59,16 @@ class FakeCall extends EventEmitter implements WatchCall {
 }
 
 let stores = 0;
-function openStore(): CountStore {
-  const store = CountStore.open(path.join(tempRoot, `state-${++stores}`));
+function openStore(): SqliteStore {
+  const store = SqliteStore.open(path.join(tempRoot, `state-${++stores}`));
   after(() => store.close());
   return store;
 }
 
 let offset = 0;
-function commit(store: CountStore, deltas: Array<{ host: string; jobName: string; count: number }>): void {
+function commit(store: SqliteStore, deltas: Array<{ host: string; jobName: string; count: number }>): void {
   offset += 100;
-  commitBatch(store, {
+  commitBatchNow(store, {
     sourceId: "s",
     generation: "f#1",
     fileId: "f",
@@ -84,7 +84,7 @@ function commit(store: CountStore, deltas: Array<{ host: string; jobName: string
   });
 }
 
-function hubFor(store: CountStore, maxBufferedBytes: number): CountWatchHub {
+function hubFor(store: SqliteStore, maxBufferedBytes: number): CountWatchHub {
   const index = new SortedCounts(store.view.allCounts().values());
   store.onCommit(({ changed }) => changed.forEach((pair) => index.add(pair)));
   return new CountWatchHub(store, index, maxBufferedBytes, createLogger("aggregator", "fatal"));

@@ -5,7 +5,7 @@ import { filterMatches, type CountFilter } from "./count-filter";
 import { MAX_PAGE_SIZE, pageOfCounts } from "./count-pages";
 import { StatusError } from "../errors";
 import type { SortedCounts } from "./sorted-counts";
-import type { CommittedChange, CountStore } from "../store/count-store";
+import type { CommittedChange, Store } from "../store/store";
 import type { PairCount } from "../store/count-view";
 
 /** What a watcher needs of its server-streaming call; grpc-js's ServerWritableStream provides it. */
@@ -46,7 +46,7 @@ export class CountWatchHub {
   private readonly unsubscribe: () => void;
 
   constructor(
-    store: CountStore,
+    store: Store,
     private readonly index: SortedCounts,
     private readonly maxBufferedBytes: number,
     private readonly log: Logger,

@@ -16,7 +16,7 @@ import { StatusError } from "../errors";
 import { SortedCounts } from "./sorted-counts";
 import type { SourceActivity } from "../ingest/source-activity";
 import { describeSources } from "./source-status";
-import type { CountStore } from "../store/count-store";
+import type { Store } from "../store/store";
 
 /** Settings of the Query service. */
 export interface QueryServiceOptions {
@@ -33,7 +33,7 @@ export class QueryService {
   private readonly watchHub: CountWatchHub;
 
   constructor(
-    private readonly store: CountStore,
+    private readonly store: Store,
     private readonly activity: SourceActivity,
     options: QueryServiceOptions,
     private readonly log: Logger,

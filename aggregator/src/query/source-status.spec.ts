@@ -5,21 +5,21 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { SourceActivity } from "../ingest/source-activity";
 import { describeSources } from "./source-status";
-import { CountStore } from "../store/count-store";
-import { commitBatch } from "../testing/commit-batch";
+import { SqliteStore } from "../store/sqlite-store";
+import { commitBatchNow } from "../testing/commit-batch";
 
 const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-source-status-"));
 after(() => fs.rmSync(tempRoot, { recursive: true, force: true }));
 
 let stores = 0;
-function open(): { store: CountStore; activity: SourceActivity } {
-  const store = CountStore.open(path.join(tempRoot, `state-${++stores}`));
+function open(): { store: SqliteStore; activity: SourceActivity } {
+  const store = SqliteStore.open(path.join(tempRoot, `state-${++stores}`));
   after(() => store.close());
   return { store, activity: new SourceActivity((sourceId) => store.view.allSources().has(sourceId)) };
 }
 
-function commit(store: CountStore, sourceId: string, generation: string, endOffset: number, nowMs = 1_000): void {
-  commitBatch(store, {
+function commit(store: SqliteStore, sourceId: string, generation: string, endOffset: number, nowMs = 1_000): void {
+  commitBatchNow(store, {
     sourceId,
     generation,
     fileId: generation.split("#")[0]!,

@@ -1,5 +1,5 @@
 import type { LiveSource, SourceActivity } from "../ingest/source-activity";
-import type { CountStore } from "../store/count-store";
+import type { Store } from "../store/store";
 
 /** One source as an operator sees it: durable progress and the live view together. */
 export interface SourceView {
@@ -29,7 +29,7 @@ export interface SourceView {
  * Every source the store holds or a stream is connected for, sorted by
  * source id.
  */
-export function describeSources(store: CountStore, activity: SourceActivity): SourceView[] {
+export function describeSources(store: Store, activity: SourceActivity): SourceView[] {
   const generationsBySource = new Map<string, number>();
   for (const generation of store.view.allGenerations()) {
     generationsBySource.set(generation.sourceId, (generationsBySource.get(generation.sourceId) ?? 0) + 1);
@@ -64,7 +64,7 @@ export function describeSources(store: CountStore, activity: SourceActivity): So
  * not yet counted), never below 0 (the file may have been reported before a
  * later batch committed past it). Undefined when no size was reported.
  */
-export function lagBytes(store: CountStore, live: Readonly<LiveSource>): number | undefined {
+export function lagBytes(store: Store, live: Readonly<LiveSource>): number | undefined {
   const reported = live.fileSize;
   if (!reported) return undefined;
   const committed = store.view.generation(live.sourceId, reported.generation)?.committedOffset ?? 0;

@@ -2,7 +2,7 @@ import { status } from "@grpc/grpc-js";
 import { STATE_UNWRITABLE_PREFIX } from "@logtally/proto";
 
 /** Why commits fail for now, as the operator is told it. */
-export type WriteCondition = "read-only" | "disk full" | "I/O error";
+export type WriteCondition = "read-only" | "disk full" | "I/O error" | "unreachable" | "not answering";
 
 /** A commit failure the aggregator can wait out: the status Ingest answers with, and what to say. */
 export interface WriteFailure {
@@ -13,24 +13,52 @@ export interface WriteFailure {
 }
 
 /**
- * What a failed commit means, from SQLite's error code: a database that
- * cannot be written for now (read-only file or volume, full disk, I/O
- * errors) is a condition to report and wait out; anything else is a defect
- * (undefined).
+ * What a failed commit means, from the engine's error: a state that cannot
+ * be written for now is a condition to report and wait out: a read-only file,
+ * volume or server (a PostgreSQL hot standby), a full disk, I/O errors, a
+ * database server that cannot be reached or does not answer in time.
+ * Anything else is a defect (undefined).
  */
 export function describeWriteFailure(error: unknown): WriteFailure | undefined {
-  const code = String((error as { code?: unknown })?.code ?? "");
-  const condition: WriteCondition | undefined = code.startsWith("SQLITE_READONLY")
-    ? "read-only"
-    : code === "SQLITE_FULL"
-      ? "disk full"
-      : code.startsWith("SQLITE_IOERR")
-        ? "I/O error"
-        : undefined;
+  const condition = sqliteCondition(error) ?? postgresCondition(error);
   if (!condition) return undefined;
+  const described: Record<WriteCondition, string> = {
+    "read-only": "read-only",
+    "disk full": "disk full",
+    "I/O error": "failing with I/O errors",
+    unreachable: "unreachable",
+    "not answering": "not answering in time",
+  };
   return {
     condition,
     code: condition === "disk full" ? status.RESOURCE_EXHAUSTED : status.UNAVAILABLE,
-    message: `${STATE_UNWRITABLE_PREFIX} is ${condition === "I/O error" ? "failing with I/O errors" : condition}: nothing was counted, retry later`,
+    message: `${STATE_UNWRITABLE_PREFIX} is ${described[condition]}: nothing was counted, retry later`,
   };
+}
+
+function sqliteCondition(error: unknown): WriteCondition | undefined {
+  const code = String((error as { code?: unknown })?.code ?? "");
+  if (code.startsWith("SQLITE_READONLY")) return "read-only";
+  if (code === "SQLITE_FULL") return "disk full";
+  if (code.startsWith("SQLITE_IOERR")) return "I/O error";
+  return undefined;
+}
+
+/** Socket errors of a connection to the database server. */
+const NETWORK_ERRORS = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "EPIPE"]);
+
+/**
+ * From PostgreSQL's SQLSTATE (class 08: connection exception; 57P0x: the
+ * server shutting down or starting; 53300: too many connections) or
+ * node-postgres's own errors, which carry no code.
+ */
+function postgresCondition(error: unknown): WriteCondition | undefined {
+  const code = String((error as { code?: unknown })?.code ?? "");
+  const message = String((error as { message?: unknown })?.message ?? "");
+  if (code === "25006") return "read-only";
+  if (code === "53100") return "disk full";
+  if (code === "57014" || /timeout exceeded when trying to connect|Query read timeout/.test(message)) return "not answering";
+  if (NETWORK_ERRORS.has(code) || code.startsWith("08") || /^57P0[1-3]$/.test(code) || code === "53300") return "unreachable";
+  if (/Connection terminated|connection error|Client was closed|Connection ended/i.test(message)) return "unreachable";
+  return undefined;
 }

@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import type { GroupedBatch, GroupOutcome } from "../ingest/batch-group";
-import type { CountStore } from "../store/count-store";
+import type { SqliteStore } from "../store/sqlite-store";
+import type { Store } from "../store/store";
 
 /** A batch for {@link commitBatch}: its start defaults to the generation's committed offset. */
 export type TestBatch = Omit<GroupedBatch, "startOffset"> & { readonly startOffset?: number };
@@ -10,9 +11,17 @@ export type TestBatch = Omit<GroupedBatch, "startOffset"> & { readonly startOffs
  * committed offset unless told otherwise, and checks that the ledger applied
  * it. Throws what the store throws when the transaction fails.
  */
-export function commitBatch(store: CountStore, batch: TestBatch): Extract<GroupOutcome, { decision: "apply" }> {
+export async function commitBatch(store: Store, batch: TestBatch): Promise<Extract<GroupOutcome, { decision: "apply" }>> {
   const startOffset = batch.startOffset ?? store.view.generation(batch.sourceId, batch.generation)?.committedOffset ?? 0;
-  const [outcome] = store.commitGroup([{ ...batch, startOffset }]);
+  const [outcome] = await store.commitGroup([{ ...batch, startOffset }]);
+  assert.ok(outcome?.decision === "apply", `batch of ${batch.generation} up to ${batch.endOffset} was not applied: ${JSON.stringify(outcome)}`);
+  return outcome;
+}
+
+/** commitBatch() on the embedded store, synchronously. */
+export function commitBatchNow(store: SqliteStore, batch: TestBatch): Extract<GroupOutcome, { decision: "apply" }> {
+  const startOffset = batch.startOffset ?? store.view.generation(batch.sourceId, batch.generation)?.committedOffset ?? 0;
+  const [outcome] = store.commitGroupNow([{ ...batch, startOffset }]);
   assert.ok(outcome?.decision === "apply", `batch of ${batch.generation} up to ${batch.endOffset} was not applied: ${JSON.stringify(outcome)}`);
   return outcome;
 }

@@ -6,10 +6,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import Database from "better-sqlite3";
 import { StateError } from "../errors";
-import { CountStore } from "./count-store";
+import { SqliteStore } from "./sqlite-store";
 import { DATABASE_FILE } from "./state-database";
 import { HOLDER_FILE } from "./state-lock";
-import { commitBatch, type TestBatch } from "../testing/commit-batch";
+import { commitBatchNow, type TestBatch } from "../testing/commit-batch";
+import { describeStoreConformance } from "../testing/store-conformance";
 
 const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-store-"));
 after(() => fs.rmSync(tempRoot, { recursive: true, force: true }));
@@ -20,6 +21,12 @@ function stateDir(): string {
   dirCount += 1;
   return path.join(tempRoot, `state-${dirCount}`);
 }
+
+describeStoreConformance({
+  name: "SQLite",
+  fresh: async () => stateDir(),
+  open: async (location, options) => SqliteStore.open(location, options),
+});
 
 function change(overrides: Partial<TestBatch> = {}): TestBatch {
   return {
@@ -43,13 +50,13 @@ function change(overrides: Partial<TestBatch> = {}): TestBatch {
 }
 
 /** Counts as sorted [host, job_name, count] triples. */
-function countsOf(store: CountStore): Array<[string, string, number]> {
+function countsOf(store: SqliteStore): Array<[string, string, number]> {
   return [...store.view.allCounts().values()]
     .map((pair): [string, string, number] => [pair.host, pair.jobName, pair.count])
     .sort((a, b) => (`${a[0]}\u0000${a[1]}` < `${b[0]}\u0000${b[1]}` ? -1 : 1));
 }
 
-function rejectedOf(store: CountStore): Record<string, number> {
+function rejectedOf(store: SqliteStore): Record<string, number> {
   return Object.fromEntries([...store.view.rejectedByReason()].sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
@@ -69,8 +76,8 @@ function readDatabase(dir: string) {
 }
 
 /** Opens a store, runs `body`, and closes the store even when `body` throws. */
-function withStore<T>(dir: string, body: (store: CountStore) => T): T {
-  const store = CountStore.open(dir);
+function withStore<T>(dir: string, body: (store: SqliteStore) => T): T {
+  const store = SqliteStore.open(dir);
   try {
     return body(store);
   } finally {
@@ -81,7 +88,7 @@ function withStore<T>(dir: string, body: (store: CountStore) => T): T {
 test("open creates the state directory and the schema", () => {
   const dir = path.join(stateDir(), "nested", "deeper");
   withStore(dir, (store) => {
-    assert.equal(store.databasePath, path.resolve(dir, DATABASE_FILE));
+    assert.equal(store.location, path.resolve(dir, DATABASE_FILE));
     assert.equal(store.view.totalCounted(), 0);
     assert.equal(store.view.allCounts().size, 0);
     assert.equal(store.view.allSources().size, 0);
@@ -105,8 +112,8 @@ test("open creates the state directory and the schema", () => {
 test("apply updates counts, the generation, the source and rejected rows", () => {
   const dir = stateDir();
   withStore(dir, (store) => {
-    commitBatch(store, change());
-    commitBatch(
+    commitBatchNow(store, change());
+    commitBatchNow(
       store,
       change({
         endOffset: 250,
@@ -171,10 +178,10 @@ test("apply updates counts, the generation, the source and rejected rows", () =>
 test("state survives close and reopen", () => {
   const dir = stateDir();
   withStore(dir, (store) => {
-    commitBatch(store, change());
+    commitBatchNow(store, change());
     // The ledger opens epoch 2 only after epoch 1.
-    commitBatch(store, change({ sourceId: "pod-b", generation: "err.log#1", fileId: "err.log", endOffset: 10, nowMs: 1_500, deltas: [], rejected: [] }));
-    commitBatch(
+    commitBatchNow(store, change({ sourceId: "pod-b", generation: "err.log#1", fileId: "err.log", endOffset: 10, nowMs: 1_500, deltas: [], rejected: [] }));
+    commitBatchNow(
       store,
       change({
         sourceId: "pod-b",
@@ -190,7 +197,7 @@ test("state survives close and reopen", () => {
         rejected: [{ reason: "no_such_reason", count: 4 }],
       }),
     );
-    commitBatch(
+    commitBatchNow(
       store,
       change({
         endOffset: 180,
@@ -254,7 +261,7 @@ test("state survives close and reopen", () => {
     );
 
     // Counting continues on top of the reloaded state.
-    commitBatch(store, change({ endOffset: 190, fileBirthMs: 99, deltas: [{ host: "web-1", jobName: "backup", count: 2 }], rejected: [] }));
+    commitBatchNow(store, change({ endOffset: 190, fileBirthMs: 99, deltas: [{ host: "web-1", jobName: "backup", count: 2 }], rejected: [] }));
     assert.deepEqual(countsOf(store)[1], ["web-1", "backup", 5]);
     assert.equal(store.view.generation("pod-a", "app.log#1")?.fileBirthMs, 1_234.5);
     assert.equal(store.view.totalCounted(), 17);
@@ -266,17 +273,17 @@ test("latestEpoch tracks the highest epoch per (source, file)", () => {
   const epoch = (sourceId: string, fileId: string, n: number, endOffset: number) =>
     change({ sourceId, fileId, epoch: n, generation: `${fileId}#${n}`, endOffset, deltas: [], rejected: [] });
   withStore(dir, (store) => {
-    commitBatch(store, epoch("pod-a", "app.log", 1, 10));
+    commitBatchNow(store, epoch("pod-a", "app.log", 1, 10));
     assert.equal(store.view.latestEpoch("pod-a", "app.log"), 1);
-    commitBatch(store, epoch("pod-a", "app.log", 2, 5));
+    commitBatchNow(store, epoch("pod-a", "app.log", 2, 5));
     assert.equal(store.view.latestEpoch("pod-a", "app.log"), 2);
     // A late batch of the older epoch moves its offset, not the latest epoch.
-    commitBatch(store, epoch("pod-a", "app.log", 1, 20));
+    commitBatchNow(store, epoch("pod-a", "app.log", 1, 20));
     assert.equal(store.view.latestEpoch("pod-a", "app.log"), 2);
     assert.equal(store.view.generation("pod-a", "app.log#1")?.committedOffset, 20);
     // Other sources and other files keep their own epochs.
-    commitBatch(store, epoch("pod-b", "app.log", 1, 7));
-    for (const n of [1, 2, 3]) commitBatch(store, epoch("pod-a", "err.log", n, 7));
+    commitBatchNow(store, epoch("pod-b", "app.log", 1, 7));
+    for (const n of [1, 2, 3]) commitBatchNow(store, epoch("pod-a", "err.log", n, 7));
     assert.equal(store.view.latestEpoch("pod-b", "app.log"), 1);
     assert.equal(store.view.latestEpoch("pod-a", "err.log"), 3);
     assert.equal(store.view.latestEpoch("pod-a", "app.log"), 2);
@@ -311,7 +318,7 @@ test("a transaction that fails midway changes nothing, on disk or in memory", ()
     source: { sourceId: "pod-a", createdMs: 1_000, latestGeneration: "app.log#1", lastSeenMs: 1_000, lastSidecarId: "sidecar-1" },
     rejected: { empty_field: 1 },
   };
-  const assertUnchanged = (store: CountStore, when: string) => {
+  const assertUnchanged = (store: SqliteStore, when: string) => {
     assert.deepEqual(countsOf(store), before.counts, when);
     assert.equal(store.view.totalCounted(), 5, when);
     assert.deepEqual({ ...store.view.generation("pod-a", "app.log#1") }, before.generation, when);
@@ -322,7 +329,7 @@ test("a transaction that fails midway changes nothing, on disk or in memory", ()
   };
 
   withStore(dir, (store) => {
-    commitBatch(store, change());
+    commitBatchNow(store, change());
     // The first delta and the rejected rows would succeed; the last one would
     // take web-1/backup to 3 - 4 = -1, which the CHECK constraint refuses.
     const failing = (overrides: Partial<TestBatch>) =>
@@ -339,10 +346,10 @@ test("a transaction that fails midway changes nothing, on disk or in memory", ()
         rejected: [{ reason: "empty_field", count: 8 }],
         ...overrides,
       });
-    assert.throws(() => commitBatch(store, failing({})), /CHECK constraint failed/);
+    assert.throws(() => commitBatchNow(store, failing({})), /CHECK constraint failed/);
     assertUnchanged(store, "in memory, same generation");
     // A failing first batch of a new epoch must not make that epoch the latest.
-    assert.throws(() => commitBatch(store, failing({ generation: "app.log#2", epoch: 2 })), /CHECK constraint failed/);
+    assert.throws(() => commitBatchNow(store, failing({ generation: "app.log#2", epoch: 2 })), /CHECK constraint failed/);
     assertUnchanged(store, "in memory, next epoch");
   });
   assert.deepEqual(readDatabase(dir), {
@@ -354,7 +361,7 @@ test("a transaction that fails midway changes nothing, on disk or in memory", ()
   withStore(dir, (store) => {
     assertUnchanged(store, "after reopen");
     // The store is still usable after a failed transaction.
-    commitBatch(store, change({ endOffset: 150, deltas: [{ host: "web-1", jobName: "backup", count: 1 }], rejected: [] }));
+    commitBatchNow(store, change({ endOffset: 150, deltas: [{ host: "web-1", jobName: "backup", count: 1 }], rejected: [] }));
     assert.equal(store.view.generation("pod-a", "app.log#1")?.committedOffset, 150);
     assert.equal(store.view.totalCounted(), 6);
   });
@@ -368,7 +375,7 @@ test("a garbage database file is refused with its path and how to recover", () =
   fs.writeFileSync(databasePath, garbage);
 
   assert.throws(
-    () => CountStore.open(dir),
+    () => SqliteStore.open(dir),
     (error: unknown) => {
       assert.ok(error instanceof StateError, `not a StateError: ${String(error)}`);
       assert.equal(error.path, databasePath);
@@ -406,7 +413,7 @@ test("a version 1 database is migrated in place, keeping its state", () => {
     assert.deepEqual(countsOf(store), [["web-1", "backup", 7]]);
     assert.equal(store.view.generation("pod-a", "app.log#1")?.committedOffset, 120);
     assert.equal(store.view.generation("pod-a", "app.log#1")?.fileBirthMs, 0);
-    commitBatch(store, change({ endOffset: 130, fileBirthMs: 42, deltas: [], rejected: [] }));
+    commitBatchNow(store, change({ endOffset: 130, fileBirthMs: 42, deltas: [], rejected: [] }));
   });
   withStore(dir, (store) => assert.equal(store.view.generation("pod-a", "app.log#1")?.fileBirthMs, 42));
   const reopened = new Database(path.join(dir, DATABASE_FILE), { readonly: true });
@@ -425,7 +432,7 @@ test("a database from a newer schema is refused", () => {
   db.pragma("user_version = 4");
   db.close();
   assert.throws(
-    () => CountStore.open(dir),
+    () => SqliteStore.open(dir),
     (error: unknown) =>
       error instanceof StateError && error.path === databasePath && error.message.includes("schema version 4 is newer than this aggregator understands (3)"),
   );
@@ -435,7 +442,7 @@ test("a state directory that is a regular file is refused", () => {
   const file = stateDir();
   fs.writeFileSync(file, "not a directory\n");
   assert.throws(
-    () => CountStore.open(file),
+    () => SqliteStore.open(file),
     (error: unknown) => error instanceof StateError && error.path === file && error.message === `cannot create state directory ${path.resolve(file)}`,
   );
   assert.equal(fs.readFileSync(file, "utf8"), "not a directory\n");
@@ -443,11 +450,11 @@ test("a state directory that is a regular file is refused", () => {
 
 test("close is idempotent and later applies fail", () => {
   const dir = stateDir();
-  const store = CountStore.open(dir);
-  commitBatch(store, change());
+  const store = SqliteStore.open(dir);
+  commitBatchNow(store, change());
   store.close();
   assert.doesNotThrow(() => store.close());
-  assert.throws(() => commitBatch(store, change({ endOffset: 300 })), /state database is closed/);
+  assert.throws(() => commitBatchNow(store, change({ endOffset: 300 })), /state database is closed/);
   // The in-memory view stays readable and unchanged.
   assert.equal(store.view.totalCounted(), 5);
   withStore(dir, (reopened) => assert.equal(reopened.view.generation("pod-a", "app.log#1")?.committedOffset, 100));
@@ -455,14 +462,14 @@ test("close is idempotent and later applies fail", () => {
 
 test("beyond maxSeries pairs, rows of new pairs are rejected as series_limit in the batch's transaction; existing pairs keep counting", () => {
   const dir = stateDir();
-  const open = (maxSeries: number): CountStore => CountStore.open(dir, { maxSeries });
+  const open = (maxSeries: number): SqliteStore => SqliteStore.open(dir, { maxSeries });
   const first = open(3);
   try {
     assert.equal(first.view.maxSeries, 3);
-    const applied = commitBatch(first, change({ rejected: [] }));
+    const applied = commitBatchNow(first, change({ rejected: [] }));
     assert.deepEqual(applied.refusedBySeriesLimit, []);
     // web-1 exists; web-3 takes the last free series; web-4 and web-5 do not fit.
-    const refused = commitBatch(
+    const refused = commitBatchNow(
       first,
       change({
         endOffset: 200,
@@ -504,7 +511,7 @@ test("beyond maxSeries pairs, rows of new pairs are rejected as series_limit in 
   // Reopened with a lower limit: nothing is dropped, existing pairs count, new ones do not.
   const second = open(2);
   try {
-    const applied = commitBatch(
+    const applied = commitBatchNow(
       second,
       change({
         endOffset: 300,
@@ -529,14 +536,14 @@ test("beyond maxSeries pairs, rows of new pairs are rejected as series_limit in 
 
 test("a state held by an open store is refused to a second one, which names the holder", () => {
   const dir = stateDir();
-  const holder = CountStore.open(dir);
+  const holder = SqliteStore.open(dir);
   try {
     assert.throws(
-      () => CountStore.open(dir),
+      () => SqliteStore.open(dir),
       (error: unknown) =>
         error instanceof StateError && new RegExp(`is in use by another aggregator \\(pid ${process.pid} on `).test(error.message) && error.path === dir,
     );
-    commitBatch(holder, change());
+    commitBatchNow(holder, change());
   } finally {
     holder.close();
   }

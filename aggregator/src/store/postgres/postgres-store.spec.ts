@@ -1,0 +1,203 @@
+import { after, before, describe, test } from "node:test";
+import * as assert from "node:assert/strict";
+import { createLogger } from "@logtally/runtime";
+import { postgresUnavailable, TestPostgres } from "@logtally/testing";
+import { StateError } from "../../errors";
+import { commitBatch, type TestBatch } from "../../testing/commit-batch";
+import { describeStoreConformance } from "../../testing/store-conformance";
+import { describeWriteFailure } from "../write-failure";
+import type { StoreOptions } from "../store";
+import { PostgresStore } from "./postgres-store";
+import { POSTGRES_SCHEMA_VERSION } from "./postgres-schema";
+
+const silent = createLogger("test", "silent");
+const skip = postgresUnavailable();
+let server: TestPostgres | undefined;
+let databases = 0;
+
+before(async () => {
+  if (!skip) server = await TestPostgres.start({ password: "s3cret-Pass" });
+});
+after(async () => server?.destroy());
+
+/** A new database on the test server, as a URL with the password. */
+async function freshDatabase(): Promise<string> {
+  const name = `state_${++databases}`;
+  await server!.createDatabase(name);
+  return withPassword(server!.url(name));
+}
+
+function withPassword(url: string, password = "s3cret-Pass"): string {
+  const parsed = new URL(url);
+  parsed.password = password;
+  return parsed.toString();
+}
+
+async function openStore(url: string, options?: StoreOptions): Promise<PostgresStore> {
+  const store = new PostgresStore(url, silent, options);
+  try {
+    await store.open();
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  return store;
+}
+
+function batch(overrides: Partial<TestBatch> = {}): TestBatch {
+  return {
+    sourceId: "shared",
+    generation: "app.log#1",
+    fileId: "app.log",
+    epoch: 1,
+    endOffset: 100,
+    anchor: "aa",
+    fileBirthMs: 0,
+    filePath: "/var/log/app.log",
+    sidecarId: "sidecar-1",
+    deltas: [{ host: "web-1", jobName: "backup", count: 1 }],
+    rejected: [],
+    nowMs: 1_000,
+    ...overrides,
+  };
+}
+
+describe("PostgreSQL store", { skip }, () => {
+  describeStoreConformance({ name: "PostgreSQL", fresh: freshDatabase, open: openStore });
+
+  test("two aggregators on one database count each byte range once, however their batches race", async () => {
+    const url = await freshDatabase();
+    const [first, second] = [await openStore(url), await openStore(url)];
+    try {
+      // Two sidecars of one shared file, each talking to another replica, ship the same ranges.
+      const ranges = Array.from({ length: 60 }, (_, n) => ({ start: n * 10, end: n * 10 + 10 }));
+      const ship = async (store: PostgresStore, sidecarId: string) => {
+        let applied = 0;
+        for (const { start, end } of ranges) {
+          const [outcome] = await store.commitGroup([{ ...batch({ endOffset: end, sidecarId }), startOffset: start }]);
+          if (outcome!.decision === "apply") applied++;
+          else assert.ok(outcome!.decision === "duplicate" || outcome!.decision === "out_of_order", JSON.stringify(outcome));
+        }
+        return applied;
+      };
+      // Each retries what it could not apply, as a sidecar resumes from the committed offset.
+      let applied = (await Promise.all([ship(first, "sidecar-1"), ship(second, "sidecar-2")])).reduce((a, b) => a + b, 0);
+      for (const store of [first, second]) {
+        await store.refresh();
+        for (const { start, end } of ranges) {
+          if (start < (store.view.generation("shared", "app.log#1")?.committedOffset ?? 0)) continue;
+          const [outcome] = await store.commitGroup([{ ...batch({ endOffset: end }), startOffset: start }]);
+          if (outcome!.decision === "apply") applied++;
+        }
+      }
+      assert.equal(applied, ranges.length, "each range applied exactly once");
+      for (const store of [first, second]) {
+        await store.refresh();
+        assert.equal(store.view.allCounts().get("web-1\u0000backup")?.count, ranges.length);
+        assert.equal(store.view.generation("shared", "app.log#1")?.committedOffset, 600);
+      }
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+    }
+  });
+
+  test("a new generation opened by two aggregators at once is counted once", async () => {
+    const url = await freshDatabase();
+    const [first, second] = [await openStore(url), await openStore(url)];
+    try {
+      await commitBatch(first, batch());
+      const next = {
+        ...batch({ generation: "app.log#2", epoch: 2, endOffset: 30, deltas: [{ host: "web-1", jobName: "restore", count: 1 }] }),
+        startOffset: 0,
+      };
+      const outcomes = (await Promise.all([first.commitGroup([next]), second.commitGroup([next])])).flat();
+      assert.deepEqual(outcomes.map((outcome) => outcome.decision).sort(), ["apply", "duplicate"]);
+      await second.refresh();
+      assert.equal(second.view.allCounts().get("web-1\u0000restore")?.count, 1);
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+    }
+  });
+
+  test("the series limit is the database's, not each aggregator's", async () => {
+    const url = await freshDatabase();
+    const [first, second] = [await openStore(url, { maxSeries: 2 }), await openStore(url, { maxSeries: 2 })];
+    try {
+      await commitBatch(first, batch({ sourceId: "a", deltas: [{ host: "one", jobName: "j", count: 1 }] }));
+      await commitBatch(second, batch({ sourceId: "b", deltas: [{ host: "two", jobName: "j", count: 1 }] }));
+      const refused = await commitBatch(first, batch({ sourceId: "a", endOffset: 200, deltas: [{ host: "three", jobName: "j", count: 1 }] }));
+      assert.equal(refused.refusedBySeriesLimit.length, 1);
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+    }
+  });
+
+  test("the location it logs never holds the password", async () => {
+    const url = await freshDatabase();
+    const store = await openStore(url);
+    try {
+      assert.ok(!store.location.includes("s3cret-Pass"), store.location);
+      assert.match(store.location, /^postgres:\/\/logtally:redacted@127\.0\.0\.1:\d+\/state_\d+$/);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("a wrong password, an unreachable server and a database of another application are refused with a clear error", async () => {
+    const url = await freshDatabase();
+    await assert.rejects(openStore(withPassword(url, "wrong")), (error: unknown) => {
+      assert.ok(error instanceof StateError);
+      assert.match(error.message, /^cannot connect to PostgreSQL at postgres:\/\/logtally:redacted@.*password authentication failed/);
+      assert.ok(!error.message.includes("wrong"));
+      return true;
+    });
+    await assert.rejects(
+      openStore("postgres://logtally@127.0.0.1:1/none"),
+      /cannot connect to PostgreSQL at postgres:\/\/logtally@127\.0\.0\.1:1\/none: .*ECONNREFUSED/,
+    );
+    const foreign = await freshDatabase();
+    await server!.psql("CREATE SCHEMA logtally; CREATE TABLE logtally.invoices (id int)", new URL(foreign).pathname.slice(1));
+    await assert.rejects(openStore(foreign), /schema logtally at .* holds tables that are not logtally's \(invoices\)/);
+  });
+
+  test("a database written by a newer logtally is refused, and left as it was", async () => {
+    const url = await freshDatabase();
+    await (await openStore(url)).close();
+    const name = new URL(url).pathname.slice(1);
+    await server!.psql(`UPDATE logtally.meta SET schema_version = ${POSTGRES_SCHEMA_VERSION + 1}`, name);
+    await assert.rejects(openStore(url), /have schema version 2, newer than this aggregator's 1/);
+    assert.equal(await server!.psql("SELECT schema_version FROM logtally.meta", name), String(POSTGRES_SCHEMA_VERSION + 1));
+  });
+
+  test("two aggregators starting at once on an empty database both come up on one schema", async () => {
+    const url = await freshDatabase();
+    const stores = await Promise.all([openStore(url), openStore(url), openStore(url)]);
+    await Promise.all(stores.map((store) => store.close()));
+    assert.equal(await server!.psql("SELECT count(*) FROM logtally.meta", new URL(url).pathname.slice(1)), "1");
+  });
+
+  test("while the server is down commits fail as unreachable, and work again once it is back", async () => {
+    const url = await freshDatabase();
+    const store = await openStore(url);
+    try {
+      await commitBatch(store, batch());
+      await server!.stop("immediate");
+      try {
+        const failure = await store.commitGroup([{ ...batch({ endOffset: 200 }), startOffset: 100 }]).then(
+          () => assert.fail("a commit succeeded with the server down"),
+          (error: unknown) => describeWriteFailure(error),
+        );
+        assert.equal(failure?.condition, "unreachable");
+        assert.equal(failure?.message, "state database is unreachable: nothing was counted, retry later");
+        await assert.rejects(store.probeWrite());
+      } finally {
+        await server!.restart();
+      }
+      await store.probeWrite();
+      await commitBatch(store, batch({ endOffset: 200 }));
+      assert.equal(store.view.generation("shared", "app.log#1")?.committedOffset, 200);
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -1,0 +1,267 @@
+import pg from "pg";
+import type { Logger } from "@logtally/runtime";
+import { StateError } from "../../errors";
+import { decideGroup, type GroupedBatch, type GroupOutcome, type GroupWrites } from "../../ingest/batch-group";
+import { normalizeRejectReason } from "@logtally/proto";
+import { CountView, type StateRows } from "../count-view";
+import { CommitListeners, DEFAULT_MAX_SERIES, type CommittedChange, type Store, type StoreOptions } from "../store";
+import { CommittedSnapshot } from "./committed-snapshot";
+import { migrate, SCHEMA } from "./postgres-schema";
+import { redactUrl } from "./redact-url";
+
+/** Connections per aggregator: commits are one at a time; refreshes and probes take the others. */
+const POOL_SIZE = 4;
+const CONNECT_TIMEOUT_MS = 5_000;
+/** A statement the server takes longer than this for is cancelled (and its transaction rolled back). */
+const STATEMENT_TIMEOUT_MS = 10_000;
+/** A query the client waits longer than this for (the server gone silent) fails. */
+const QUERY_TIMEOUT_MS = 15_000;
+
+/** Counts in bigint columns stay below 2^53: read them as numbers. */
+const TYPES = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === pg.types.builtins.INT8 ? (text: string) => Number(text) : pg.types.getTypeParser(oid, format as "text")) as typeof pg.types.getTypeParser,
+};
+
+/**
+ * The shared store: a PostgreSQL database that any number of aggregators
+ * use at once, each with its view of it in memory for reads.
+ *
+ * A group is committed in one transaction that first locks the `meta` row,
+ * so commits of all aggregators happen one after another and are numbered
+ * (see postgres-schema.ts); inside it the rows the group touches are read,
+ * the group is decided by the same rules as everywhere (batch-group.ts), and
+ * counts are added as increments, offsets and sources set, in one statement
+ * per table. Whatever replica a sidecar talks to, and however many sidecars
+ * ship one file, each byte range is counted once.
+ *
+ * The view catches up with rows of a higher revision than it has seen, in
+ * one snapshot (refresh()), after each own commit, before each Welcome and
+ * scrape, and every second.
+ */
+export class PostgresStore implements Store {
+  readonly view: CountView;
+  readonly location: string;
+  private readonly pool: pg.Pool;
+  private readonly listeners = new CommitListeners();
+  /** Highest revision the view holds. */
+  private seenRevision = 0;
+  private refreshing: Promise<void> | undefined;
+  private refreshAgain = false;
+  private closed = false;
+
+  constructor(
+    url: string,
+    private readonly log: Logger,
+    { maxSeries = DEFAULT_MAX_SERIES }: StoreOptions = {},
+  ) {
+    this.location = redactUrl(url);
+    this.view = new CountView({ counts: [], generations: [], sources: [], rejected: [] }, maxSeries);
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max: POOL_SIZE,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      statement_timeout: STATEMENT_TIMEOUT_MS,
+      query_timeout: QUERY_TIMEOUT_MS,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+      application_name: "logtally-aggregator",
+      types: TYPES,
+    });
+    // An idle connection that breaks (the server restarted) is dropped from the pool; the next query opens another.
+    this.pool.on("error", (error) => this.log.warn({ err: error.message }, "idle PostgreSQL connection lost"));
+  }
+
+  /** Connects, creates or upgrades the tables, and loads the view; throws StateError when the database cannot be used. */
+  async open(): Promise<void> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (cause) {
+      throw new StateError(`cannot connect to PostgreSQL at ${this.location}: ${(cause as Error).message}`, this.location, { cause });
+    }
+    try {
+      await migrate(client, this.location);
+    } catch (cause) {
+      if (cause instanceof StateError) throw cause;
+      throw new StateError(`cannot set up the logtally tables at ${this.location}: ${(cause as Error).message}`, this.location, { cause });
+    } finally {
+      client.release();
+    }
+    await this.refresh();
+  }
+
+  async commitGroup(group: readonly GroupedBatch[]): Promise<GroupOutcome[]> {
+    const outcomes = await this.inTransaction(async (client) => {
+      const meta = (await client.query<{ revision: number; series_count: number }>(`SELECT revision, series_count FROM ${SCHEMA}.meta FOR UPDATE`)).rows[0]!;
+      const snapshot = await CommittedSnapshot.read(client, group, meta.series_count, this.view.maxSeries);
+      const decided = decideGroup(snapshot, group);
+      if (decided.writes.generations.size === 0) return { value: decided.outcomes, commit: false };
+      const revision = meta.revision + 1;
+      const newPairs = [...decided.writes.pairs.values()].filter((pair) => !snapshot.isCounted(pair.host, pair.jobName)).length;
+      await writeGroup(client, decided.writes, revision);
+      await client.query(`UPDATE ${SCHEMA}.meta SET revision = $1, series_count = series_count + $2`, [revision, newPairs]);
+      return { value: decided.outcomes, commit: true };
+    });
+    // Committed: the acknowledgements must not wait on, or fail with, the view's catching up.
+    await this.refresh().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, "view not refreshed after a commit"));
+    return [...outcomes];
+  }
+
+  /** Catches up with every commit since the last; concurrent calls share one refresh, and one more after it. */
+  refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      try {
+        do {
+          this.refreshAgain = false;
+          await this.refreshOnce();
+        } while (this.refreshAgain);
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  private async refreshOnce(): Promise<void> {
+    const since = this.seenRevision;
+    const read = await this.inTransaction<{ revision: number; rows: StateRows | undefined }>(async (client) => {
+      const revision = (await client.query<{ revision: number }>(`SELECT revision FROM ${SCHEMA}.meta`)).rows[0]!.revision;
+      if (revision === since) return { value: { revision, rows: undefined }, commit: false };
+      const rows: StateRows = {
+        counts: (await client.query(`SELECT host, job_name AS "jobName", count FROM ${SCHEMA}.counts WHERE revision > $1`, [since])).rows,
+        generations: (
+          await client.query(
+            `SELECT source_id AS "sourceId", generation, file_id AS "fileId", epoch, committed_offset AS "committedOffset", anchor,
+                 updated_ms AS "updatedMs", file_birth_ms AS "fileBirthMs", file_path AS "filePath"
+               FROM ${SCHEMA}.generations WHERE revision > $1`,
+            [since],
+          )
+        ).rows,
+        sources: (
+          await client.query(
+            `SELECT source_id AS "sourceId", created_ms AS "createdMs", latest_generation AS "latestGeneration",
+                 last_seen_ms AS "lastSeenMs", last_sidecar_id AS "lastSidecarId"
+               FROM ${SCHEMA}.sources WHERE revision > $1`,
+            [since],
+          )
+        ).rows,
+        rejected: (
+          await client.query<{ reason: string; count: number }>(`SELECT reason, count FROM ${SCHEMA}.rejected_rows WHERE revision > $1`, [since])
+        ).rows.map(({ reason, count }) => [normalizeRejectReason(reason), count] as const),
+      };
+      return { value: { revision, rows }, commit: false };
+    }, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    if (!read.rows || read.revision <= this.seenRevision) return;
+    this.seenRevision = read.revision;
+    this.listeners.notify(this.view.apply(read.rows));
+  }
+
+  onCommit(listener: (change: CommittedChange) => void): () => void {
+    return this.listeners.add(listener);
+  }
+
+  /** A write that changes nothing, rolled back: fails as a commit would (unreachable, read-only standby, disk full). */
+  async probeWrite(): Promise<void> {
+    await this.inTransaction(async (client) => {
+      await client.query(`UPDATE ${SCHEMA}.meta SET schema_version = schema_version`);
+      return { value: undefined, commit: false };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.refreshing?.catch(() => undefined);
+    await this.pool.end();
+  }
+
+  /**
+   * Runs `body` in a transaction on a connection of the pool; commits when
+   * it asks to, rolls back otherwise and on any error. A connection whose
+   * transaction failed is discarded, not reused: it may be broken.
+   */
+  private async inTransaction<T>(body: (client: pg.PoolClient) => Promise<{ value: T; commit: boolean }>, begin = "BEGIN"): Promise<T> {
+    if (this.closed) throw new Error("state database is closed");
+    const client = await this.pool.connect();
+    let failure: Error | undefined;
+    try {
+      await client.query(begin);
+      const { value, commit } = await body(client);
+      await client.query(commit ? "COMMIT" : "ROLLBACK");
+      return value;
+    } catch (error) {
+      failure = error as Error;
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw error;
+    } finally {
+      client.release(failure);
+    }
+  }
+}
+
+/** Writes what a group changes, one statement per table, rows in key order (two writers never wait on each other in a cycle). */
+async function writeGroup(client: pg.PoolClient, writes: GroupWrites, revision: number): Promise<void> {
+  const pairs = [...writes.pairs.values()].sort((a, b) => compare(a.host, b.host) || compare(a.jobName, b.jobName));
+  if (pairs.length > 0) {
+    await client.query(
+      `INSERT INTO ${SCHEMA}.counts (host, job_name, count, revision)
+       SELECT host, job_name, count, $4 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS k(host, job_name, count)
+       ON CONFLICT (host, job_name) DO UPDATE SET count = counts.count + EXCLUDED.count, revision = EXCLUDED.revision`,
+      [pairs.map((pair) => pair.host), pairs.map((pair) => pair.jobName), pairs.map((pair) => pair.count), revision],
+    );
+  }
+  const generations = [...writes.generations.values()];
+  await client.query(
+    `INSERT INTO ${SCHEMA}.generations
+       (source_id, generation, file_id, epoch, committed_offset, anchor, updated_ms, file_birth_ms, file_path, revision)
+     SELECT *, $10 FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::bigint[], $6::text[], $7::bigint[],
+       $8::double precision[], $9::text[])
+     ON CONFLICT (source_id, generation) DO UPDATE SET committed_offset = EXCLUDED.committed_offset, anchor = EXCLUDED.anchor,
+       updated_ms = EXCLUDED.updated_ms, file_birth_ms = EXCLUDED.file_birth_ms, file_path = EXCLUDED.file_path, revision = EXCLUDED.revision`,
+    [
+      generations.map((g) => g.sourceId),
+      generations.map((g) => g.generation),
+      generations.map((g) => g.fileId),
+      generations.map((g) => g.epoch),
+      generations.map((g) => g.committedOffset),
+      generations.map((g) => g.anchor),
+      generations.map((g) => g.updatedMs),
+      generations.map((g) => g.fileBirthMs),
+      generations.map((g) => g.filePath),
+      revision,
+    ],
+  );
+  const sources = [...writes.sources.values()];
+  await client.query(
+    `INSERT INTO ${SCHEMA}.sources (source_id, created_ms, latest_generation, last_seen_ms, last_sidecar_id, revision)
+     SELECT *, $6 FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[])
+     ON CONFLICT (source_id) DO UPDATE SET latest_generation = EXCLUDED.latest_generation, last_seen_ms = EXCLUDED.last_seen_ms,
+       last_sidecar_id = EXCLUDED.last_sidecar_id, revision = EXCLUDED.revision`,
+    [
+      sources.map((s) => s.sourceId),
+      sources.map((s) => s.createdMs),
+      sources.map((s) => s.latestGeneration),
+      sources.map((s) => s.lastSeenMs),
+      sources.map((s) => s.lastSidecarId),
+      revision,
+    ],
+  );
+  if (writes.rejected.size > 0) {
+    const rejected = [...writes.rejected].sort(([a], [b]) => compare(a, b));
+    await client.query(
+      `INSERT INTO ${SCHEMA}.rejected_rows (reason, count, revision)
+       SELECT reason, count, $3 FROM unnest($1::text[], $2::bigint[]) AS k(reason, count)
+       ON CONFLICT (reason) DO UPDATE SET count = rejected_rows.count + EXCLUDED.count, revision = EXCLUDED.revision`,
+      [rejected.map(([reason]) => reason), rejected.map(([, count]) => count), revision],
+    );
+  }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

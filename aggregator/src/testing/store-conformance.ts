@@ -1,0 +1,170 @@
+import { describe, test } from "node:test";
+import * as assert from "node:assert/strict";
+import type { Store, StoreOptions } from "../store/store";
+import type { PairCount } from "../store/count-view";
+import { commitBatch, type TestBatch } from "./commit-batch";
+
+/** An engine under test: where a fresh state is, and how a store on it is opened. */
+export interface StoreEngine {
+  readonly name: string;
+  /** The location of a new, empty state; a different one on each call. */
+  fresh(): Promise<string>;
+  /** Opens (store.open() included) a store on `location`. */
+  open(location: string, options?: StoreOptions): Promise<Store>;
+}
+
+function batch(overrides: Partial<TestBatch> = {}): TestBatch {
+  return {
+    sourceId: "pod-a",
+    generation: "app.log#1",
+    fileId: "app.log",
+    epoch: 1,
+    endOffset: 100,
+    anchor: "aa",
+    fileBirthMs: 0,
+    filePath: "/var/log/app.log",
+    sidecarId: "sidecar-1",
+    deltas: [
+      { host: "web-1", jobName: "backup", count: 3 },
+      { host: "web-2", jobName: "backup", count: 2 },
+    ],
+    rejected: [{ reason: "empty_field", count: 1 }],
+    nowMs: 1_000,
+    ...overrides,
+  };
+}
+
+/** Counts as sorted "host|job_name=count" strings. */
+function countsOf(store: Store): string[] {
+  return [...store.view.allCounts().values()].map((pair) => `${pair.host}|${pair.jobName}=${pair.count}`).sort();
+}
+
+async function withStore<T>(engine: StoreEngine, location: string, body: (store: Store) => Promise<T>, options?: StoreOptions): Promise<T> {
+  const store = await engine.open(location, options);
+  try {
+    return await body(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * What every store must do, whatever its engine: the same rules, the same
+ * answers. Registers its tests with node:test.
+ */
+export function describeStoreConformance(engine: StoreEngine): void {
+  describe(`store conformance: ${engine.name}`, () => {
+    test("a batch moves counts, its generation, its source and the rejected rows together, and they outlive a reopen", async () => {
+      const location = await engine.fresh();
+      await withStore(engine, location, async (store) => {
+        await commitBatch(store, batch());
+        await commitBatch(store, batch({ endOffset: 250, anchor: "bb", nowMs: 2_000, deltas: [{ host: "web-1", jobName: "backup", count: 4 }] }));
+      });
+      await withStore(engine, location, async (store) => {
+        assert.deepEqual(countsOf(store), ["web-1|backup=7", "web-2|backup=2"]);
+        assert.equal(store.view.totalCounted(), 9);
+        assert.deepEqual([...store.view.rejectedByReason()], [["empty_field", 2]]);
+        const generation = store.view.generation("pod-a", "app.log#1");
+        assert.deepEqual(
+          { offset: generation?.committedOffset, anchor: generation?.anchor, path: generation?.filePath },
+          { offset: 250, anchor: "bb", path: "/var/log/app.log" },
+        );
+        const source = store.view.allSources().get("pod-a");
+        assert.deepEqual({ created: source?.createdMs, latest: source?.latestGeneration }, { created: 1_000, latest: "app.log#1" });
+      });
+    });
+
+    test("a resend is a duplicate and a gap is out of order: neither changes anything", async () => {
+      await withStore(engine, await engine.fresh(), async (store) => {
+        await commitBatch(store, batch());
+        const [resent, gap, overlap] = await store.commitGroup([
+          { ...batch(), startOffset: 0 },
+          { ...batch({ endOffset: 300 }), startOffset: 200 },
+          { ...batch({ endOffset: 150 }), startOffset: 50 },
+        ]);
+        assert.deepEqual(resent, { decision: "duplicate", committedOffset: 100 });
+        assert.deepEqual(gap, { decision: "out_of_order", committedOffset: 100 });
+        assert.deepEqual(overlap, { decision: "out_of_order", committedOffset: 100 });
+        assert.deepEqual(countsOf(store), ["web-1|backup=3", "web-2|backup=2"]);
+      });
+    });
+
+    test("batches of one group are decided one after another: the same range twice is one apply and one duplicate", async () => {
+      await withStore(engine, await engine.fresh(), async (store) => {
+        const outcomes = await store.commitGroup([
+          { ...batch(), startOffset: 0, sidecarId: "sidecar-1" },
+          { ...batch(), startOffset: 0, sidecarId: "sidecar-2" },
+          { ...batch({ endOffset: 180 }), startOffset: 100 },
+        ]);
+        assert.deepEqual(
+          outcomes.map((outcome) => outcome.decision),
+          ["apply", "duplicate", "apply"],
+        );
+        assert.deepEqual(countsOf(store), ["web-1|backup=6", "web-2|backup=4"]);
+      });
+    });
+
+    test("a generation becomes known only as the next epoch of its file", async () => {
+      await withStore(engine, await engine.fresh(), async (store) => {
+        const [skipped] = await store.commitGroup([{ ...batch({ generation: "app.log#2", epoch: 2 }), startOffset: 0 }]);
+        assert.deepEqual(skipped, { decision: "unknown_generation" });
+        await commitBatch(store, batch());
+        await commitBatch(store, batch({ generation: "app.log#2", epoch: 2, endOffset: 40 }));
+        assert.equal(store.view.latestEpoch("pod-a", "app.log"), 2);
+        assert.equal(store.view.allSources().get("pod-a")?.latestGeneration, "app.log#2");
+      });
+    });
+
+    test("beyond the series limit, rows of new pairs are rejected as series_limit; existing pairs keep counting", async () => {
+      const location = await engine.fresh();
+      await withStore(
+        engine,
+        location,
+        async (store) => {
+          const first = await commitBatch(store, batch({ rejected: [] }));
+          assert.deepEqual(first.refusedBySeriesLimit, []);
+          const second = await commitBatch(
+            store,
+            batch({
+              endOffset: 200,
+              rejected: [],
+              deltas: [
+                { host: "web-1", jobName: "backup", count: 1 },
+                { host: "web-3", jobName: "backup", count: 4 },
+              ],
+            }),
+          );
+          assert.deepEqual(second.refusedBySeriesLimit, [{ host: "web-3", jobName: "backup", count: 4 }]);
+          assert.deepEqual(countsOf(store), ["web-1|backup=4", "web-2|backup=2"]);
+          assert.deepEqual([...store.view.rejectedByReason()], [["series_limit", 4]]);
+        },
+        { maxSeries: 2 },
+      );
+      // The limit counts the series of the state, not of one process's life.
+      await withStore(
+        engine,
+        location,
+        async (store) => {
+          const third = await commitBatch(store, batch({ endOffset: 300, rejected: [], deltas: [{ host: "web-4", jobName: "backup", count: 1 }] }));
+          assert.equal(third.refusedBySeriesLimit.length, 1);
+        },
+        { maxSeries: 2 },
+      );
+    });
+
+    test("commit listeners hear every pair a commit changed, with its new total", async () => {
+      await withStore(engine, await engine.fresh(), async (store) => {
+        const heard: string[][] = [];
+        const unsubscribe = store.onCommit(({ changed }) =>
+          heard.push(changed.map((pair: Readonly<PairCount>) => `${pair.host}|${pair.jobName}=${pair.count}`).sort()),
+        );
+        await commitBatch(store, batch());
+        await commitBatch(store, batch({ endOffset: 150, deltas: [{ host: "web-2", jobName: "backup", count: 5 }] }));
+        await store.commitGroup([{ ...batch(), startOffset: 0 }]);
+        unsubscribe();
+        await commitBatch(store, batch({ endOffset: 160, deltas: [{ host: "web-2", jobName: "backup", count: 1 }] }));
+        assert.deepEqual(heard, [["web-1|backup=3", "web-2|backup=2"], ["web-2|backup=7"]]);
+      });
+    });
+  });
+}
