@@ -14,6 +14,8 @@ ensure_debian_packages() {
   { [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ]; } || missing+=(prometheus)
   /usr/bin/python3 -c 'import grpc, google.protobuf' >/dev/null 2>&1 || missing+=(python3-grpcio python3-protobuf)
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  # Tests start their own throwaway PostgreSQL servers with these binaries.
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "Installing Debian packages: ${missing[*]}" >&2
   run_as_root apt-get update -qq >/dev/null

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of logtally: installs what the tests need when it is missing
-# (Debian's prometheus, python3-grpcio, python3-protobuf and chromium; the npm
+# (Debian's prometheus, postgresql, python3-grpcio, python3-protobuf and chromium; the npm
 # dependencies), checks that a recent kubectl is there (Debian's is too old),
 # builds, checks formatting, lint and types (specs included), then runs the
 # unit and end-to-end tests in one run of node's test runner, whose summary

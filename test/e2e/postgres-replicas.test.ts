@@ -1,0 +1,158 @@
+import { after, before, describe, it } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { postgresUnavailable, TestPostgres, type RunningProcess } from "@logtally/testing";
+import { LogWriter } from "../support/log-writer";
+import { startAggregator, startSidecar, type AggregatorProcess } from "../support/processes";
+import { PrometheusServer } from "../support/prometheus";
+import { aggregatorCounts, sorted, waitUntilSettled } from "../support/query";
+import { RoundRobinProxy } from "../support/round-robin-proxy";
+import { waitFor } from "../support/wait";
+
+const PASSWORD = "replica-s3cret";
+
+/**
+ * Two aggregator replicas on one PostgreSQL database behind a round-robin
+ * proxy (a Service), sidecars spread over them by it, one file shared by two
+ * sidecars, a replica killed and restarted while rows flow, and a real
+ * Prometheus scraping through the proxy: every replica, and Prometheus, show
+ * exactly the rows written.
+ */
+describe("aggregator replicas on PostgreSQL", { skip: postgresUnavailable() }, () => {
+  let dir: string;
+  let postgres: TestPostgres;
+  let storeFile: string;
+  const aggregators: AggregatorProcess[] = [];
+  const sidecars: RunningProcess[] = [];
+  let grpcService: RoundRobinProxy;
+  let metricsService: RoundRobinProxy;
+  let prometheus: PrometheusServer | undefined;
+
+  async function replica(index: number, ports: { grpcPort?: number; metricsPort?: number } = {}): Promise<AggregatorProcess> {
+    const started = await startAggregator(path.join(dir, `unused-state-${index}`), {
+      ...ports,
+      name: `replica-${index}-${aggregators.length}`,
+      extraArgs: ["--store-file", storeFile],
+    });
+    aggregators.push(started);
+    return started;
+  }
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-replicas-"));
+    postgres = await TestPostgres.start({ password: PASSWORD });
+    const url = new URL(postgres.url());
+    url.password = PASSWORD;
+    storeFile = path.join(dir, "store-url");
+    fs.writeFileSync(storeFile, `${url}\n`, { mode: 0o600 });
+  });
+
+  after(async () => {
+    await prometheus?.stop();
+    await Promise.all([...sidecars, ...aggregators].map((running) => running.stop("SIGKILL")));
+    await grpcService?.stop();
+    await metricsService?.stop();
+    await postgres?.destroy();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("counts every row once through a replica's kill, and Prometheus sees the truth without a reset", async () => {
+    const [first, second] = [await replica(1), await replica(2)];
+    const ports = { grpcPort: first.grpcPort, metricsPort: first.metricsPort };
+    grpcService = await RoundRobinProxy.start([first.grpcAddress, second.grpcAddress]);
+    metricsService = await RoundRobinProxy.start([`127.0.0.1:${first.metricsPort}`, `127.0.0.1:${second.metricsPort}`]);
+    prometheus = await PrometheusServer.start(dir, metricsService.address);
+
+    const writers = {
+      "pod-a": new LogWriter(path.join(dir, "pod-a.csv"), 51, ["a-1", "a-2"]),
+      "pod-b": new LogWriter(path.join(dir, "pod-b.csv"), 52, ["b-1", "b-2"]),
+      shared: new LogWriter(path.join(dir, "shared.csv"), 53, ["s-1", "s-2"]),
+    };
+    const files = Object.fromEntries(Object.entries(writers).map(([source, writer]) => [source, writer.file]));
+    const start = (name: string, source: keyof typeof writers) =>
+      sidecars.push(
+        startSidecar(name, {
+          file: writers[source].file,
+          aggregator: grpcService.address,
+          sourceId: source,
+          extraArgs: ["--ack-timeout-ms", "2000"],
+        }),
+      );
+    start("sidecar-a", "pod-a");
+    start("sidecar-b", "pod-b");
+    start("sidecar-shared-1", "shared");
+    start("sidecar-shared-2", "shared");
+    const write = (rounds: number) => {
+      for (let round = 0; round < rounds; round++) for (const writer of Object.values(writers)) writer.append(300);
+    };
+    write(5);
+    await waitUntilSettled(first.grpcAddress, files, 60_000);
+
+    // The replica some sidecars talk to dies; they reconnect through the Service to the other.
+    write(5);
+    await first.stop("SIGKILL");
+    write(5);
+    await waitUntilSettled(second.grpcAddress, files, 60_000);
+    const restarted = await replica(1, ports);
+    write(5);
+    await waitUntilSettled(restarted.grpcAddress, files, 60_000);
+    await waitUntilSettled(second.grpcAddress, files, 60_000);
+
+    const truth = new Map<string, number>();
+    for (const writer of Object.values(writers)) for (const [key, count] of writer.truth) truth.set(key, (truth.get(key) ?? 0) + count);
+    for (const aggregator of [restarted, second]) {
+      assert.deepEqual(sorted(await aggregatorCounts(aggregator.metricsUrl)), sorted(truth), `${aggregator.name} shows every row once`);
+    }
+    for (const aggregator of aggregators) {
+      assert.ok(!aggregator.dump().includes(PASSWORD), `${aggregator.name} logged the database password`);
+    }
+
+    // Prometheus scrapes the Service, one target whichever replica answers: its sum is the truth, and nothing went backwards.
+    const total = [...truth.values()].reduce((sum, count) => sum + count, 0);
+    await waitFor(
+      async () => {
+        const [sum] = await prometheus!.query("sum(log_host_job_count)");
+        return Number(sum?.value[1]) === total ? true : undefined;
+      },
+      { timeoutMs: 30_000, describe: () => `Prometheus to see ${total} rows\n${prometheus!.log()}` },
+    );
+    const perPair = await prometheus.query("sum by (host, job_name) (log_host_job_count)");
+    assert.deepEqual(sorted(new Map(perPair.map(({ metric, value }) => [`${metric.host}|${metric.job_name}`, Number(value[1])]))), sorted(truth));
+    const resets = await prometheus.query("sum(resets(log_host_job_count[10m]))");
+    assert.equal(Number(resets[0]?.value[1] ?? 0), 0, "no counter went backwards");
+  });
+
+  it("is not ready while the database is down, says why, and counts every row once it is back", async () => {
+    const [live] = aggregators.filter((running) => running.child.exitCode === null && running.child.signalCode === null);
+    const writer = new LogWriter(path.join(dir, "through-restart.csv"), 61, ["r-1", "r-2"]);
+    writer.append(100);
+    const sidecar = startSidecar("sidecar-through-restart", { file: writer.file, aggregator: grpcService.address, sourceId: "through-restart" });
+    sidecars.push(sidecar);
+    await waitUntilSettled(live!.grpcAddress, { "through-restart": writer.file }, 60_000);
+    const readyz = async () => (await fetch(live!.metricsUrl.replace(/\/metrics$/, "/readyz"))).status;
+
+    await postgres.stop("immediate");
+    try {
+      for (let burst = 0; burst < 5; burst++) writer.append(200);
+      await waitFor(async () => ((await readyz()) === 503 ? true : undefined), {
+        timeoutMs: 30_000,
+        describe: () => `/readyz to say 503 with the database down\n${live!.dump()}`,
+      });
+      await waitFor(
+        () => (sidecar.logs.some((line) => String(line.msg).startsWith("aggregator cannot count now: state database is unreachable")) ? true : undefined),
+        { timeoutMs: 30_000, describe: () => `the sidecar to log the aggregator's reason\n${sidecar.dump()}` },
+      );
+    } finally {
+      await postgres.restart();
+    }
+    await waitFor(async () => ((await readyz()) === 200 ? true : undefined), {
+      timeoutMs: 30_000,
+      describe: () => `/readyz to say 200 once the database is back\n${live!.dump()}`,
+    });
+    await waitUntilSettled(live!.grpcAddress, { "through-restart": writer.file }, 90_000);
+    const counted = await aggregatorCounts(live!.metricsUrl);
+    for (const [key, count] of writer.truth) assert.equal(counted.get(key), count, `${key} counted once`);
+  });
+});
