@@ -1,5 +1,8 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { ConfigError } from "@logtally/runtime";
 import { parseAggregatorConfig, type AggregatorConfig } from "./config";
 
@@ -48,4 +51,29 @@ test("inconsistent security flags are refused, naming them", () => {
   refused(["--hello-timeout-ms", "5"], /--hello-timeout-ms/);
   // Query may require a client certificate alone.
   assert.equal(parse(["--tls-cert", "a", "--tls-key", "b", "--tls-client-ca", "c", "--query-auth", "token"]).queryAuth, "token");
+});
+
+test("the store: SQLite in --state-dir by default, or a PostgreSQL URL from --store or a file, which is never repeated in an error", () => {
+  assert.deepEqual(parse(["--state-dir", "/data"]).store, { engine: "sqlite", stateDir: "/data" });
+  assert.deepEqual(parse([], { LOGTALLY_STORE: "postgres://logtally@db:5432/logtally" }).store, {
+    engine: "postgres",
+    url: "postgres://logtally@db:5432/logtally",
+  });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-config-"));
+  try {
+    const file = path.join(dir, "uri");
+    fs.writeFileSync(file, "postgresql://logtally:pw@db/logtally\n");
+    assert.deepEqual(parse(["--store-file", file]).store, { engine: "postgres", url: "postgresql://logtally:pw@db/logtally" });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const refused = (argv: string[], pattern: RegExp) =>
+    assert.throws(
+      () => parse(argv),
+      (error: unknown) => error instanceof ConfigError && pattern.test(error.message) && !error.message.includes("secret"),
+    );
+  refused(["--store", "mysql://u:secret@db/x"], /--store: expected sqlite or a postgres:\/\/ URL, got a mysql: URL/);
+  refused(["--store", "secret and not a URL"], /--store: expected sqlite or a postgres:\/\/ URL$/);
+  refused(["--store", "postgres://u:secret@db"], /--store: the URL names no database/);
+  refused(["--store-file", "/nonexistent/uri"], /--store-file: cannot read \/nonexistent\/uri/);
 });

@@ -190,7 +190,11 @@ export function parseAggregatorConfig(argv: string[], env: NodeJS.ProcessEnv): A
     grpcListen: parseListenAddress(labels["grpc-listen"], required("grpc-listen")),
     metricsListen: parseListenAddress(labels["metrics-listen"], required("metrics-listen")),
     stateDir: required("state-dir"),
-    store: parseStore(values["store-file"] ? readStoreFile(labels["store-file"], values["store-file"]) : required("store"), required("state-dir"), labels),
+    store: parseStore(
+      values["store-file"] ? readStoreFile(labels["store-file"], values["store-file"]) : required("store"),
+      required("state-dir"),
+      labels.store,
+    ),
     shutdownGraceMs: integer("shutdown-grace-ms"),
     heartbeatIntervalMs: integer("heartbeat-interval-ms"),
     watchBufferBytes: integer("watch-buffer-bytes"),
@@ -214,19 +218,19 @@ function readStoreFile(label: string, file: string): string {
   }
 }
 
-function parseStore(value: string, stateDir: string, labels: Readonly<Record<FlagName, string>>): StoreChoice {
+function parseStore(value: string, stateDir: string, label: string): StoreChoice {
   if (value === "sqlite") return Object.freeze({ engine: "sqlite", stateDir });
   let url: URL;
   try {
     url = new URL(value);
   } catch {
     // The value may hold a password: it is not repeated.
-    throw new ConfigError(`${labels.store}: expected sqlite or a postgres:// URL`);
+    throw new ConfigError(`${label}: expected sqlite or a postgres:// URL`);
   }
   if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
-    throw new ConfigError(`${labels.store}: expected sqlite or a postgres:// URL, got a ${url.protocol} URL`);
+    throw new ConfigError(`${label}: expected sqlite or a postgres:// URL, got a ${url.protocol} URL`);
   }
-  if (url.pathname.length <= 1) throw new ConfigError(`${labels.store}: the URL names no database (postgres://USER@HOST:PORT/DATABASE)`);
+  if (url.pathname.length <= 1) throw new ConfigError(`${label}: the URL names no database (postgres://USER@HOST:PORT/DATABASE)`);
   return Object.freeze({ engine: "postgres", url: value });
 }
 
@@ -240,4 +244,47 @@ function parseServerTls(
   if (certFile || keyFile) throw new ConfigError(`${labels["tls-cert"]} and ${labels["tls-key"]} must be given together`);
   if (clientCaFile) throw new ConfigError(`${labels["tls-client-ca"]} needs ${labels["tls-cert"]} and ${labels["tls-key"]}: mutual TLS is TLS first`);
   return undefined;
+}
+
+export const MIGRATE_STATE_FLAGS = [
+  {
+    name: "from",
+    env: "LOGTALLY_MIGRATE_FROM",
+    description: "State directory of the SQLite state to copy (the aggregator's --state-dir). It must not be in use.",
+  },
+  { name: "to", env: "LOGTALLY_MIGRATE_TO", description: "postgres://USER@HOST:PORT/DATABASE to copy it into; the database must hold no logtally state yet." },
+  { name: "to-file", env: "LOGTALLY_MIGRATE_TO_FILE", description: "File holding the --to URL, password included. Takes the place of --to." },
+  LOG_LEVEL_FLAG,
+] as const satisfies ReadonlyArray<FlagSpec>;
+
+type MigrateFlagName = (typeof MIGRATE_STATE_FLAGS)[number]["name"];
+
+/** What `logtally-aggregator migrate-state` copies where. */
+export interface MigrateStateConfig {
+  readonly from: string;
+  /** May hold a password: never log it. */
+  readonly to: string;
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+}
+
+/** `migrate-state --help` text. */
+export const MIGRATE_STATE_HELP = formatHelp(
+  "logtally-aggregator migrate-state --from STATE_DIR --to postgres://USER@HOST:PORT/DATABASE",
+  "Copies an aggregator's SQLite state (counts, offsets, sources, rejected rows) exactly into an empty\n" +
+    "PostgreSQL database, in one transaction, leaving the SQLite state as it was. Stop the aggregator first.",
+  MIGRATE_STATE_FLAGS,
+);
+
+/** Parses `migrate-state`'s flags; "help" when --help was asked for. Throws ConfigError naming a bad flag. */
+export function parseMigrateStateConfig(argv: string[], env: NodeJS.ProcessEnv): MigrateStateConfig | "help" {
+  const parsed = parseFlags(MIGRATE_STATE_FLAGS, argv, env);
+  if (parsed.help) return "help";
+  const values = parsed.values as Record<MigrateFlagName, string | undefined>;
+  const { labels } = parsed;
+  if (!values.from) throw new ConfigError(`${labels.from} is required: the state directory to copy`);
+  const to = values["to-file"] ? readStoreFile(labels["to-file"], values["to-file"]) : values.to;
+  if (!to) throw new ConfigError(`${labels.to} or ${labels["to-file"]} is required: the PostgreSQL database to copy into`);
+  const store = parseStore(to, values.from, labels.to);
+  if (store.engine !== "postgres") throw new ConfigError(`${labels.to}: expected a postgres:// URL`);
+  return Object.freeze({ from: values.from, to: store.url, logLevel: parseLogLevel(labels["log-level"], values["log-level"]!) });
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // First: catches SIGTERM from the moment the process starts (see stop-signals.ts in @logtally/runtime).
 import { CredentialFileError, createLogger, firstStopSignal, runProgram } from "@logtally/runtime";
-import { AGGREGATOR_HELP, parseAggregatorConfig, type AggregatorConfig } from "./config";
+import { AGGREGATOR_HELP, MIGRATE_STATE_HELP, parseAggregatorConfig, parseMigrateStateConfig, type AggregatorConfig, type MigrateStateConfig } from "./config";
+import { migrateState } from "./store/migrate-state";
 import { Aggregator } from "./aggregator";
 import { StateError } from "./errors";
 
@@ -23,4 +24,22 @@ async function runAggregator(config: AggregatorConfig): Promise<number> {
   return 0;
 }
 
-runProgram("logtally-aggregator", AGGREGATOR_HELP, () => parseAggregatorConfig(process.argv.slice(2), process.env), runAggregator);
+/** Copies a SQLite state into PostgreSQL; 0 when it is all there. */
+async function runMigrateState(config: MigrateStateConfig): Promise<number> {
+  const log = createLogger("aggregator", config.logLevel);
+  try {
+    const copied = await migrateState(config.from, config.to, log.child({ component: "state" }));
+    log.info(copied, "state copied: start the aggregators with --store on the PostgreSQL database");
+    return 0;
+  } catch (error) {
+    if (!(error instanceof StateError)) throw error;
+    log.fatal({ path: error.path, err: error.cause }, error.message);
+    return 1;
+  }
+}
+
+if (process.argv[2] === "migrate-state") {
+  runProgram("logtally-aggregator migrate-state", MIGRATE_STATE_HELP, () => parseMigrateStateConfig(process.argv.slice(3), process.env), runMigrateState);
+} else {
+  runProgram("logtally-aggregator", AGGREGATOR_HELP, () => parseAggregatorConfig(process.argv.slice(2), process.env), runAggregator);
+}

@@ -3,7 +3,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { postgresUnavailable, TestPostgres, type RunningProcess } from "@logtally/testing";
+import { AGGREGATOR_MAIN, postgresUnavailable, runToExit, TestPostgres, type RunningProcess } from "@logtally/testing";
 import { LogWriter } from "../support/log-writer";
 import { startAggregator, startSidecar, type AggregatorProcess } from "../support/processes";
 import { PrometheusServer } from "../support/prometheus";
@@ -154,5 +154,40 @@ describe("aggregator replicas on PostgreSQL", { skip: postgresUnavailable() }, (
     await waitUntilSettled(live!.grpcAddress, { "through-restart": writer.file }, 90_000);
     const counted = await aggregatorCounts(live!.metricsUrl);
     for (const [key, count] of writer.truth) assert.equal(counted.get(key), count, `${key} counted once`);
+  });
+
+  it("migrate-state moves a SQLite aggregator's state to PostgreSQL, and counting goes on from it without a row twice", async () => {
+    const stateDir = path.join(dir, "sqlite-state");
+    const sqlite = await startAggregator(stateDir, { name: "sqlite-aggregator" });
+    aggregators.push(sqlite);
+    const writer = new LogWriter(path.join(dir, "moved.csv"), 71, ["m-1", "m-2"]);
+    writer.append(500);
+    const sidecar = startSidecar("sidecar-moved", { file: writer.file, aggregator: sqlite.grpcAddress, sourceId: "moved" });
+    sidecars.push(sidecar);
+    await waitUntilSettled(sqlite.grpcAddress, { moved: writer.file }, 60_000);
+    const ports = { grpcPort: sqlite.grpcPort, metricsPort: sqlite.metricsPort };
+    assert.equal((await sqlite.stop("SIGTERM")).code, 0, sqlite.dump());
+    writer.append(500);
+
+    await postgres.createDatabase("moved");
+    const target = new URL(postgres.url("moved"));
+    target.password = PASSWORD;
+    const targetFile = path.join(dir, "moved-url");
+    fs.writeFileSync(targetFile, `${target}\n`, { mode: 0o600 });
+    const migrate = (args: string[]) => runToExit(AGGREGATOR_MAIN, ["migrate-state", "--from", stateDir, ...args]);
+    const copied = await migrate(["--to-file", targetFile]);
+    assert.equal(copied.code, 0, copied.stderr);
+    assert.match(copied.stderr, /"series":8,"rows":500,.*"state copied: start the aggregators with --store on the PostgreSQL database"/);
+    assert.ok(!copied.stderr.includes(PASSWORD));
+    const again = await migrate(["--to-file", targetFile]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /already holds a logtally state/);
+
+    // The same address, now a replica on PostgreSQL: the sidecar resumes from the copied offset.
+    const moved = await startAggregator(path.join(dir, "unused-moved"), { ...ports, name: "moved-replica", extraArgs: ["--store-file", targetFile] });
+    aggregators.push(moved);
+    await waitUntilSettled(moved.grpcAddress, { moved: writer.file }, 60_000);
+    const counted = await aggregatorCounts(moved.metricsUrl);
+    assert.deepEqual(sorted(counted), sorted(writer.truth));
   });
 });

@@ -160,6 +160,16 @@ export class CountView implements CommittedView {
     return this.generations.values();
   }
 
+  /** The whole state as rows, copied: what a store would write to hold exactly this. */
+  rows(): StateRows {
+    return {
+      counts: [...this.counts.values()].map((pair) => ({ ...pair })),
+      generations: [...this.generations.values()].map((generation) => ({ ...generation })),
+      sources: [...this.sources.values()].map((source) => ({ ...source })),
+      rejected: [...this.rejectedRows],
+    };
+  }
+
   /** Rows the sidecars reported as not counted, by reason, since the state began. */
   rejectedByReason(): ReadonlyMap<RejectReason, number> {
     return this.rejectedRows;

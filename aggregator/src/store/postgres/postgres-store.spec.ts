@@ -8,6 +8,11 @@ import { describeStoreConformance } from "../../testing/store-conformance";
 import { describeWriteFailure } from "../write-failure";
 import type { StoreOptions } from "../store";
 import { PostgresStore } from "./postgres-store";
+import { SqliteStore } from "../sqlite-store";
+import { migrateState } from "../migrate-state";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import { POSTGRES_SCHEMA_VERSION } from "./postgres-schema";
 
 const silent = createLogger("test", "silent");
@@ -199,5 +204,64 @@ describe("PostgreSQL store", { skip }, () => {
     } finally {
       await store.close();
     }
+  });
+
+  test("migrate-state copies a SQLite state exactly, and refuses a state in use, a missing one and a target not empty", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-migrate-"));
+    try {
+      const sqlite = SqliteStore.open(dir);
+      await commitBatch(sqlite, batch({ rejected: [{ reason: "empty_field", count: 2 }] }));
+      await commitBatch(
+        sqlite,
+        batch({ sourceId: "other", generation: "b.log#1", fileId: "b.log", endOffset: 40, deltas: [{ host: "x", jobName: "y", count: 5 }] }),
+      );
+      const expected = sqlite.view.rows();
+      const url = await freshDatabase();
+      await assert.rejects(migrateState(dir, url, silent), /is in use by/);
+      await sqlite.close();
+
+      assert.deepEqual(await migrateState(dir, url, silent), { series: 2, rows: 6, generations: 2, sources: 2 });
+      const copied = await openStore(url);
+      try {
+        const sortedRows = (rows: ReturnType<SqliteStore["view"]["rows"]>) =>
+          JSON.stringify(
+            Object.fromEntries(Object.entries(rows).map(([table, list]) => [table, (list as unknown[]).map((row) => JSON.stringify(row)).sort()])),
+          );
+        assert.equal(sortedRows(copied.view.rows()), sortedRows(expected));
+        // Counting goes on from the copied offsets.
+        const [resent] = await copied.commitGroup([{ ...batch(), startOffset: 0 }]);
+        assert.equal(resent!.decision, "duplicate");
+      } finally {
+        await copied.close();
+      }
+      await assert.rejects(migrateState(dir, url, silent), /already holds a logtally state \(1 commits\): a state is only copied into an empty one/);
+      await assert.rejects(migrateState(path.join(dir, "missing"), await freshDatabase(), silent), /there is no state to copy/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a database that only reads (as a hot standby) fails commits as read-only while running, and is refused at start", async () => {
+    const url = await freshDatabase();
+    const name = new URL(url).pathname.slice(1);
+    const store = await openStore(url);
+    try {
+      await commitBatch(store, batch());
+      await server!.psql(`ALTER DATABASE ${name} SET default_transaction_read_only = on`);
+      await server!.psql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name}'`);
+      // The pool's connections were ended (unreachable, once); the next ones only read.
+      const conditions: Array<string | undefined> = [];
+      for (let attempt = 0; attempt < 5 && conditions.at(-1) !== "read-only"; attempt++) {
+        const failure = await store.commitGroup([{ ...batch({ endOffset: 200 }), startOffset: 100 }]).then(
+          () => assert.fail("a commit succeeded on a read-only database"),
+          (error: unknown) => describeWriteFailure(error),
+        );
+        conditions.push(failure?.condition);
+      }
+      assert.equal(conditions.at(-1), "read-only", conditions.join(", "));
+    } finally {
+      await store.close();
+    }
+    await assert.rejects(openStore(url), /cannot set up the logtally tables at .*: cannot execute UPDATE in a read-only transaction/);
   });
 });

@@ -1,7 +1,8 @@
 import pg from "pg";
 import type { Logger } from "@logtally/runtime";
 import { StateError } from "../../errors";
-import { decideGroup, type GroupedBatch, type GroupOutcome, type GroupWrites } from "../../ingest/batch-group";
+import { decideGroup, generationKey, type GroupedBatch, type GroupOutcome, type GroupWrites } from "../../ingest/batch-group";
+import { pairKey } from "../../ingest/ledger";
 import { normalizeRejectReason } from "@logtally/proto";
 import { CountView, type StateRows } from "../count-view";
 import { CommitListeners, DEFAULT_MAX_SERIES, type CommittedChange, type Store, type StoreOptions } from "../store";
@@ -161,6 +162,32 @@ export class PostgresStore implements Store {
     this.listeners.notify(this.view.apply(read.rows));
   }
 
+  /**
+   * Fills an empty database with `rows` (a state copied from elsewhere), in
+   * one transaction; refuses, with StateError and changing nothing, a
+   * database that holds any state already.
+   */
+  async importState(rows: StateRows): Promise<void> {
+    await this.inTransaction(async (client) => {
+      const { revision } = (await client.query<{ revision: number }>(`SELECT revision FROM ${SCHEMA}.meta FOR UPDATE`)).rows[0]!;
+      if (revision !== 0) {
+        throw new StateError(`${this.location} already holds a logtally state (${revision} commits): a state is only copied into an empty one`, this.location);
+      }
+      const writes: GroupWrites = {
+        pairs: new Map(rows.counts.map((pair) => [pairKey(pair.host, pair.jobName), pair])),
+        generations: new Map(rows.generations.map((generation) => [generationKey(generation.sourceId, generation.generation), generation])),
+        sources: new Map(rows.sources.map((source) => [source.sourceId, source])),
+        rejected: new Map(rows.rejected),
+        countedRows: rows.counts.reduce((sum, pair) => sum + pair.count, 0),
+      };
+      // Into empty tables, the increments are the totals.
+      await writeGroup(client, writes, 1);
+      await client.query(`UPDATE ${SCHEMA}.meta SET revision = 1, series_count = $1`, [rows.counts.length]);
+      return { value: undefined, commit: true };
+    });
+    await this.refresh();
+  }
+
   onCommit(listener: (change: CommittedChange) => void): () => void {
     return this.listeners.add(listener);
   }
@@ -216,41 +243,45 @@ async function writeGroup(client: pg.PoolClient, writes: GroupWrites, revision: 
     );
   }
   const generations = [...writes.generations.values()];
-  await client.query(
-    `INSERT INTO ${SCHEMA}.generations
+  if (generations.length > 0) {
+    await client.query(
+      `INSERT INTO ${SCHEMA}.generations
        (source_id, generation, file_id, epoch, committed_offset, anchor, updated_ms, file_birth_ms, file_path, revision)
      SELECT *, $10 FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::bigint[], $6::text[], $7::bigint[],
        $8::double precision[], $9::text[])
      ON CONFLICT (source_id, generation) DO UPDATE SET committed_offset = EXCLUDED.committed_offset, anchor = EXCLUDED.anchor,
        updated_ms = EXCLUDED.updated_ms, file_birth_ms = EXCLUDED.file_birth_ms, file_path = EXCLUDED.file_path, revision = EXCLUDED.revision`,
-    [
-      generations.map((g) => g.sourceId),
-      generations.map((g) => g.generation),
-      generations.map((g) => g.fileId),
-      generations.map((g) => g.epoch),
-      generations.map((g) => g.committedOffset),
-      generations.map((g) => g.anchor),
-      generations.map((g) => g.updatedMs),
-      generations.map((g) => g.fileBirthMs),
-      generations.map((g) => g.filePath),
-      revision,
-    ],
-  );
+      [
+        generations.map((g) => g.sourceId),
+        generations.map((g) => g.generation),
+        generations.map((g) => g.fileId),
+        generations.map((g) => g.epoch),
+        generations.map((g) => g.committedOffset),
+        generations.map((g) => g.anchor),
+        generations.map((g) => g.updatedMs),
+        generations.map((g) => g.fileBirthMs),
+        generations.map((g) => g.filePath),
+        revision,
+      ],
+    );
+  }
   const sources = [...writes.sources.values()];
-  await client.query(
-    `INSERT INTO ${SCHEMA}.sources (source_id, created_ms, latest_generation, last_seen_ms, last_sidecar_id, revision)
+  if (sources.length > 0) {
+    await client.query(
+      `INSERT INTO ${SCHEMA}.sources (source_id, created_ms, latest_generation, last_seen_ms, last_sidecar_id, revision)
      SELECT *, $6 FROM unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::text[])
      ON CONFLICT (source_id) DO UPDATE SET latest_generation = EXCLUDED.latest_generation, last_seen_ms = EXCLUDED.last_seen_ms,
        last_sidecar_id = EXCLUDED.last_sidecar_id, revision = EXCLUDED.revision`,
-    [
-      sources.map((s) => s.sourceId),
-      sources.map((s) => s.createdMs),
-      sources.map((s) => s.latestGeneration),
-      sources.map((s) => s.lastSeenMs),
-      sources.map((s) => s.lastSidecarId),
-      revision,
-    ],
-  );
+      [
+        sources.map((s) => s.sourceId),
+        sources.map((s) => s.createdMs),
+        sources.map((s) => s.latestGeneration),
+        sources.map((s) => s.lastSeenMs),
+        sources.map((s) => s.lastSidecarId),
+        revision,
+      ],
+    );
+  }
   if (writes.rejected.size > 0) {
     const rejected = [...writes.rejected].sort(([a], [b]) => compare(a, b));
     await client.query(
