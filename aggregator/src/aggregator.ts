@@ -259,9 +259,17 @@ export class Aggregator {
     this.log.info("aggregator stopped");
   }
 
-  /** SERVING while running with a writable state, NOT_SERVING otherwise. */
+  /**
+   * While running, the server ("") and Query are SERVING; Ingest only while
+   * the state can be written. Liveness asks "": an aggregator waiting for a
+   * full disk or an unreachable database is alive, and restarting it would
+   * not help. Readiness asks Ingest.
+   */
   private reportHealth(): void {
-    this.setHealth(this.lifecycle.state === "running" && this.writeHealth.writable ? "SERVING" : "NOT_SERVING");
+    const running = this.lifecycle.state === "running";
+    this.health.setStatus("", running ? "SERVING" : "NOT_SERVING");
+    this.health.setStatus("logtally.v1.Query", running ? "SERVING" : "NOT_SERVING");
+    this.health.setStatus("logtally.v1.Ingest", running && this.writeHealth.writable ? "SERVING" : "NOT_SERVING");
   }
 
   private setHealth(status: "SERVING" | "NOT_SERVING"): void {

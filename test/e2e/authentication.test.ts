@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import { service as healthService } from "grpc-health-check";
+import { healthCheck } from "../support/health";
 import { shipAsSidecar } from "../support/ingest-client";
 import { LogWriter } from "../support/log-writer";
 import { scrape, metricValue } from "../support/metrics";
@@ -36,17 +36,6 @@ async function helloOutcome(address: string, sourceId: string, access: ClientAcc
   } catch (error) {
     return grpc.status[(error as grpc.ServiceError).code] ?? String(error);
   }
-}
-
-/** A grpc.health.v1 Check without credentials. */
-function healthCheck(address: string, service: string): Promise<string> {
-  const client = new grpc.Client(address, grpc.credentials.createInsecure());
-  const check = healthService.Check!;
-  return new Promise<string>((resolve, reject) =>
-    client.makeUnaryRequest(check.path, check.requestSerialize, check.responseDeserialize, { service }, (error, response) =>
-      error ? reject(error) : resolve(String((response as { status: unknown }).status)),
-    ),
-  ).finally(() => client.close());
 }
 
 /** Asks server reflection, without credentials, to list the services; resolves with the raw answer. */

@@ -4,6 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { AGGREGATOR_MAIN, postgresUnavailable, runToExit, TestPostgres, type RunningProcess } from "@logtally/testing";
+import { healthCheck } from "../support/health";
 import { LogWriter } from "../support/log-writer";
 import { startAggregator, startSidecar, type AggregatorProcess } from "../support/processes";
 import { PrometheusServer } from "../support/prometheus";
@@ -144,6 +145,8 @@ describe("aggregator replicas on PostgreSQL", { skip: postgresUnavailable() }, (
         () => (sidecar.logs.some((line) => String(line.msg).startsWith("aggregator cannot count now: state database is unreachable")) ? true : undefined),
         { timeoutMs: 30_000, describe: () => `the sidecar to log the aggregator's reason\n${sidecar.dump()}` },
       );
+      assert.equal(await healthCheck(live!.grpcAddress, "logtally.v1.Ingest"), "NOT_SERVING");
+      assert.equal(await healthCheck(live!.grpcAddress, ""), "SERVING", "alive: a liveness probe must not restart it");
     } finally {
       await postgres.restart();
     }

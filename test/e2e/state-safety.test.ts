@@ -4,6 +4,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { healthCheck } from "../support/health";
 import { LogWriter } from "../support/log-writer";
 import { startAggregator, startSidecar, type AggregatorProcess } from "../support/processes";
 import { aggregatorCounts, sorted, waitUntilSettled } from "../support/query";
@@ -93,6 +94,9 @@ describe("state safety: a full disk", { skip: fullDiskUnsupported() }, () => {
       `one log line per change of condition, not one per batch: ${refusals.length}\n${aggregator.dump()}`,
     );
     assert.ok(!aggregator.logs.some((line) => line.msg === "ingest stream failed"), `no INTERNAL failures\n${aggregator.dump()}`);
+    // Not ready (Ingest), but alive (""): a liveness probe must not restart it for a full disk.
+    assert.equal(await healthCheck(aggregator.grpcAddress, "logtally.v1.Ingest"), "NOT_SERVING");
+    assert.equal(await healthCheck(aggregator.grpcAddress, ""), "SERVING");
 
     fs.rmSync(filler);
     await waitFor(async () => ((await readyStatus(aggregator)) === 200 ? true : undefined), {
