@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import { service as healthService } from "grpc-health-check";
+import { healthCheck } from "../support/health";
 import * as YAML from "yaml";
 import { parseAggregatorConfig } from "@logtally/aggregator";
 import { SIDECAR_NODE_OPTIONS } from "@logtally/sidecar";
@@ -25,13 +25,14 @@ import {
   type LabelSelector,
   type NetworkPolicy,
   type Peer,
+  type PodDisruptionBudget,
   type PodSpec,
   type Service,
   type StringMap,
   type Volume,
   type Workload,
 } from "../support/kubernetes";
-import { checkServiceMonitorShape, validateObject } from "../support/kubernetes-schema";
+import { checkCustomResourceShape, validateObject } from "../support/kubernetes-schema";
 import { renderKustomization, writeOverlay } from "../support/kustomize";
 import { startAggregator } from "../support/processes";
 import { INJECTOR_MAIN } from "@logtally/testing";
@@ -61,6 +62,13 @@ const CONTRACT = {
   /** Holds the bearer token (key `token`), in the aggregator's namespace and in each application's. */
   tokenSecret: "logtally-token",
   tokenKey: "token",
+  /** CloudNativePG's Cluster for the PostgreSQL store, its database and owner (the application user). */
+  databaseCluster: "logtally-db",
+  database: "logtally",
+  databaseOwner: "logtally",
+  /** CloudNativePG's Secret `<cluster>-app`: key `uri` holds the whole postgresql:// URL, password included. */
+  databaseSecret: "logtally-db-app",
+  databaseKey: "uri",
 } as const;
 
 // ---------------------------------------------------------------------------
@@ -71,10 +79,10 @@ after(() => {
   for (const dir of overlayDirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** base with `component` added by a temporary overlay. */
-function withComponent(component: string): () => string {
+/** `resource` with `component` added by a temporary overlay (both directories relative to manifests/). */
+function withComponent(resource: string, component: string): () => string {
   return () => {
-    const dir = writeOverlay({ resources: [path.join(MANIFESTS, "base")], components: [path.join(MANIFESTS, "components", component)] });
+    const dir = writeOverlay({ resources: [path.join(MANIFESTS, resource)], components: [path.join(MANIFESTS, component)] });
     overlayDirs.push(dir);
     return dir;
   };
@@ -84,9 +92,25 @@ const KUSTOMIZATIONS: Record<string, () => string> = {
   base: () => path.join(MANIFESTS, "base"),
   "examples/per-pod": () => path.join(MANIFESTS, "examples/per-pod"),
   "examples/shared-rwx": () => path.join(MANIFESTS, "examples/shared-rwx"),
-  "base + components/servicemonitor": withComponent("servicemonitor"),
-  "base + components/injector": withComponent("injector"),
+  "base + components/servicemonitor": withComponent("base", "components/servicemonitor"),
+  "base + components/injector": withComponent("base", "components/injector"),
+  "overlays/ha-postgres": () => path.join(MANIFESTS, "overlays/ha-postgres"),
+  "overlays/ha-postgres + overlays/ha-postgres/scrapeconfig": withComponent("overlays/ha-postgres", "overlays/ha-postgres/scrapeconfig"),
+  "examples/cloudnativepg": () => path.join(MANIFESTS, "examples/cloudnativepg"),
 };
+
+/**
+ * The kustomizations whose aggregator shares a PostgreSQL store among several
+ * replicas; every other one runs the base's single replica on SQLite. They
+ * are alternatives: objects of one name (the aggregator's Service, say)
+ * differ between the two.
+ */
+const POSTGRES_KUSTOMIZATIONS: readonly string[] = [
+  "overlays/ha-postgres",
+  "overlays/ha-postgres + overlays/ha-postgres/scrapeconfig",
+  "examples/cloudnativepg",
+];
+const SQLITE_KUSTOMIZATIONS = Object.keys(KUSTOMIZATIONS).filter((name) => !POSTGRES_KUSTOMIZATIONS.includes(name));
 
 const renders = new Map<string, Promise<KubernetesObject[]>>();
 
@@ -99,10 +123,10 @@ function render(name: string): Promise<KubernetesObject[]> {
   return objects;
 }
 
-/** Every kustomization's objects, each object once (by kind, namespace and name). */
-async function everyObject(): Promise<KubernetesObject[]> {
+/** The objects of every kustomization in `names` (all by default), each object once (by kind, namespace and name). */
+async function everyObject(names: readonly string[] = Object.keys(KUSTOMIZATIONS)): Promise<KubernetesObject[]> {
   const unique = new Map<string, KubernetesObject>();
-  for (const name of Object.keys(KUSTOMIZATIONS)) {
+  for (const name of names) {
     for (const object of await render(name)) unique.set(`${object.kind}/${object.metadata.namespace}/${object.metadata.name}`, object);
   }
   return [...unique.values()];
@@ -134,6 +158,27 @@ function envValue(container: Container, name: string): string {
   const variable = (container.env ?? []).find((candidate) => candidate.name === name);
   assert.ok(variable?.value !== undefined, `${container.name}: env ${name} has a value`);
   return variable.value;
+}
+
+/** The value of `--<flag>=value` or `--<flag> value` in `args`. */
+function flagValue(args: readonly string[], flag: string): string | undefined {
+  const index = args.findIndex((arg) => arg === `--${flag}` || arg.startsWith(`--${flag}=`));
+  if (index < 0) return undefined;
+  return args[index] === `--${flag}` ? args[index + 1] : args[index]!.slice(flag.length + 3);
+}
+
+/**
+ * The store an aggregator container's flags and environment choose: SQLite
+ * unless --store names a PostgreSQL URL or --store-file (LOGTALLY_STORE_FILE)
+ * a file, which holds one (the PostgreSQL tests check what the file holds).
+ */
+function storeEngine(container: Container): "sqlite" | "postgres" {
+  const args = container.args ?? [];
+  const env = resolveEnv(container.env ?? [], { name: "logtally-aggregator-0", namespace: CONTRACT.namespace });
+  if (flagValue(args, "store-file") !== undefined || env.LOGTALLY_STORE_FILE) return "postgres";
+  const config = parseAggregatorConfig(args, env);
+  if (config === "help") assert.fail("args ask for --help");
+  return config.store.engine;
 }
 
 /** Port number of `--<flag>=host:port` in `args`. */
@@ -182,6 +227,11 @@ function secretFile(spec: PodSpec, container: Container, secretName: string, key
   return { file: path.posix.join(mount.mountPath, item.path), readOnly: mount.readOnly === true };
 }
 
+/** A copy of `object` without `fields`. */
+function omit(object: object, fields: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(object).filter(([field]) => !fields.includes(field)));
+}
+
 /** The labels a Namespace object gives its namespace (the API server adds kubernetes.io/metadata.name). */
 function namespaceLabels(objects: readonly KubernetesObject[], namespace: string): StringMap {
   const found = ofKind(objects, "Namespace").find((object) => object.metadata.name === namespace);
@@ -208,15 +258,11 @@ function restrictedProblems(spec: PodSpec): string[] {
   return problems;
 }
 
-/** A grpc.health.v1 Check of `service`: its status, or the gRPC error. */
-function healthCheck(address: string, service: string): Promise<string> {
-  const client = new grpc.Client(address, grpc.credentials.createInsecure());
-  const check = healthService.Check!;
-  return new Promise<string>((resolve, reject) =>
-    client.makeUnaryRequest(check.path, check.requestSerialize, check.responseDeserialize, { service }, { deadline: Date.now() + 10_000 }, (error, response) =>
-      error ? reject(error) : resolve(String((response as { status: unknown }).status)),
-    ),
-  ).finally(() => client.close());
+/** Fails unless `promtool check config` accepts the prometheus.yml `file`. */
+function assertPromtoolAccepts(file: string): void {
+  const result = spawnSync("promtool", ["check", "config", file], { encoding: "utf8" });
+  if (result.error) assert.fail(`promtool could not run (${result.error.message}); scripts/test.sh installs Debian's prometheus, which has it`);
+  assert.equal(result.status, 0, result.stdout + result.stderr);
 }
 
 // ---------------------------------------------------------------------------
@@ -243,42 +289,68 @@ describe("kustomizations", () => {
     });
   }
 
-  it("the schema check refuses a broken object, an unknown kind and a malformed ServiceMonitor", async () => {
+  it("the schema check refuses a broken object, an unknown kind and malformed custom resources", async () => {
     const base = await render("base");
     const statefulSet = structuredClone(named<Workload>(base, "StatefulSet", CONTRACT.aggregatorName)) as unknown as {
       spec: Record<string, unknown>;
     } & KubernetesObject;
     statefulSet.spec.replicas = "one";
     await assert.rejects(validateObject(statefulSet), /replicas/);
+    const budget = structuredClone(
+      named<PodDisruptionBudget>(await render("overlays/ha-postgres"), "PodDisruptionBudget", CONTRACT.aggregatorName),
+    ) as unknown as {
+      spec: Record<string, unknown>;
+    } & KubernetesObject;
+    budget.spec.selector = "all";
+    await assert.rejects(validateObject(budget), /selector/);
     await assert.rejects(validateObject({ apiVersion: "v1", kind: "Pod", metadata: { name: "x" } }), /no schema/);
-    const problems = checkServiceMonitorShape({
-      apiVersion: "monitoring.coreos.com/v1",
-      kind: "ServiceMonitor",
-      metadata: { name: "x" },
-      spec: { selector: {}, endpoints: [{ port: 9464, interval: "often", relabelings: [{ source_labels: ["a"] }] }] },
+    const malformed = (apiVersion: string, kind: string, spec: object): string[] =>
+      checkCustomResourceShape({ apiVersion, kind, metadata: { name: "x" }, spec });
+    const serviceMonitor = malformed("monitoring.coreos.com/v1", "ServiceMonitor", {
+      selector: {},
+      endpoints: [{ port: 9464, interval: "often", relabelings: [{ source_labels: ["a"] }] }],
     });
-    assert.equal(problems.length, 3, problems.join("\n"));
+    assert.equal(serviceMonitor.length, 3, serviceMonitor.join("\n"));
+    const scrapeConfig = malformed("monitoring.coreos.com/v1alpha1", "ScrapeConfig", {
+      staticConfigs: [{ targets: [] }],
+      kubernetesSDConfigs: [{ role: "Pod" }],
+    });
+    assert.equal(scrapeConfig.length, 2, scrapeConfig.join("\n"));
+    const cluster = malformed("postgresql.cnpg.io/v1", "Cluster", { instances: 0, bootstrap: { initdb: { database: 1 } }, storage: { size: "lots" } });
+    assert.equal(cluster.length, 3, cluster.join("\n"));
   });
 });
 
 describe("aggregator", () => {
-  it("runs exactly one replica, never overlapped by a second during a rollout or a node failure", async () => {
-    // Counted across every kustomization: no overlay or component adds a second.
-    const everything = await everyObject();
-    const workload = aggregatorWorkload(everything);
-    assert.equal(workload.spec.replicas, 1);
-    if (workload.kind === "Deployment") {
-      assert.equal(workload.spec.strategy?.type, "Recreate", "a Deployment must not surge");
-    } else {
-      assert.equal(workload.spec.podManagementPolicy ?? "OrderedReady", "OrderedReady");
-      const update = workload.spec.updateStrategy;
-      assert.equal(update?.type ?? "RollingUpdate", "RollingUpdate", "OnDelete would leave an old pod running");
-      assert.ok([undefined, 1].includes(update?.rollingUpdate?.maxUnavailable as number | undefined), "maxUnavailable 1: delete, then create");
-      assert.equal(update?.rollingUpdate?.partition ?? 0, 0);
-      const governing = named<Service>(everything, "Service", workload.spec.serviceName ?? "(none)");
-      assert.equal(governing.spec.clusterIP, "None", "the governing Service is headless");
-      assert.ok(selectorMatches({ matchLabels: governing.spec.selector }, workload.spec.template.metadata?.labels), "the governing Service selects the pod");
+  it("runs exactly one replica on SQLite, never overlapped by a second during a rollout or a node failure; more only on a shared PostgreSQL store", async () => {
+    // One aggregator workload in each kustomization (no overlay or component
+    // adds a second). On SQLite (no --store, no --store-file) two processes
+    // would race on one file or each count every row; only replicas sharing
+    // a PostgreSQL store may be more than one (see "aggregator on PostgreSQL").
+    for (const name of Object.keys(KUSTOMIZATIONS)) {
+      const objects = await render(name);
+      const workload = aggregatorWorkload(objects);
+      const engine = storeEngine(onlyContainer(workload));
+      assert.equal(engine, POSTGRES_KUSTOMIZATIONS.includes(name) ? "postgres" : "sqlite", `${name}: the store`);
+      if (engine === "postgres") continue;
+      assert.equal(workload.spec.replicas, 1, `${name}: one replica`);
+      if (workload.kind === "Deployment") {
+        assert.equal(workload.spec.strategy?.type, "Recreate", `${name}: a Deployment must not surge`);
+      } else {
+        assert.equal(workload.spec.podManagementPolicy ?? "OrderedReady", "OrderedReady", name);
+        const update = workload.spec.updateStrategy;
+        assert.equal(update?.type ?? "RollingUpdate", "RollingUpdate", `${name}: OnDelete would leave an old pod running`);
+        assert.ok([undefined, 1].includes(update?.rollingUpdate?.maxUnavailable as number | undefined), `${name}: maxUnavailable 1: delete, then create`);
+        assert.equal(update?.rollingUpdate?.partition ?? 0, 0, name);
+        const governing = named<Service>(objects, "Service", workload.spec.serviceName ?? "(none)");
+        assert.equal(governing.spec.clusterIP, "None", `${name}: the governing Service is headless`);
+        assert.ok(
+          selectorMatches({ matchLabels: governing.spec.selector }, workload.spec.template.metadata?.labels),
+          `${name}: the governing Service selects the pod`,
+        );
+      }
     }
+    assert.ok(SQLITE_KUSTOMIZATIONS.length > 0 && POSTGRES_KUSTOMIZATIONS.length > 0, "both stores are covered");
   });
 
   it("keeps its state on a ReadWriteOnce claim mounted at --state-dir", async () => {
@@ -382,19 +454,152 @@ describe("aggregator", () => {
   });
 });
 
+describe("aggregator on PostgreSQL", () => {
+  for (const name of POSTGRES_KUSTOMIZATIONS) {
+    it(`${name}: a Deployment of two or more replicas that surges in a rollout and never drops below them, with no claim`, async () => {
+      const objects = await render(name);
+      const workload = aggregatorWorkload(objects);
+      assert.equal(workload.kind, "Deployment");
+      assert.ok((workload.spec.replicas ?? 1) >= 2, `replicas ${workload.spec.replicas} >= 2: one serves while another is rolled, evicted or lost`);
+      assert.equal(workload.spec.strategy?.type ?? "RollingUpdate", "RollingUpdate");
+      assert.equal(workload.spec.strategy?.rollingUpdate?.maxUnavailable, 0, "a new replica is ready before an old one stops");
+      const surge = workload.spec.strategy?.rollingUpdate?.maxSurge;
+      assert.ok(typeof surge === "number" && surge >= 1, `maxSurge ${surge} >= 1: with maxUnavailable 0 a rollout needs a surge`);
+      assert.deepEqual(ofKind(objects, "StatefulSet"), [], "the base's StatefulSet is gone");
+      assert.deepEqual(ofKind(objects, "PersistentVolumeClaim"), []);
+      assert.deepEqual(
+        (workload.spec.template.spec.volumes ?? []).filter((volume) => volume.persistentVolumeClaim),
+        [],
+        "the state is in the database, not on a claim",
+      );
+      assert.equal(flagValue(onlyContainer(workload).args ?? [], "state-dir"), undefined, "--state-dir is SQLite's");
+    });
+
+    it(`${name}: a PodDisruptionBudget keeps a replica through drains, and replicas spread over nodes`, async () => {
+      const objects = await render(name);
+      const workload = aggregatorWorkload(objects);
+      const podLabels = workload.spec.template.metadata?.labels;
+      const budgets = ofKind<PodDisruptionBudget>(objects, "PodDisruptionBudget").filter(
+        (budget) => budget.metadata.namespace === workload.metadata.namespace && selectorMatches(budget.spec.selector ?? {}, podLabels),
+      );
+      assert.equal(budgets.length, 1, "one PodDisruptionBudget selects the aggregator's pods");
+      const { minAvailable } = budgets[0]!.spec;
+      assert.ok(typeof minAvailable === "number" && minAvailable >= 1, `minAvailable ${minAvailable} >= 1`);
+      assert.ok(minAvailable < (workload.spec.replicas ?? 1), "below replicas, or no drain could evict one");
+      const spread = (workload.spec.template.spec.topologySpreadConstraints ?? []).filter((constraint) => constraint.topologyKey === "kubernetes.io/hostname");
+      assert.equal(spread.length, 1, "a topology spread over nodes");
+      assert.equal(spread[0]!.maxSkew, 1);
+      assert.ok(["ScheduleAnyway", "DoNotSchedule"].includes(spread[0]!.whenUnsatisfiable));
+      const { labelSelector } = spread[0]!;
+      assert.ok(labelSelector && selectorMatches(labelSelector, podLabels), "it counts the aggregator's pods");
+    });
+
+    it(`${name}: --store-file is key uri of Secret logtally-db-app, mounted read-only, and holds what the aggregator parses as a PostgreSQL store`, async (t) => {
+      const workload = aggregatorWorkload(await render(name));
+      const container = onlyContainer(workload);
+      const args = container.args ?? [];
+      const storeFile = flagValue(args, "store-file");
+      assert.ok(storeFile, "--store-file");
+      assert.deepEqual(secretFile(workload.spec.template.spec, container, CONTRACT.databaseSecret, CONTRACT.databaseKey), { file: storeFile, readOnly: true });
+      // What CloudNativePG writes to key uri of <cluster>-app: the owner's URL of the -rw Service (the primary).
+      const password = randomBytes(12).toString("hex");
+      const uri = `postgresql://${CONTRACT.databaseOwner}:${password}@${CONTRACT.databaseCluster}-rw.${CONTRACT.namespace}:5432/${CONTRACT.database}`;
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-store-file-"));
+      t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+      const file = path.join(dir, CONTRACT.databaseKey);
+      fs.writeFileSync(file, `${uri}\n`);
+      const config = parseAggregatorConfig(
+        args.map((arg) => (arg.startsWith("--store-file=") ? `--store-file=${file}` : arg)),
+        {},
+      );
+      if (config === "help") assert.fail("args ask for --help");
+      assert.deepEqual(config.store, { engine: "postgres", url: uri });
+      // The base's token set-up, unchanged.
+      assert.deepEqual(secretFile(workload.spec.template.spec, container, CONTRACT.tokenSecret, CONTRACT.tokenKey), { file: config.tokenFile, readOnly: true });
+    });
+  }
+
+  it("overlays/ha-postgres: the aggregator's pod is the base's, with --store-file in place of --state-dir and no claim", async () => {
+    const base = aggregatorWorkload(await render("base"));
+    const shared = aggregatorWorkload(await render("overlays/ha-postgres"));
+    const [baseContainer, sharedContainer] = [onlyContainer(base), onlyContainer(shared)];
+    assert.deepEqual(
+      (sharedContainer.args ?? []).filter((arg) => !arg.startsWith("--store-file=")),
+      (baseContainer.args ?? []).filter((arg) => !arg.startsWith("--state-dir=")),
+    );
+    for (const field of ["image", "ports", "startupProbe", "livenessProbe", "readinessProbe", "resources", "securityContext"] as const)
+      assert.deepEqual(sharedContainer[field], baseContainer[field], field);
+    assert.ok(!(sharedContainer.env ?? []).some((variable) => variable.name === "SQLITE_TMPDIR"), "no SQLite here");
+    const tmp = (sharedContainer.volumeMounts ?? []).find((mount) => mount.mountPath === "/tmp");
+    assert.ok(tmp && !tmp.readOnly, "a writable /tmp beside the read-only root");
+    assert.ok(shared.spec.template.spec.volumes?.find((volume) => volume.name === tmp.name)?.emptyDir, "/tmp is an emptyDir");
+    assert.deepEqual(shared.spec.template.metadata?.labels, base.spec.template.metadata?.labels);
+    assert.deepEqual(shared.spec.selector, base.spec.selector);
+    const podFields = ["securityContext", "volumes", "containers", "topologySpreadConstraints"];
+    assert.deepEqual(
+      omit(shared.spec.template.spec, podFields),
+      omit(base.spec.template.spec, podFields),
+      "service account, token, service links, grace period",
+    );
+    assert.deepEqual(
+      shared.spec.template.spec.securityContext,
+      omit(base.spec.template.spec.securityContext ?? {}, ["fsGroup", "fsGroupChangePolicy"]),
+      "the base's pod security context, less the claim's fsGroup",
+    );
+  });
+
+  it("overlays/ha-postgres: keeps the base's namespace, Service, ServiceAccount and NetworkPolicy, without the StatefulSet and its headless Service", async () => {
+    const base = await render("base");
+    const shared = await render("overlays/ha-postgres");
+    const identity = (object: KubernetesObject): string => `${object.kind}/${object.metadata.namespace ?? ""}/${object.metadata.name}`;
+    const removed = [`Service/${CONTRACT.namespace}/${CONTRACT.aggregatorName}-headless`, `StatefulSet/${CONTRACT.namespace}/${CONTRACT.aggregatorName}`];
+    assert.deepEqual(
+      base
+        .map(identity)
+        .filter((id) => !shared.map(identity).includes(id))
+        .sort(),
+      removed,
+    );
+    for (const object of base.filter((candidate) => !removed.includes(identity(candidate)) && candidate.kind !== "Service"))
+      assert.deepEqual(
+        shared.find((candidate) => identity(candidate) === identity(object)),
+        object,
+        identity(object),
+      );
+    const service = named<Service>(shared, "Service", CONTRACT.aggregatorName);
+    assert.deepEqual(service.spec, named<Service>(base, "Service", CONTRACT.aggregatorName).spec, "the same Service, ports and selector");
+    assert.ok(selectorMatches({ matchLabels: service.spec.selector }, aggregatorWorkload(shared).spec.template.metadata?.labels), "it selects every replica");
+  });
+
+  it("examples/cloudnativepg: a CloudNativePG Cluster logtally-db of three instances creates database logtally, whose app Secret the aggregator reads", async () => {
+    const objects = await render("examples/cloudnativepg");
+    const cluster = named<KubernetesObject>(objects, "Cluster", CONTRACT.databaseCluster);
+    assert.equal(cluster.apiVersion, "postgresql.cnpg.io/v1");
+    assert.equal(cluster.metadata.namespace, CONTRACT.namespace, "the Secret it creates must be in the aggregator's namespace");
+    const spec = cluster.spec as { instances: number; bootstrap?: { initdb?: { database?: string; owner?: string } }; storage?: { size?: string } };
+    assert.equal(spec.instances, 3, "a primary and two replicas");
+    assert.equal(spec.bootstrap?.initdb?.database, CONTRACT.database, "bootstrap creates the database");
+    assert.equal(spec.bootstrap?.initdb?.owner, CONTRACT.databaseOwner, "owned by the user of the app Secret");
+    assert.ok(spec.storage?.size, "a storage size");
+    // CloudNativePG names the application user's Secret <cluster>-app.
+    const workload = aggregatorWorkload(objects);
+    assert.equal(`${cluster.metadata.name}-app`, CONTRACT.databaseSecret);
+    assert.ok(
+      workload.spec.template.spec.volumes?.some((volume) => volume.secret?.secretName === CONTRACT.databaseSecret),
+      "the aggregator mounts it",
+    );
+    const overlay = await render("overlays/ha-postgres");
+    for (const object of overlay)
+      assert.ok(
+        objects.some((candidate) => candidate.kind === object.kind && candidate.metadata.name === object.metadata.name),
+        `${object.kind} ${object.metadata.name} from overlays/ha-postgres`,
+      );
+  });
+});
+
 describe("NetworkPolicy", () => {
   it("admits ingest (50051) only from pods labelled logtally.io/sidecar=true, in any namespace, and metrics (9464) from anywhere", async () => {
     const everything = await everyObject();
-    const workload = aggregatorWorkload(everything);
-    const podLabels = workload.spec.template.metadata?.labels;
-    const policies = ofKind<NetworkPolicy>(everything, "NetworkPolicy").filter(
-      (policy) => policy.metadata.namespace === CONTRACT.namespace && selectorMatches(policy.spec.podSelector, podLabels),
-    );
-    assert.ok(policies.length > 0, "a NetworkPolicy selects the aggregator");
-    for (const policy of policies) assert.ok((policy.spec.policyTypes ?? ["Ingress"]).includes("Ingress"), `${policy.metadata.name} isolates ingress`);
-    const names = portNames(workload.spec.template.spec.containers);
-    const allowed = (peer: Peer, port: number): boolean => policies.some((policy) => admits(policy, peer, port, names));
-
     const pod = (namespace: string, labels: StringMap): Peer => ({
       kind: "pod",
       namespace,
@@ -404,11 +609,13 @@ describe("NetworkPolicy", () => {
     // Each example's own pods, as rendered, with their namespace's labels.
     const examplePods = workloads(everything).filter((candidate) => candidate.metadata.namespace !== CONTRACT.namespace);
     assert.ok(examplePods.length >= 2);
-    for (const example of examplePods) {
-      const peer = pod(example.metadata.namespace!, example.spec.template.metadata?.labels ?? {});
-      assert.ok(allowed(peer, CONTRACT.grpcPort), `${example.metadata.namespace}/${example.metadata.name} may ship`);
-    }
     const cases: Array<[string, Peer, boolean, boolean]> = [
+      ...examplePods.map((example): [string, Peer, boolean, boolean] => [
+        `${example.metadata.namespace}/${example.metadata.name}`,
+        pod(example.metadata.namespace!, example.spec.template.metadata?.labels ?? {}),
+        true,
+        true,
+      ]),
       ["a sidecar's pod in another namespace", pod("team-a", { app: "x", [CONTRACT.sidecarLabel]: "true" }), true, true],
       ["a sidecar's pod in logtally", pod(CONTRACT.namespace, { [CONTRACT.sidecarLabel]: "true" }), true, true],
       ["a pod without the label", pod("team-a", { app: "x" }), false, true],
@@ -417,9 +624,22 @@ describe("NetworkPolicy", () => {
       ["Prometheus", pod("monitoring", { "app.kubernetes.io/name": "prometheus" }), false, true],
       ["a client outside the cluster", { kind: "external" }, false, true],
     ];
-    for (const [who, peer, ingest, metrics] of cases) {
-      assert.equal(allowed(peer, CONTRACT.grpcPort), ingest, `${who}: ingest ${ingest ? "admitted" : "refused"}`);
-      assert.equal(allowed(peer, CONTRACT.metricsPort), metrics, `${who}: metrics ${metrics ? "admitted" : "refused"}`);
+    // Each kustomization's aggregator (the StatefulSet on SQLite, the Deployment on PostgreSQL) under its own policies.
+    for (const name of Object.keys(KUSTOMIZATIONS)) {
+      const objects = await render(name);
+      const workload = aggregatorWorkload(objects);
+      const policies = ofKind<NetworkPolicy>(objects, "NetworkPolicy").filter(
+        (policy) => policy.metadata.namespace === CONTRACT.namespace && selectorMatches(policy.spec.podSelector, workload.spec.template.metadata?.labels),
+      );
+      assert.ok(policies.length > 0, `${name}: a NetworkPolicy selects the aggregator`);
+      for (const policy of policies)
+        assert.ok((policy.spec.policyTypes ?? ["Ingress"]).includes("Ingress"), `${name}: ${policy.metadata.name} isolates ingress`);
+      const names = portNames(workload.spec.template.spec.containers);
+      const allowed = (peer: Peer, port: number): boolean => policies.some((policy) => admits(policy, peer, port, names));
+      for (const [who, peer, ingest, metrics] of cases) {
+        assert.equal(allowed(peer, CONTRACT.grpcPort), ingest, `${name}, ${who}: ingest ${ingest ? "admitted" : "refused"}`);
+        assert.equal(allowed(peer, CONTRACT.metricsPort), metrics, `${name}, ${who}: metrics ${metrics ? "admitted" : "refused"}`);
+      }
     }
   });
 });
@@ -649,12 +869,13 @@ describe("every pod template", () => {
 describe("Prometheus", () => {
   /**
    * The targets kubernetes_sd_configs role `endpoints` would discover for the
-   * rendered objects (every kustomization), plus pods and Services that exist
-   * in real clusters: the examples' pods behind a Service, and a Service named
-   * logtally-aggregator in another namespace.
+   * rendered objects of every SQLite kustomization (the scrape configurations
+   * that discover endpoints are for the base's single replica), plus pods and
+   * Services that exist in real clusters: the examples' pods behind a
+   * Service, and a Service named logtally-aggregator in another namespace.
    */
   async function discoveredTargets(): Promise<Array<Record<string, string>>> {
-    const everything = await everyObject();
+    const everything = await everyObject(SQLITE_KUSTOMIZATIONS);
     const services = ofKind<Service>(everything, "Service").concat(
       Object.values(EXAMPLES).map(
         (namespace) =>
@@ -732,7 +953,7 @@ describe("Prometheus", () => {
     };
     assert.notEqual(spec.namespaceSelector?.any, true);
     const namespaces = spec.namespaceSelector?.matchNames ?? [monitor.metadata.namespace];
-    const selected = ofKind<Service>(await everyObject(), "Service").filter(
+    const selected = ofKind<Service>(await everyObject(SQLITE_KUSTOMIZATIONS), "Service").filter(
       (service) => namespaces.includes(service.metadata.namespace) && selectorMatches(spec.selector, service.metadata.labels),
     );
     assert.deepEqual(
@@ -800,9 +1021,124 @@ describe("Prometheus", () => {
     t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
     const file = path.join(dir, "prometheus.yml");
     fs.writeFileSync(file, YAML.stringify(config));
-    const result = spawnSync("promtool", ["check", "config", file], { encoding: "utf8" });
-    if (result.error) assert.fail(`promtool could not run (${result.error.message}); scripts/test.sh installs Debian's prometheus, which has it`);
-    assert.equal(result.status, 0, result.stdout + result.stderr);
+    assertPromtoolAccepts(file);
+  });
+
+  // overlays/ha-postgres: several replicas, each serving every series. Scraped
+  // one by one, each series would be there once per replica and summing it
+  // would count every row that many times: the Service is the one target.
+
+  const HA_SCRAPE_CONFIG = path.join(MANIFESTS, "overlays/ha-postgres/prometheus/scrape-config.yaml");
+
+  /** A prometheus.yml scrape job, as far as these tests read it. */
+  interface ScrapeJob {
+    job_name: string;
+    scheme?: string;
+    metrics_path?: string;
+    scrape_interval?: string;
+    scrape_timeout?: string;
+    static_configs?: Array<{ targets: string[]; labels?: StringMap }>;
+    relabel_configs?: RelabelRule[];
+    [field: string]: unknown;
+  }
+
+  /** The address of overlays/ha-postgres's Service logtally-aggregator, port `metrics`, after checking that it reaches every replica's metrics port. */
+  async function sharedMetricsAddress(): Promise<string> {
+    const objects = await render("overlays/ha-postgres");
+    const workload = aggregatorWorkload(objects);
+    const service = named<Service>(objects, "Service", CONTRACT.aggregatorName);
+    assert.notEqual(service.spec.clusterIP, "None", "a ClusterIP Service: one address in front of the replicas");
+    assert.ok(selectorMatches({ matchLabels: service.spec.selector }, workload.spec.template.metadata?.labels), "the Service selects every replica");
+    const port = service.spec.ports?.find((candidate) => candidate.name === "metrics");
+    assert.ok(port, "the Service has a metrics port");
+    const target = typeof port.targetPort === "string" ? portNames([onlyContainer(workload)])[port.targetPort] : (port.targetPort ?? port.port);
+    assert.equal(target, CONTRACT.metricsPort);
+    return `${service.metadata.name}.${service.metadata.namespace}.svc:${port.port}`;
+  }
+
+  /** Each static target of `job` with its labels, after its relabelling. */
+  function staticTargets(job: ScrapeJob): Array<Record<string, string>> {
+    const discovery = Object.keys(job).filter((field) => field.endsWith("_sd_configs"));
+    assert.deepEqual(discovery, [], "no service discovery: it would find each replica");
+    return (job.static_configs ?? [])
+      .flatMap(({ targets, labels = {} }) => targets.map((target) => relabel({ ...labels, __address__: target }, job.relabel_configs ?? [])))
+      .filter((target) => target !== undefined);
+  }
+
+  it("overlays/ha-postgres: the plain scrape config scrapes the Service as one static target, with a fixed instance label", async () => {
+    const config = YAML.parse(fs.readFileSync(HA_SCRAPE_CONFIG, "utf8")) as { scrape_configs: ScrapeJob[] };
+    assert.equal(config.scrape_configs.length, 1);
+    const job = config.scrape_configs[0]!;
+    assert.equal(job.metrics_path ?? "/metrics", "/metrics");
+    assert.equal(job.scheme ?? "http", "http");
+    const targets = staticTargets(job);
+    assert.deepEqual(
+      targets.map((target) => target.__address__),
+      [await sharedMetricsAddress()],
+    );
+    // Not the address (Prometheus' default) nor a pod: the same whichever replica answers.
+    assert.equal(targets[0]!.instance, CONTRACT.aggregatorName);
+  });
+
+  it("overlays/ha-postgres: the plain scrape config passes promtool", () => {
+    assertPromtoolAccepts(HA_SCRAPE_CONFIG);
+  });
+
+  it("overlays/ha-postgres: its ScrapeConfig is the plain scrape config's one-target job, and it has no ServiceMonitor", async () => {
+    const objects = await render("overlays/ha-postgres + overlays/ha-postgres/scrapeconfig");
+    assert.deepEqual(ofKind(objects, "ServiceMonitor"), []);
+    const scrapeConfigs = ofKind(objects, "ScrapeConfig");
+    assert.equal(scrapeConfigs.length, 1);
+    assert.equal(scrapeConfigs[0]!.apiVersion, "monitoring.coreos.com/v1alpha1");
+    assert.equal(scrapeConfigs[0]!.metadata.namespace, CONTRACT.namespace);
+    const spec = scrapeConfigs[0]!.spec as Record<string, unknown> & {
+      jobName?: string;
+      scheme?: string;
+      metricsPath?: string;
+      scrapeInterval?: string;
+      scrapeTimeout?: string;
+      staticConfigs?: Array<{ targets: string[]; labels?: StringMap }>;
+      relabelings?: Array<Record<string, unknown>>;
+    };
+    // The job the Prometheus Operator writes for it (its `job` label is jobName).
+    const job: ScrapeJob = {
+      ...Object.fromEntries(
+        Object.keys(spec)
+          .filter((field) => field.endsWith("SDConfigs"))
+          .map((field) => [field.replace("SDConfigs", "_sd_configs"), spec[field]]),
+      ),
+      job_name: spec.jobName ?? "",
+      scheme: spec.scheme?.toLowerCase(),
+      metrics_path: spec.metricsPath,
+      scrape_interval: spec.scrapeInterval,
+      scrape_timeout: spec.scrapeTimeout,
+      static_configs: spec.staticConfigs,
+      ...(spec.relabelings ? { relabel_configs: spec.relabelings.map(fromServiceMonitorRule) } : {}),
+    };
+    assert.deepEqual(
+      staticTargets(job).map((target) => target.__address__),
+      [await sharedMetricsAddress()],
+    );
+    const plain = (YAML.parse(fs.readFileSync(HA_SCRAPE_CONFIG, "utf8")) as { scrape_configs: ScrapeJob[] }).scrape_configs[0]!;
+    assert.deepEqual(job, plain, "the same job as prometheus/scrape-config.yaml");
+  });
+
+  it("overlays/ha-postgres: components/servicemonitor, which would scrape each replica, selects none of its Services", async () => {
+    // Not among KUSTOMIZATIONS: nobody should apply it.
+    const objects = await renderKustomization(withComponent("overlays/ha-postgres", "components/servicemonitor")());
+    const monitor = named<KubernetesObject>(objects, "ServiceMonitor", CONTRACT.aggregatorName);
+    const spec = monitor.spec as { selector: LabelSelector; namespaceSelector?: { matchNames?: string[] } };
+    const namespaces = spec.namespaceSelector?.matchNames ?? [monitor.metadata.namespace];
+    const selected = ofKind<Service>(objects, "Service").filter(
+      (service) => namespaces.includes(service.metadata.namespace) && selectorMatches(spec.selector, service.metadata.labels),
+    );
+    assert.deepEqual(
+      selected.map((service) => service.metadata.name),
+      [],
+      "a ServiceMonitor scrapes each endpoint behind the Services it selects: one target per replica",
+    );
+    // In the base, the same ServiceMonitor selects the Service (see above): the overlay's label keeps it out.
+    assert.ok(ofKind<Service>(objects, "Service").some((service) => service.metadata.name === CONTRACT.aggregatorName));
   });
 });
 

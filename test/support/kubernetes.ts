@@ -96,6 +96,14 @@ export interface Volume {
   readonly secret?: { readonly secretName: string; readonly items?: ReadonlyArray<{ readonly key: string; readonly path: string }> };
 }
 
+export interface TopologySpreadConstraint {
+  readonly maxSkew: number;
+  readonly topologyKey: string;
+  readonly whenUnsatisfiable: "DoNotSchedule" | "ScheduleAnyway";
+  readonly labelSelector?: LabelSelector;
+  readonly matchLabelKeys?: string[];
+}
+
 export interface PodSpec {
   readonly containers: Container[];
   readonly initContainers?: Container[];
@@ -104,6 +112,7 @@ export interface PodSpec {
   readonly terminationGracePeriodSeconds?: number;
   readonly serviceAccountName?: string;
   readonly automountServiceAccountToken?: boolean;
+  readonly topologySpreadConstraints?: TopologySpreadConstraint[];
 }
 
 export interface PodTemplate {
@@ -118,7 +127,7 @@ export interface Workload extends KubernetesObject {
     readonly replicas?: number;
     readonly selector: LabelSelector;
     readonly template: PodTemplate;
-    readonly strategy?: { readonly type?: string };
+    readonly strategy?: { readonly type?: string; readonly rollingUpdate?: { readonly maxUnavailable?: number | string; readonly maxSurge?: number | string } };
     readonly serviceName?: string;
     readonly podManagementPolicy?: string;
     readonly updateStrategy?: { readonly type?: string; readonly rollingUpdate?: { readonly partition?: number; readonly maxUnavailable?: number | string } };
@@ -135,6 +144,16 @@ export interface ServicePort {
 export interface Service extends KubernetesObject {
   readonly kind: "Service";
   readonly spec: { readonly selector?: StringMap; readonly ports?: ServicePort[]; readonly clusterIP?: string };
+}
+
+export interface PodDisruptionBudget extends KubernetesObject {
+  readonly kind: "PodDisruptionBudget";
+  readonly spec: {
+    readonly selector?: LabelSelector;
+    readonly minAvailable?: number | string;
+    readonly maxUnavailable?: number | string;
+    readonly unhealthyPodEvictionPolicy?: string;
+  };
 }
 
 export interface NetworkPolicyPeer {
