@@ -93,11 +93,11 @@ test("batches submitted in separate turns are separate groups", async () => {
   }
 });
 
-test("flush commits what is queued at once, before the turn ends", () => {
+test("flush commits what is queued at once, without waiting for the turn to end", async () => {
   const { store, committer: group } = committer();
   try {
     void group.submit(batch("sidecar-1", 0, 100, 1));
-    group.flush();
+    await group.flush();
     assert.equal(store.view.generation("pod-a", "app.log#1")?.committedOffset, 100);
   } finally {
     store.close();

@@ -550,3 +550,37 @@ test("a state held by an open store is refused to a second one, which names the 
   assert.ok(!fs.existsSync(path.join(dir, HOLDER_FILE)), "a store closed forgets itself as the holder");
   withStore(dir, (reopened) => assert.equal(reopened.view.totalCounted(), 5));
 });
+
+test("a large group is written in slices: the event loop turns meanwhile, and a failure in a late slice changes nothing", async () => {
+  const dir = stateDir();
+  const store = SqliteStore.open(dir);
+  try {
+    const many = (count: number, last?: { host: string; jobName: string; count: number }) =>
+      Array.from({ length: count }, (_, index) => ({ host: `host-${index}`, jobName: "backup", count: 1 })).concat(last ? [last] : []);
+    let turns = 0;
+    const ticker = setInterval(() => turns++, 0);
+    try {
+      await store.commitGroup([{ ...change({ deltas: many(5_000), rejected: [] }), startOffset: 0 }]);
+    } finally {
+      clearInterval(ticker);
+    }
+    assert.ok(turns >= 1, "timers ran while the group was written");
+    assert.equal(store.view.totalCounted(), 5_000);
+    // The last row of the next group breaks the CHECK constraint, after several slices went in.
+    await assert.rejects(
+      store.commitGroup([
+        { ...change({ endOffset: 200, deltas: many(5_000, { host: "host-last", jobName: "backup", count: -9 }), rejected: [] }), startOffset: 100 },
+      ]),
+      /CHECK constraint failed/,
+    );
+    assert.equal(store.view.totalCounted(), 5_000);
+    assert.equal(store.view.generation("pod-a", "app.log#1")?.committedOffset, 100);
+  } finally {
+    await store.close();
+  }
+  const counts = readDatabase(dir).counts as Array<[string, string, number]>;
+  assert.equal(
+    counts.reduce((sum, [, , count]) => sum + count, 0),
+    5_000,
+  );
+});

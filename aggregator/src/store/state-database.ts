@@ -1,11 +1,18 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import Database from "better-sqlite3";
 import { normalizeRejectReason } from "@logtally/proto";
 import { StateError } from "../errors";
 import type { StateRows } from "./count-view";
 import { migrate } from "./schema";
 import { describeHolder, forgetHolder, recordHolder } from "./state-lock";
+
+/** The tables of a state, in the order a transaction writes them. */
+const TABLES = ["counts", "rejected", "generations", "sources"] as const satisfies ReadonlyArray<keyof StateRows>;
+
+/** Rows written between two turns of the event loop by writeInSlices(): a few milliseconds' work. */
+const ROWS_PER_SLICE = 2_000;
 
 /** Name of the SQLite file inside the state directory. */
 export const DATABASE_FILE = "logtally.db";
@@ -20,6 +27,7 @@ export const DATABASE_FILE = "logtally.db";
  */
 export class StateDatabase {
   private readonly writeRows: (rows: StateRows) => void;
+  private readonly writeRow: (table: keyof StateRows, row: StateRows[keyof StateRows][number]) => void;
   private closed = false;
 
   private constructor(
@@ -43,11 +51,14 @@ export class StateDatabase {
         "last_seen_ms = excluded.last_seen_ms, last_sidecar_id = excluded.last_sidecar_id",
     );
     const setRejected = db.prepare("INSERT INTO rejected_rows (reason, count) VALUES (?, ?) ON CONFLICT (reason) DO UPDATE SET count = excluded.count");
+    this.writeRow = (table, row) => {
+      if (table === "counts") setCount.run(row);
+      else if (table === "rejected") setRejected.run(...(row as StateRows["rejected"][number]));
+      else if (table === "generations") setGeneration.run(row);
+      else setSource.run(row);
+    };
     this.writeRows = db.transaction((rows: StateRows) => {
-      for (const count of rows.counts) setCount.run(count);
-      for (const [reason, count] of rows.rejected) setRejected.run(reason, count);
-      for (const generation of rows.generations) setGeneration.run(generation);
-      for (const source of rows.sources) setSource.run(source);
+      for (const table of TABLES) for (const row of rows[table]) this.writeRow(table, row);
     });
   }
 
@@ -113,6 +124,32 @@ export class StateDatabase {
   write(rows: StateRows): void {
     if (this.closed) throw new Error("state database is closed");
     this.writeRows(rows);
+  }
+
+  /**
+   * Like write(), but a large set of rows is written in slices with the
+   * event loop let through between them, so that scrapes and acknowledgements
+   * are not held up for the whole transaction. Only this process writes the
+   * database (it holds the exclusive lock) and the caller commits one group
+   * at a time, so the transaction may stay open across turns.
+   */
+  async writeInSlices(rows: StateRows): Promise<void> {
+    if (this.closed) throw new Error("state database is closed");
+    if (TABLES.reduce((sum, table) => sum + rows[table].length, 0) <= ROWS_PER_SLICE) return this.writeRows(rows);
+    this.db.exec("BEGIN");
+    try {
+      let written = 0;
+      for (const table of TABLES) {
+        for (const row of rows[table]) {
+          this.writeRow(table, row);
+          if (++written % ROWS_PER_SLICE === 0) await nextTurn();
+        }
+      }
+      this.db.exec("COMMIT");
+    } catch (error) {
+      if (this.db.inTransaction) this.db.exec("ROLLBACK");
+      throw error;
+    }
   }
 
   /** Writes and commits without changing anything (the schema version, again): throws what a commit would. */
