@@ -4,6 +4,7 @@ import { SIDECAR_NODE_OPTIONS } from "@logtally/sidecar";
 import { THIS_BUILD, startAggregator, startSidecar, type AggregatorProcess, type Programs } from "../support/processes";
 import type { RunningProcess } from "@logtally/testing";
 import { QueryProbe } from "../support/query";
+import { SQLITE, storeArgs, type BenchStore } from "./bench-postgres";
 import { track } from "./cleanup";
 import { sleep } from "./stats";
 
@@ -14,11 +15,14 @@ import { sleep } from "./stats";
  */
 const SIDECAR_DEFAULT_ARGS = ["--poll-interval-ms", "250", "--rotate-grace-ms", "1000", "--log-level", "info"];
 
-/** Starts an aggregator on a fresh state directory under `dir`, on free loopback ports. */
-export async function startBenchAggregator(dir: string, programs: Programs = THIS_BUILD): Promise<AggregatorProcess> {
+/**
+ * Starts an aggregator on a fresh state directory under `dir` (or on the
+ * PostgreSQL database `store` names), on free loopback ports.
+ */
+export async function startBenchAggregator(dir: string, programs: Programs = THIS_BUILD, store: BenchStore = SQLITE): Promise<AggregatorProcess> {
   const stateDir = path.join(dir, "state");
   fs.mkdirSync(stateDir, { recursive: true });
-  return startAggregator(stateDir, { programs }).then((aggregator) => {
+  return startAggregator(stateDir, { programs, extraArgs: storeArgs(store), name: `aggregator-${store.engine}` }).then((aggregator) => {
     track(aggregator.child);
     return aggregator;
   });

@@ -14,6 +14,7 @@ import { memoryFigure } from "./figures/memory";
 import { resumeFigure } from "./figures/resume";
 import { capacityFigure } from "./figures/capacity";
 import { everydayFigure } from "./figures/everyday";
+import { storesFigure } from "./figures/stores";
 import { THIS_BUILD, programsIn } from "../support/processes";
 
 /** Every figure of the issue, in its order; `--only` picks by id. */
@@ -27,6 +28,7 @@ const FIGURES: readonly Figure[] = [
   resumeFigure,
   capacityFigure,
   everydayFigure,
+  storesFigure,
 ];
 
 const USAGE = `Usage: npm run bench -- [--runs N] [--quick] [--only id,id] [--baseline DIR] [--json FILE]

@@ -35,6 +35,9 @@ export interface BenchSizes {
   readonly everydayPairs: number;
   readonly everydaySettleMs: number;
   readonly everydayWindowMs: number;
+  /** PostgreSQL beside SQLite: rows shipped end to end (over two files), and acknowledged batches timed one by one. */
+  readonly storeRows: number;
+  readonly storeCommitSamples: number;
 }
 
 export const FULL_SIZES: BenchSizes = Object.freeze({
@@ -63,6 +66,8 @@ export const FULL_SIZES: BenchSizes = Object.freeze({
   everydayPairs: 20,
   everydaySettleMs: 20_000,
   everydayWindowMs: 20_000,
+  storeRows: 4_000_000,
+  storeCommitSamples: 1_000,
 });
 
 /** `--quick`: every volume, count and window about 10× smaller; rates and shapes unchanged. */
@@ -78,6 +83,8 @@ export const QUICK_SIZES: BenchSizes = Object.freeze({
   resumeCommittedBytes: 90_000_000,
   resumeAppendedBytes: 10_000_000,
   capacityWindowMs: 1_000,
+  storeRows: 400_000,
+  storeCommitSamples: 100,
   everydaySettleMs: 5_000,
   everydayWindowMs: 3_000,
 });
