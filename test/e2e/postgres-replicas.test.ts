@@ -123,6 +123,13 @@ describe("aggregator replicas on PostgreSQL", { skip: postgresUnavailable() }, (
     assert.deepEqual(sorted(new Map(perPair.map(({ metric, value }) => [`${metric.host}|${metric.job_name}`, Number(value[1])]))), sorted(truth));
     const resets = await prometheus.query("sum(resets(log_host_job_count[10m]))");
     assert.equal(Number(resets[0]?.value[1] ?? 0), 0, "no counter went backwards");
+    // Through the kill, at most one scrape in a row failed: no gap longer than one interval.
+    const [scrapes] = await prometheus.query("count_over_time(up[10m])");
+    const [answered] = await prometheus.query("sum_over_time(up[10m])");
+    const failed = Number(scrapes?.value[1]) - Number(answered?.value[1]);
+    assert.ok(failed <= 1, `${failed} scrapes failed`);
+    const [longestGap] = await prometheus.query("max_over_time((timestamp(up) - timestamp(up offset 1s))[10m:1s])");
+    assert.ok(Number(longestGap?.value[1] ?? 0) <= 2.5, `a gap of ${longestGap?.value[1]} s between scrapes`);
   });
 
   it("is not ready while the database is down, says why, and counts every row once it is back", async () => {
