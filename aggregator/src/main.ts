@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // First: catches SIGTERM from the moment the process starts (see stop-signals.ts in @logtally/runtime).
-import { CredentialFileError, createLogger, firstStopSignal, runProgram } from "@logtally/runtime";
+import { CredentialFileError, createLogger, firstStopSignal, packageVersion, runProgram } from "@logtally/runtime";
+import { PROTOCOL_VERSION } from "@logtally/proto";
 import { AGGREGATOR_HELP, MIGRATE_STATE_HELP, parseAggregatorConfig, parseMigrateStateConfig, type AggregatorConfig, type MigrateStateConfig } from "./config";
 import { migrateState } from "./store/migrate-state";
 import { Aggregator } from "./aggregator";
@@ -38,8 +39,17 @@ async function runMigrateState(config: MigrateStateConfig): Promise<number> {
   }
 }
 
+/** What --version prints after the program's name. */
+const VERSION = { version: `${packageVersion(__dirname)} (protocol ${PROTOCOL_VERSION})` };
+
 if (process.argv[2] === "migrate-state") {
-  runProgram("logtally-aggregator migrate-state", MIGRATE_STATE_HELP, () => parseMigrateStateConfig(process.argv.slice(3), process.env), runMigrateState);
+  runProgram(
+    "logtally-aggregator migrate-state",
+    MIGRATE_STATE_HELP,
+    () => parseMigrateStateConfig(process.argv.slice(3), process.env),
+    runMigrateState,
+    VERSION,
+  );
 } else {
-  runProgram("logtally-aggregator", AGGREGATOR_HELP, () => parseAggregatorConfig(process.argv.slice(2), process.env), runAggregator);
+  runProgram("logtally-aggregator", AGGREGATOR_HELP, () => parseAggregatorConfig(process.argv.slice(2), process.env), runAggregator, VERSION);
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // First: catches SIGTERM from the moment the process starts (see stop-signals.ts in @logtally/runtime).
-import { ConfigError, firstStopSignal, formatHelp, releaseStopSignals, runProgram } from "@logtally/runtime";
+import { ConfigError, firstStopSignal, formatHelp, packageVersion, releaseStopSignals, runProgram } from "@logtally/runtime";
 
 /** `logtally-injector` with no command, or --help. */
 const INJECTOR_HELP = formatHelp(
@@ -11,6 +11,9 @@ const INJECTOR_HELP = formatHelp(
     "`logtally-injector COMMAND --help` lists a command's options.",
   [],
 );
+
+/** What --version prints after the program's name. */
+const VERSION = { version: packageVersion(__dirname) };
 
 const [command, ...args] = process.argv.slice(2);
 switch (command) {
@@ -23,6 +26,7 @@ switch (command) {
         INJECT_HELP,
         () => parseInjectConfig(args, process.env),
         (config) => runInject(config, process),
+        VERSION,
       ),
     );
     break;
@@ -33,6 +37,7 @@ switch (command) {
         WEBHOOK_HELP,
         () => loadWebhookConfig(args, process.env),
         (config) => runWebhook(config, firstStopSignal()),
+        VERSION,
       ),
     );
     break;
@@ -45,5 +50,6 @@ switch (command) {
         throw new ConfigError(`unknown command ${JSON.stringify(command)}: expected inject or webhook`);
       },
       async () => 0,
+      VERSION,
     );
 }

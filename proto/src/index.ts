@@ -7,5 +7,6 @@ export * from "./load";
 export * from "./reflection";
 export * from "./labels";
 export * from "./limits";
+export * from "./version";
 export * from "./bearer-token";
 export type * from "./types";

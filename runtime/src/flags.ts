@@ -144,7 +144,7 @@ export function formatHelp(usage: string, summary: string, specs: ReadonlyArray<
     if (!spec.switch && spec.range) lines.push(`      A whole number from ${spec.range[0]} to ${spec.range[1]}.`);
     for (const alias of spec.switch ? [] : (spec.aliases ?? [])) lines.push(`      Also read as --${alias.name} [${alias.env}], its earlier name.`);
   }
-  lines.push("  -h, --help", "      Show this help.");
+  lines.push("  -h, --help", "      Show this help.", "  --version", "      Show the version (and the protocol version the program speaks).");
   return `${lines.join("\n")}\n`;
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // First: catches SIGTERM from the moment the process starts (see stop-signals.ts in @logtally/runtime).
-import { CredentialFileError, HttpServer, createLogger, firstStopSignal, runProgram } from "@logtally/runtime";
+import { PROTOCOL_VERSION } from "@logtally/proto";
+import { CredentialFileError, HttpServer, createLogger, firstStopSignal, packageVersion, runProgram } from "@logtally/runtime";
 import { SIDECAR_HELP, parseSidecarConfig, type SidecarConfig } from "./config";
 import { SidecarMetrics } from "./metrics";
 import { Sidecar } from "./sidecar";
@@ -40,5 +41,7 @@ if (argv[0] !== undefined && MOVED_COMMANDS.has(argv[0])) {
   process.stderr.write(`logtally-sidecar: "${argv[0]}" is a command of logtally-injector now: run logtally-injector ${argv[0]}\n`);
   process.exitCode = 2;
 } else {
-  runProgram("logtally-sidecar", SIDECAR_HELP, () => parseSidecarConfig(argv, process.env), runSidecar);
+  runProgram("logtally-sidecar", SIDECAR_HELP, () => parseSidecarConfig(argv, process.env), runSidecar, {
+    version: `${packageVersion(__dirname)} (protocol ${PROTOCOL_VERSION})`,
+  });
 }

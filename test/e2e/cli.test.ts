@@ -26,6 +26,8 @@ const AGGREGATOR_FLAGS: readonly DocumentedFlag[] = [
   { flag: "grpc-listen", env: "LOGTALLY_GRPC_LISTEN", default: "0.0.0.0:50051" },
   { flag: "metrics-listen", env: "LOGTALLY_METRICS_LISTEN", default: "0.0.0.0:9464" },
   { flag: "state-dir", env: "LOGTALLY_STATE_DIR", default: "./logtally-data" },
+  { flag: "store", env: "LOGTALLY_STORE", default: "sqlite" },
+  { flag: "store-file", env: "LOGTALLY_STORE_FILE" },
   { flag: "shutdown-grace-ms", env: "LOGTALLY_SHUTDOWN_GRACE_MS", default: "5000" },
   { flag: "heartbeat-interval-ms", env: "LOGTALLY_HEARTBEAT_INTERVAL_MS", default: "10000" },
   { flag: "watch-buffer-bytes", env: "LOGTALLY_WATCH_BUFFER_BYTES", default: "16777216" },
@@ -168,6 +170,23 @@ describe("command lines and start-up", () => {
         assert.doesNotMatch(stderr, /: fatal:/, "reported as a crash");
         assert.equal(stdout, "");
       });
+    }
+  });
+
+  it("every program and command prints its version, and the protocol version it speaks", async () => {
+    const versionOf = (file: string) =>
+      (JSON.parse(fs.readFileSync(path.join(path.dirname(file), "..", "package.json"), "utf8")) as { version: string }).version;
+    const expected: Array<[string, string[], string]> = [
+      [AGGREGATOR_MAIN, [], `logtally-aggregator ${versionOf(AGGREGATOR_MAIN)} (protocol logtally.v1)`],
+      [AGGREGATOR_MAIN, ["migrate-state"], `logtally-aggregator migrate-state ${versionOf(AGGREGATOR_MAIN)} (protocol logtally.v1)`],
+      [SIDECAR_MAIN, [], `logtally-sidecar ${versionOf(SIDECAR_MAIN)} (protocol logtally.v1)`],
+      [INJECTOR_MAIN, [], `logtally-injector ${versionOf(INJECTOR_MAIN)}`],
+      [INJECTOR_MAIN, ["webhook"], `logtally-injector webhook ${versionOf(INJECTOR_MAIN)}`],
+    ];
+    for (const [main, command, line] of expected) {
+      const result = await runToExit(main, [...command, "--version"]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, `${line}\n`);
     }
   });
 
