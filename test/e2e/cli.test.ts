@@ -1,5 +1,6 @@
 import { after, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -8,11 +9,20 @@ import * as path from "node:path";
 import Database from "better-sqlite3";
 import { TestCertificateAuthority } from "../support/certificates";
 import { shipAsSidecar } from "../support/ingest-client";
-import { AGGREGATOR_MAIN, INJECTOR_MAIN, PROCESS_TIMEOUT_MS, RunningProcess, SIDECAR_MAIN, programEnv, runToExit } from "@logtally/testing";
+import { AGGREGATOR_MAIN, INJECTOR_MAIN, PROCESS_TIMEOUT_MS, REPO_ROOT, RunningProcess, SIDECAR_MAIN, programEnv, runToExit } from "@logtally/testing";
 import { startAggregator, startSidecar } from "../support/processes";
 import { aggregatorCounts, sorted, waitUntilSettled } from "../support/query";
 import { TcpFaultProxy } from "../support/tcp-proxy";
 import { waitFor } from "../support/wait";
+
+/** Runs a command to its end; resolves with its stdout, rejects with its stderr. */
+function execFileText(file: string, args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) =>
+    execFile(file, args, { env: programEnv() }, (error, stdout, stderr) =>
+      error ? reject(new Error(`${file} ${args.join(" ")}: ${stderr || error.message}`)) : resolve(stdout),
+    ),
+  );
+}
 
 /** One flag as `--help` must document it. */
 interface DocumentedFlag {
@@ -187,6 +197,16 @@ describe("command lines and start-up", () => {
       const result = await runToExit(main, [...command, "--version"]);
       assert.equal(result.code, 0, result.stderr);
       assert.equal(result.stdout, `${line}\n`);
+    }
+  });
+
+  it("npm links each command to a file outside dist/, which runs the built program: a fresh npm ci links it before any build", async () => {
+    for (const command of ["logtally-aggregator", "logtally-sidecar", "logtally-injector"]) {
+      const link = path.join(REPO_ROOT, "node_modules", ".bin", command);
+      const target = path.relative(REPO_ROOT, fs.realpathSync(link));
+      assert.match(target, new RegExp(`^[a-z]+/bin/${command}\\.js$`), `${command} links to ${target}`);
+      const run = await execFileText(link, ["--version"]);
+      assert.match(run, new RegExp(`^${command} \\d+\\.\\d+\\.\\d+`));
     }
   });
 
