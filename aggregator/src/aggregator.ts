@@ -267,6 +267,9 @@ export class Aggregator {
    */
   private reportHealth(): void {
     const running = this.lifecycle.state === "running";
+    const unwritable = this.writeHealth.current;
+    this.metrics.stateWritable.reset();
+    this.metrics.stateWritable.set(unwritable ? { condition: unwritable.condition } : {}, unwritable ? 0 : 1);
     this.health.setStatus("", running ? "SERVING" : "NOT_SERVING");
     this.health.setStatus("logtally.v1.Query", running ? "SERVING" : "NOT_SERVING");
     this.health.setStatus("logtally.v1.Ingest", running && this.writeHealth.writable ? "SERVING" : "NOT_SERVING");

@@ -6,6 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { healthCheck } from "../support/health";
 import { LogWriter } from "../support/log-writer";
+import { metricValue, scrape } from "../support/metrics";
 import { startAggregator, startSidecar, type AggregatorProcess } from "../support/processes";
 import { aggregatorCounts, sorted, waitUntilSettled } from "../support/query";
 import { waitFor } from "../support/wait";
@@ -97,6 +98,7 @@ describe("state safety: a full disk", { skip: fullDiskUnsupported() }, () => {
     // Not ready (Ingest), but alive (""): a liveness probe must not restart it for a full disk.
     assert.equal(await healthCheck(aggregator.grpcAddress, "logtally.v1.Ingest"), "NOT_SERVING");
     assert.equal(await healthCheck(aggregator.grpcAddress, ""), "SERVING");
+    assert.equal(metricValue(await scrape(aggregator.metricsUrl), "logtally_state_writable", { condition: "disk full" }), 0);
 
     fs.rmSync(filler);
     await waitFor(async () => ((await readyStatus(aggregator)) === 200 ? true : undefined), {
@@ -106,6 +108,11 @@ describe("state safety: a full disk", { skip: fullDiskUnsupported() }, () => {
     assert.ok(
       aggregator.logs.some((line) => line.msg === "state database writable again: counting resumes"),
       aggregator.dump(),
+    );
+    const writable = (await scrape(aggregator.metricsUrl)).filter((sample) => sample.name === "logtally_state_writable");
+    assert.deepEqual(
+      writable.map((sample) => [sample.labels, sample.value]),
+      [[{}, 1]],
     );
     await waitUntilSettled(aggregator.grpcAddress, { "full-disk": writer.file }, 90_000);
     assert.deepEqual(sorted(await aggregatorCounts(aggregator.metricsUrl)), sorted(writer.truth));

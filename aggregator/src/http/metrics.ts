@@ -24,6 +24,8 @@ export class AggregatorMetrics {
   readonly commitSeconds: Histogram<never>;
   readonly commitGroupBatches: Histogram<never>;
   readonly connectedSidecars: Gauge<never>;
+  /** 1 while the state can be written, 0 while commits fail (see WriteHealth). */
+  readonly stateWritable: Gauge<"condition">;
   readonly authFailures: Counter<"service" | "reason">;
 
   constructor(
@@ -125,6 +127,14 @@ export class AggregatorMetrics {
       name: "logtally_commit_group_batches",
       help: "Batches decided together in one group commit, from however many streams.",
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers,
+    });
+    this.stateWritable = new Gauge({
+      name: "logtally_state_writable",
+      help:
+        "1 while the state can be written; 0 while commits fail, labelled with why (read-only, disk full, I/O error, " +
+        "unreachable, not answering): the aggregator is not ready and counts nothing meanwhile.",
+      labelNames: ["condition"],
       registers,
     });
     this.connectedSidecars = new Gauge({

@@ -52,10 +52,9 @@ export class WriteHealth {
   /** A commit failed with a condition that can pass. */
   failed(failure: WriteFailure): void {
     if (this.failure?.condition === failure.condition) return;
-    const first = this.failure === undefined;
     this.failure = failure;
     this.log.error({ condition: failure.condition }, `${failure.message}; not ready until it can be written`);
-    if (first) this.onChange(false);
+    this.onChange(false);
     this.scheduleProbe();
   }
 
