@@ -1,5 +1,6 @@
 import { after, before, describe, test } from "node:test";
 import * as assert from "node:assert/strict";
+import pg from "pg";
 import { createLogger } from "@logtally/runtime";
 import { postgresUnavailable, TestPostgres } from "@logtally/testing";
 import { StateError } from "../../errors";
@@ -264,4 +265,44 @@ describe("PostgreSQL store", { skip }, () => {
     }
     await assert.rejects(openStore(url), /cannot set up the logtally tables at .*: cannot execute UPDATE in a read-only transaction/);
   });
+
+  test("a connection that breaks in the middle of a commit fails that commit, not the process", async () => {
+    const url = await freshDatabase();
+    const store = await openStore(url);
+    // Another session holds the commit lock, so the store's commit waits inside its transaction.
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await commitBatch(store, batch());
+      await holder.query("BEGIN");
+      await holder.query("SELECT revision FROM logtally.meta FOR UPDATE");
+      const pending = store.commitGroup([{ ...batch({ endOffset: 200 }), startOffset: 100 }]);
+      await waitUntil(async () => {
+        const waiting = await holder.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'logtally-aggregator' AND wait_event_type = 'Lock'",
+        );
+        return waiting.rows[0].n > 0;
+      });
+      await holder.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'logtally-aggregator'");
+      const failure = await pending.then(
+        () => assert.fail("a commit on a terminated connection succeeded"),
+        (error: unknown) => describeWriteFailure(error),
+      );
+      assert.equal(failure?.condition, "unreachable");
+      await holder.query("ROLLBACK");
+      await commitBatch(store, batch({ endOffset: 200 }));
+      assert.equal(store.view.generation("shared", "app.log#1")?.committedOffset, 200);
+    } finally {
+      await holder.end();
+      await store.close();
+    }
+  });
 });
+
+/** Polls `check` every 20 ms until it holds; fails after 10 s. */
+async function waitUntil(check: () => Promise<boolean>): Promise<void> {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 20))) {
+    if (await check()) return;
+  }
+  assert.fail("timed out waiting");
+}

@@ -216,16 +216,26 @@ export class PostgresStore implements Store {
     if (this.closed) throw new Error("state database is closed");
     const client = await this.pool.connect();
     let failure: Error | undefined;
+    // The pool listens for errors of idle connections only: a connection that
+    // breaks while checked out (the server restarted, the network cut) emits
+    // 'error', which would end the process unheard. The query in flight fails
+    // with it too, and that failure is what the caller gets.
+    const broken = (error: Error) => {
+      failure ??= error;
+    };
+    client.on("error", broken);
     try {
       await client.query(begin);
       const { value, commit } = await body(client);
       await client.query(commit ? "COMMIT" : "ROLLBACK");
       return value;
     } catch (error) {
-      failure = error as Error;
+      failure ??= error as Error;
       await client.query("ROLLBACK").catch(() => undefined);
       throw error;
     } finally {
+      // A broken connection is discarded, and keeps the listener for what it may still emit.
+      if (!failure) client.off("error", broken);
       client.release(failure);
     }
   }
