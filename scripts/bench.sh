@@ -8,13 +8,12 @@ source scripts/lib.sh
 
 # Debian's mtail, the tailer logtally is compared with.
 ensure_mtail() {
-  [ -x /usr/bin/mtail ] && return 0
-  echo "Installing Debian package: mtail" >&2
-  run_as_root apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive run_as_root apt-get install -y -qq --no-install-recommends mtail >/dev/null
+  [ -x /usr/bin/mtail ] || install_debian_packages mtail
 }
 
 ensure_node_modules
 build
 ensure_mtail
+# The PostgreSQL store's figures run on a throwaway server.
+ensure_postgresql
 exec node --import tsx test/bench/run.ts "$@"

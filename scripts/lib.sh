@@ -1,9 +1,25 @@
-# Shared steps of scripts/test.sh and scripts/demo.sh. Source it from the repository root.
+# Shared steps of the scripts (test, demo, chaos, bench). Source it from the repository root.
 
 export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1 TURBO_NO_UPDATE_NOTIFIER=1 NPM_CONFIG_UPDATE_NOTIFIER=false
 
 run_as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_debian_packages() {
+  echo "Installing Debian packages: $*" >&2
+  run_as_root apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive run_as_root apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# Tests, chaos runs and benchmarks start their own throwaway PostgreSQL
+# servers with the binaries of Debian's postgresql.
+has_postgresql() {
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null
+}
+
+ensure_postgresql() {
+  has_postgresql || install_debian_packages postgresql
 }
 
 # Debian packages the end-to-end tests use: a real Prometheus and promtool,
@@ -14,12 +30,9 @@ ensure_debian_packages() {
   { [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ]; } || missing+=(prometheus)
   /usr/bin/python3 -c 'import grpc, google.protobuf' >/dev/null 2>&1 || missing+=(python3-grpcio python3-protobuf)
   [ -x /usr/bin/chromium ] || missing+=(chromium)
-  # Tests start their own throwaway PostgreSQL servers with these binaries.
-  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+  has_postgresql || missing+=(postgresql)
   [ ${#missing[@]} -eq 0 ] && return 0
-  echo "Installing Debian packages: ${missing[*]}" >&2
-  run_as_root apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive run_as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  install_debian_packages "${missing[@]}"
 }
 
 # kubectl renders manifests/ in the manifest tests (`kubectl kustomize`). Debian's

@@ -1,46 +1,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { isRunning, type AggregatorSlot } from "./chaos-aggregators";
 import { HEADER, pause, type ChaosSource, type ChaosWorld, type SidecarSlot } from "./world";
+import { faultsOf, type FaultKind } from "./fault-kinds";
 import { AGGREGATOR_MAIN, programEnv, RunningProcess } from "@logtally/testing";
 import { QueryProbe } from "../support/query";
-
-/**
- * The faults a scenario injects while rows flow. Every kind but
- * `copytruncate` must leave the counts exact; `copytruncate` loses the rows
- * written between the copy and the truncation in any tailer, so scenarios
- * with it may lose up to those rows, and no more.
- */
-export const EXACT_FAULTS = [
-  "kill_sidecar",
-  "kill_sidecar_reconnecting",
-  "kill_aggregator",
-  "stop_aggregator",
-  "network_drop",
-  "network_stall",
-  "network_delay_acks",
-  "network_cut_mid_message",
-  "network_refuse",
-  "rotate",
-  "rotate_twice",
-  "rotate_while_down",
-  "relink",
-  "relink_while_down",
-  "delete_recreate",
-  "truncate",
-  "truncate_regrow",
-  "shared_kill_one",
-  "shared_restart_one",
-  "shared_restart_both",
-  "shared_join_late",
-  "sigterm_drain",
-  "second_aggregator",
-  "empty_database",
-] as const;
-
-/** A fault that may lose the rows written inside its window (see ChaosWorld.rowsInCopytruncateWindows). */
-export const LOSSY_FAULTS = ["copytruncate"] as const;
-
-export type FaultKind = (typeof EXACT_FAULTS)[number] | (typeof LOSSY_FAULTS)[number];
 
 type Fault = (world: ChaosWorld) => Promise<void>;
 
@@ -54,6 +18,9 @@ const renamedSource = (world: ChaosWorld): ChaosSource =>
     world,
     world.sources.filter((candidate) => !candidate.linkTargets),
   );
+/** The aggregator, or a random replica (drawing nothing when there is one, so SQLite scenarios replay as before). */
+const anyAggregator = (world: ChaosWorld): AggregatorSlot =>
+  world.aggregators.slots.length === 1 ? world.aggregators.slots[0]! : pick(world, world.aggregators.slots);
 const runningSlots = (world: ChaosWorld): Array<[ChaosSource, SidecarSlot]> =>
   world.sources.flatMap((candidate) => candidate.slots.filter((slot) => slot.process).map((slot): [ChaosSource, SidecarSlot] => [candidate, slot]));
 
@@ -68,6 +35,7 @@ function rotate(target: ChaosSource): void {
   target.writer.rotate(5);
 }
 
+/** How each kind is injected (see fault-kinds.ts); each leaves the world as healed as it found it. */
 const FAULTS: Record<FaultKind, Fault> = {
   async kill_sidecar(world) {
     const slots = runningSlots(world);
@@ -80,7 +48,7 @@ const FAULTS: Record<FaultKind, Fault> = {
     const slots = runningSlots(world);
     if (slots.length === 0) return;
     const [target, slot] = pick(world, slots);
-    world.proxy.dropAll();
+    for (const proxy of world.aggregators.networkFaultProxies()) proxy.dropAll();
     await pause(between(world, 0, 300));
     await killAndRestart(world, target, slot, between(world, 0, 500));
   },
@@ -101,7 +69,8 @@ const FAULTS: Record<FaultKind, Fault> = {
   async empty_database(world) {
     // The state restored as an empty file (a failed restore): refused, never
     // taken for a fresh start; once the real one is back, counting resumes.
-    await world.aggregator!.stop("SIGKILL");
+    const aggregator = world.aggregators.slots[0]!;
+    await world.aggregators.stop(aggregator, "SIGKILL");
     const database = path.join(world.stateDir, "logtally.db");
     const aside = `${database}.aside`;
     fs.renameSync(database, aside);
@@ -117,41 +86,76 @@ const FAULTS: Record<FaultKind, Fault> = {
       throw new Error(`an empty state database was not refused (${exit.code ?? exit.signal})\n${refused.dump()}`);
     }
     fs.renameSync(aside, database);
-    await world.startAggregator();
+    await world.aggregators.restart(aggregator);
   },
   async kill_aggregator(world) {
-    await world.aggregator!.stop("SIGKILL");
+    const aggregator = anyAggregator(world);
+    await world.aggregators.stop(aggregator, "SIGKILL");
     await pause(between(world, 0, 1000));
-    await world.startAggregator();
+    await world.aggregators.restart(aggregator);
   },
   async stop_aggregator(world) {
-    const exit = await world.aggregator!.stop("SIGTERM");
-    if (exit.code !== 0) throw new Error(`aggregator exited with ${exit.code ?? exit.signal} on SIGTERM`);
+    const aggregator = anyAggregator(world);
+    // One that already exited unasked is on record (ProcessRecord): only a running one's exit tells how it took SIGTERM.
+    const wasRunning = aggregator.process !== undefined && isRunning(aggregator.process);
+    const exit = await world.aggregators.stop(aggregator, "SIGTERM");
+    if (wasRunning && exit.code !== 0) throw new Error(`${aggregator.name} exited with ${exit.code ?? exit.signal} on SIGTERM`);
     await pause(between(world, 0, 500));
-    await world.startAggregator();
+    await world.aggregators.restart(aggregator);
+  },
+  async kill_replica(world) {
+    // Down long enough for its sidecars to move to the other replicas through
+    // the Service and go on counting there; back on the same ports.
+    const replica = anyAggregator(world);
+    await world.aggregators.stop(replica, "SIGKILL");
+    await pause(between(world, 1000, 5000));
+    await world.aggregators.restart(replica);
+  },
+  async postgres_restart(world) {
+    // A crash: transactions in flight are lost or committed, never half-done;
+    // the replicas are not ready until the server is back.
+    await world.aggregators.database!.crash();
+    await pause(between(world, 300, 3000));
+    await world.aggregators.database!.restart();
+  },
+  async database_cut(world) {
+    // A commit whose connection breaks may or may not have committed: the
+    // sidecar resends, and the byte range is applied once either way.
+    world.aggregators.database!.proxy.dropAll();
+  },
+  async database_stall(world) {
+    world.aggregators.database!.proxy.setMode({ kind: "stall" });
+    await pause(between(world, 300, 3000));
+    world.aggregators.database!.proxy.setMode({ kind: "pass" });
   },
   async network_drop(world) {
-    world.proxy.dropAll();
+    for (const proxy of world.aggregators.networkFaultProxies()) proxy.dropAll();
   },
   async network_stall(world) {
-    world.proxy.setMode({ kind: "stall" });
+    const proxies = world.aggregators.networkFaultProxies();
+    for (const proxy of proxies) proxy.setMode({ kind: "stall" });
     await pause(between(world, 300, 3000));
-    world.proxy.setMode({ kind: "pass" });
+    for (const proxy of proxies) proxy.setMode({ kind: "pass" });
   },
   async network_delay_acks(world) {
     // Past the sidecars' 1.5 s ack timeout: they give up, reconnect and resend.
-    world.proxy.setMode({ kind: "delay", delayMs: between(world, 1600, 3000) });
+    const proxies = world.aggregators.networkFaultProxies();
+    const delayMs = between(world, 1600, 3000);
+    for (const proxy of proxies) proxy.setMode({ kind: "delay", delayMs });
     await pause(between(world, 1000, 4000));
-    world.proxy.setMode({ kind: "pass" });
+    for (const proxy of proxies) proxy.setMode({ kind: "pass" });
   },
   async network_cut_mid_message(world) {
-    await Promise.race([world.proxy.cutMidMessage(), pause(3000)]);
+    await Promise.race([Promise.all(world.aggregators.networkFaultProxies().map((proxy) => proxy.cutMidMessage())), pause(3000)]);
   },
   async network_refuse(world) {
-    world.proxy.setMode({ kind: "refuse" });
-    world.proxy.dropAll();
+    const proxies = world.aggregators.networkFaultProxies();
+    for (const proxy of proxies) {
+      proxy.setMode({ kind: "refuse" });
+      proxy.dropAll();
+    }
     await pause(between(world, 200, 2000));
-    world.proxy.setMode({ kind: "pass" });
+    for (const proxy of proxies) proxy.setMode({ kind: "pass" });
   },
   async rotate(world) {
     const target = renamedSource(world);
@@ -268,8 +272,14 @@ const FAULTS: Record<FaultKind, Fault> = {
     if (exit.code !== 0) throw new Error(`${slot.name} exited with ${exit.code} on SIGTERM`);
     const probe = new QueryProbe(world.proxyBypassAddress());
     try {
-      const status = (await probe.listSources()).find((candidate) => candidate.sourceId === target.id);
-      const committed = Number(status?.committedOffset ?? 0);
+      const committedOffset = async () => Number((await probe.listSources()).find((candidate) => candidate.sourceId === target.id)?.committedOffset ?? 0);
+      let committed = await committedOffset();
+      // A replica's Query answers from its view, which catches up with the other replicas' commits within a second.
+      const deadline = Date.now() + (world.store.kind === "postgres" ? 5000 : 0);
+      while (committed < mustBeCommitted && Date.now() < deadline) {
+        await pause(100);
+        committed = await committedOffset();
+      }
       if (committed < mustBeCommitted) {
         throw new Error(`${slot.name} exited after SIGTERM with ${target.id} committed at ${committed}, before ${mustBeCommitted}`);
       }
@@ -299,7 +309,8 @@ const FAULTS: Record<FaultKind, Fault> = {
   },
 };
 
-/** Injects one fault. */
+/** Injects one fault; throws if the world's store cannot run it. */
 export function inject(world: ChaosWorld, kind: FaultKind): Promise<void> {
+  if (!faultsOf(world.store.kind).includes(kind)) throw new Error(`${kind} cannot run on the ${world.store.kind} store`);
   return FAULTS[kind](world);
 }

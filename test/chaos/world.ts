@@ -1,11 +1,12 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { LogWriter, fileSize, pointLink } from "../support/log-writer";
-import { startAggregator, startSidecar, type AggregatorProcess } from "../support/processes";
+import { startSidecar } from "../support/processes";
 import type { RunningProcess } from "@logtally/testing";
 import { aggregatorCounts, QueryProbe } from "../support/query";
-import { TcpFaultProxy } from "../support/tcp-proxy";
 import { waitFor } from "../support/wait";
+import { ChaosAggregators, isRunning, type ChaosStore } from "./chaos-aggregators";
+import { ProcessRecord } from "./process-record";
 
 /** First line of every file the world creates. */
 export const HEADER = "host,job_name\n";
@@ -35,17 +36,16 @@ export interface ChaosSource {
 }
 
 /**
- * Everything a chaos scenario runs: an aggregator behind a fault proxy, the
+ * Everything a chaos scenario runs: the aggregators (one on SQLite, replicas
+ * on PostgreSQL; see ChaosAggregators), each behind a fault proxy, the
  * sources with their sidecars and writers. Methods are the moves faults are
  * made of; each leaves the world in a state the next can start from.
  */
 export class ChaosWorld {
   readonly sources: ChaosSource[] = [];
-  aggregator: AggregatorProcess | undefined;
-  private ports = { grpcPort: 0, metricsPort: 0 };
-  proxy!: TcpFaultProxy;
-  /** Every process ever started, for log dumps. */
-  readonly history: RunningProcess[] = [];
+  readonly aggregators: ChaosAggregators;
+  /** Every process ever started, and those that exited unasked. */
+  readonly processes = new ProcessRecord();
   /**
    * Rows appended between a copytruncate's copy and its truncation, over
    * the scenario: the most it may lose (0 when it has no copytruncate).
@@ -58,15 +58,18 @@ export class ChaosWorld {
   constructor(
     readonly dir: string,
     readonly random: () => number,
-  ) {}
+    readonly store: ChaosStore = { kind: "sqlite" },
+  ) {
+    this.aggregators = new ChaosAggregators(dir, store, random, this.processes);
+  }
 
   /**
-   * Starts the aggregator, the proxy, and sources `pod-a`, `pod-b`, `shared`
-   * (two sidecars, one file) and `linked` (a symbolic link to the file).
+   * Starts the aggregators (and the database), the proxies, and sources
+   * `pod-a`, `pod-b`, `shared` (two sidecars, one file) and `linked` (a
+   * symbolic link to the file).
    */
   async start({ lateSharedSidecar = false }: { lateSharedSidecar?: boolean } = {}): Promise<void> {
-    await this.startAggregator();
-    this.proxy = await TcpFaultProxy.start({ host: "127.0.0.1", port: this.ports.grpcPort });
+    await this.aggregators.start();
     const seeds = [1, 2, 3, 4].map(() => Math.floor(this.random() * 2 ** 31));
     for (const [index, [id, sidecars]] of (
       [
@@ -95,29 +98,21 @@ export class ChaosWorld {
     await this.settle();
   }
 
-  /** The aggregator's state directory. */
+  /** The SQLite aggregator's state directory. */
   get stateDir(): string {
     return path.join(this.dir, "state");
   }
 
-  /** Starts (or restarts on the same ports and state) the aggregator. */
-  async startAggregator(): Promise<void> {
-    const aggregator = await startAggregator(path.join(this.dir, "state"), { ...this.ports, name: `aggregator-${this.history.length}` });
-    this.ports = { grpcPort: aggregator.grpcPort, metricsPort: aggregator.metricsPort };
-    this.aggregator = aggregator;
-    this.history.push(aggregator);
-  }
-
-  /** Starts a sidecar in a slot (which must be empty), connected through the proxy. */
+  /** Starts a sidecar in a slot (which must be empty), connected through the proxy (or the Service). */
   startSidecar(source: ChaosSource, slot: SidecarSlot): void {
-    const running = startSidecar(`${slot.name}-${this.history.length}`, {
+    const running = startSidecar(`${slot.name}-${this.processes.history.length}`, {
       file: source.writer.file,
-      aggregator: this.proxy.address,
+      aggregator: this.aggregators.address,
       sourceId: source.id,
       extraArgs: SIDECAR_ARGS,
     });
     slot.process = running;
-    this.history.push(running);
+    this.processes.add(running, () => slot.process === running);
   }
 
   /** Creates a linked source's next file (with the header) and re-points its link at it; the old file stays. */
@@ -200,12 +195,13 @@ export class ChaosWorld {
       source.writer.count(host, "settled");
       return `${host}|settled`;
     });
-    const probe = new QueryProbe(this.proxyBypassAddress());
+    const aggregator = this.aggregators.live();
+    const probe = new QueryProbe(aggregator.grpcAddress);
     let last = "";
     try {
       await waitFor(
         async () => {
-          const counts = await aggregatorCounts(this.aggregator!.metricsUrl);
+          const counts = await aggregatorCounts(aggregator.metricsUrl);
           const offsets = new Map((await probe.listSources()).map((status) => [status.sourceId, Number(status.committedOffset)]));
           const pending = sources.filter((source, index) => counts.get(markers[index]!) !== 1 || offsets.get(source.id) !== fileSize(source.writer.file));
           last = pending.map((source) => `${source.id}: committed ${offsets.get(source.id)} of ${fileSize(source.writer.file)}`).join(", ");
@@ -218,44 +214,54 @@ export class ChaosWorld {
     }
   }
 
-  /** Brings everything back up: proxy passing, aggregator running, every slot with a sidecar. */
+  /** Brings everything back up: proxies passing, database and aggregators running, every slot with a sidecar. */
   async heal(): Promise<void> {
-    this.proxy.setMode({ kind: "pass" });
-    if (!this.aggregator || this.aggregator.child.exitCode !== null || this.aggregator.child.signalCode !== null) await this.startAggregator();
+    await this.aggregators.heal();
     for (const source of this.sources) {
       for (const slot of source.slots) {
         const running = slot.process;
-        if (!running || running.child.exitCode !== null || running.child.signalCode !== null) this.startSidecar(source, slot);
+        if (!running || !isRunning(running)) this.startSidecar(source, slot);
       }
     }
   }
 
-  /** The aggregator's counts and the ground truth, over every source. */
-  async compare(): Promise<{ counted: Map<string, number>; truth: Map<string, number> }> {
+  /**
+   * Restarts every aggregator and sidecar that exited unasked, as Kubernetes
+   * restarts a crashed container; an empty slot (a sidecar yet to join, one
+   * a fault stopped) stays empty.
+   */
+  async restartExited(): Promise<void> {
+    await this.aggregators.restartExited();
+    for (const source of this.sources) {
+      for (const slot of source.slots) if (slot.process && !isRunning(slot.process)) this.startSidecar(source, slot);
+    }
+  }
+
+  /** Each aggregator's counts (every replica's, on PostgreSQL) and the ground truth, over every source. */
+  async compare(): Promise<{ counted: Array<{ aggregator: string; counts: Map<string, number> }>; truth: Map<string, number> }> {
     const truth = new Map<string, number>();
     for (const source of this.sources) {
       for (const [key, count] of source.writer.truth) truth.set(key, (truth.get(key) ?? 0) + count);
     }
-    const counted = await aggregatorCounts(this.aggregator!.metricsUrl);
-    return { counted, truth };
+    return { counted: await this.aggregators.counts(), truth };
   }
 
-  /** The aggregator's gRPC address without the proxy, for the harness's own queries. */
+  /** A live aggregator's gRPC address without the proxies, for the harness's own queries. */
   proxyBypassAddress(): string {
-    return `127.0.0.1:${this.ports.grpcPort}`;
+    return this.aggregators.live().grpcAddress;
   }
 
-  /** Stops everything started; leaves the directory. */
+  /** Stops everything started (the database server's log kept in `aggregators.databaseLog`); leaves the directory. */
   async close(): Promise<void> {
     this.writing = false;
     await this.writerLoop?.catch(() => undefined);
-    await Promise.all(this.history.map((running) => running.stop("SIGKILL")));
-    await this.proxy?.stop();
+    await this.processes.killAll();
+    await this.aggregators.close();
   }
 
   /** The logs of every process, for a failure report. */
   dump(): string {
-    return this.history.map((running) => running.dump()).join("\n");
+    return this.processes.dump();
   }
 }
 
