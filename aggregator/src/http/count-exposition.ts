@@ -24,15 +24,26 @@ export class CountExposition {
 
   render(counts: Iterable<Readonly<PairCount>>): Buffer {
     let text = HEADER;
-    for (const pair of counts) {
-      let prefix = this.prefixes.get(pair);
-      if (prefix === undefined) {
-        prefix = `${COUNT_METRIC_NAME}{host="${escapeLabelValue(pair.host)}",job_name="${escapeLabelValue(pair.jobName)}"} `;
-        this.prefixes.set(pair, prefix);
-      }
-      text += `${prefix}${pair.count}\n`;
-    }
+    for (const pair of counts) text += `${this.prefixOf(pair)}${pair.count}\n`;
     return Buffer.from(text);
+  }
+
+  /**
+   * Escapes the prefixes of pairs not rendered yet, as they are first
+   * counted: otherwise the first scrape after a start, or after many new
+   * pairs, would pay for all of them at once.
+   */
+  prepare(counts: Iterable<Readonly<PairCount>>): void {
+    for (const pair of counts) this.prefixOf(pair);
+  }
+
+  private prefixOf(pair: Readonly<PairCount>): string {
+    let prefix = this.prefixes.get(pair);
+    if (prefix === undefined) {
+      prefix = `${COUNT_METRIC_NAME}{host="${escapeLabelValue(pair.host)}",job_name="${escapeLabelValue(pair.jobName)}"} `;
+      this.prefixes.set(pair, prefix);
+    }
+    return prefix;
   }
 }
 

@@ -33,6 +33,8 @@ export class AggregatorMetrics {
     activity: SourceActivity,
   ) {
     const registers = [this.registry];
+    this.counts.prepare(store.view.allCounts().values());
+    store.onCommit(({ changed }) => this.counts.prepare(changed));
     new Counter({
       name: "logtally_rows_counted_total",
       help: "Rows counted into log_host_job_count since the state directory was created.",
