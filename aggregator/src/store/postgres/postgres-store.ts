@@ -36,9 +36,10 @@ const TYPES = {
  * per table. Whatever replica a sidecar talks to, and however many sidecars
  * ship one file, each byte range is counted once.
  *
- * The view catches up with rows of a higher revision than it has seen, in
- * one snapshot (refresh()), after each own commit, before each Welcome and
- * scrape, and every second.
+ * The view takes its own commit's writes when no other commit came between,
+ * and otherwise catches up with every row of a higher revision than it has
+ * seen, in one snapshot (refresh()): then, before each Welcome and scrape,
+ * and every second.
  */
 export class PostgresStore implements Store {
   readonly view: CountView;
@@ -93,19 +94,29 @@ export class PostgresStore implements Store {
   }
 
   async commitGroup(group: readonly GroupedBatch[]): Promise<GroupOutcome[]> {
-    const outcomes = await this.inTransaction(async (client) => {
+    type Committed = { readonly outcomes: readonly GroupOutcome[]; readonly committed?: { readonly revision: number; readonly writes: GroupWrites } };
+    const { outcomes, committed } = await this.inTransaction<Committed>(async (client) => {
       const meta = (await client.query<{ revision: number; series_count: number }>(`SELECT revision, series_count FROM ${SCHEMA}.meta FOR UPDATE`)).rows[0]!;
       const snapshot = await CommittedSnapshot.read(client, group, meta.series_count, this.view.maxSeries);
       const decided = decideGroup(snapshot, group);
-      if (decided.writes.generations.size === 0) return { value: decided.outcomes, commit: false };
+      if (decided.writes.generations.size === 0) return { value: { outcomes: decided.outcomes }, commit: false };
       const revision = meta.revision + 1;
       const newPairs = [...decided.writes.pairs.values()].filter((pair) => !snapshot.isCounted(pair.host, pair.jobName)).length;
       await writeGroup(client, decided.writes, revision);
       await client.query(`UPDATE ${SCHEMA}.meta SET revision = $1, series_count = series_count + $2`, [revision, newPairs]);
-      return { value: decided.outcomes, commit: true };
+      return { value: { outcomes: decided.outcomes, committed: { revision, writes: decided.writes } }, commit: true };
     });
-    // Committed: the acknowledgements must not wait on, or fail with, the view's catching up.
-    await this.refresh().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, "view not refreshed after a commit"));
+    if (committed && committed.revision === this.seenRevision + 1) {
+      // The view held every commit before this one, so it held what the
+      // database held: its next state is this group's writes applied to it,
+      // without reading them back.
+      this.seenRevision = committed.revision;
+      this.listeners.notify(this.view.apply(this.view.next(committed.writes)));
+    } else if (committed) {
+      // Another aggregator committed between: catch up. Committed already, so
+      // the acknowledgements must not wait on, or fail with, the catching up.
+      await this.refresh().catch((error: unknown) => this.log.warn({ err: (error as Error).message }, "view not refreshed after a commit"));
+    }
     return [...outcomes];
   }
 
