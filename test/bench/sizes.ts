@@ -35,7 +35,7 @@ export interface BenchSizes {
   readonly everydayPairs: number;
   readonly everydaySettleMs: number;
   readonly everydayWindowMs: number;
-  /** PostgreSQL beside SQLite: rows shipped end to end (over two files), and acknowledged batches timed one by one. */
+  /** PostgreSQL beside SQLite: rows shipped end to end (over two files, as many as the throughput figure's one), and batches timed one by one. */
   readonly storeRows: number;
   readonly storeCommitSamples: number;
 }
@@ -66,7 +66,7 @@ export const FULL_SIZES: BenchSizes = Object.freeze({
   everydayPairs: 20,
   everydaySettleMs: 20_000,
   everydayWindowMs: 20_000,
-  storeRows: 4_000_000,
+  storeRows: 10_000_000,
   storeCommitSamples: 1_000,
 });
 
@@ -83,7 +83,7 @@ export const QUICK_SIZES: BenchSizes = Object.freeze({
   resumeCommittedBytes: 90_000_000,
   resumeAppendedBytes: 10_000_000,
   capacityWindowMs: 1_000,
-  storeRows: 400_000,
+  storeRows: 1_000_000,
   storeCommitSamples: 100,
   everydaySettleMs: 5_000,
   everydayWindowMs: 3_000,
