@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
+import { freePort } from "@logtally/testing";
 
 /** Path of the Prometheus binary from the Debian package. */
 export const PROMETHEUS_BINARY = "/usr/bin/prometheus";
@@ -69,15 +69,4 @@ export class PrometheusServer {
     this.child.kill("SIGTERM");
     await exited;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }

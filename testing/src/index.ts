@@ -2,3 +2,4 @@
 export * from "./seeded-random";
 export * from "./programs";
 export * from "./postgres";
+export * from "./free-port";

@@ -6,6 +6,28 @@ import type { Store } from "../store/store";
 /** A batch for {@link commitBatch}: its start defaults to the generation's committed offset. */
 export type TestBatch = Omit<GroupedBatch, "startOffset"> & { readonly startOffset?: number };
 
+/** A batch of `app.log#1` of source `pod-a` up to offset 100, two pairs and a rejected line; `overrides` replace any of it. */
+export function testBatch(overrides: Partial<TestBatch> = {}): TestBatch {
+  return {
+    sourceId: "pod-a",
+    generation: "app.log#1",
+    fileId: "app.log",
+    epoch: 1,
+    endOffset: 100,
+    anchor: "aa",
+    fileBirthMs: 0,
+    filePath: "/var/log/app.log",
+    sidecarId: "sidecar-1",
+    deltas: [
+      { host: "web-1", jobName: "backup", count: 3 },
+      { host: "web-2", jobName: "backup", count: 2 },
+    ],
+    rejected: [{ reason: "empty_field", count: 1 }],
+    nowMs: 1_000,
+    ...overrides,
+  };
+}
+
 /**
  * Commits one batch as a group of its own, starting at its generation's
  * committed offset unless told otherwise, and checks that the ledger applied

@@ -2,7 +2,7 @@ import { describe, test } from "node:test";
 import * as assert from "node:assert/strict";
 import type { Store, StoreOptions } from "../store/store";
 import type { PairCount } from "../store/count-view";
-import { commitBatch, type TestBatch } from "./commit-batch";
+import { commitBatch, testBatch } from "./commit-batch";
 
 /** An engine under test: where a fresh state is, and how a store on it is opened. */
 export interface StoreEngine {
@@ -11,27 +11,6 @@ export interface StoreEngine {
   fresh(): Promise<string>;
   /** Opens (store.open() included) a store on `location`. */
   open(location: string, options?: StoreOptions): Promise<Store>;
-}
-
-function batch(overrides: Partial<TestBatch> = {}): TestBatch {
-  return {
-    sourceId: "pod-a",
-    generation: "app.log#1",
-    fileId: "app.log",
-    epoch: 1,
-    endOffset: 100,
-    anchor: "aa",
-    fileBirthMs: 0,
-    filePath: "/var/log/app.log",
-    sidecarId: "sidecar-1",
-    deltas: [
-      { host: "web-1", jobName: "backup", count: 3 },
-      { host: "web-2", jobName: "backup", count: 2 },
-    ],
-    rejected: [{ reason: "empty_field", count: 1 }],
-    nowMs: 1_000,
-    ...overrides,
-  };
 }
 
 /** Counts as sorted "host|job_name=count" strings. */
@@ -57,8 +36,8 @@ export function describeStoreConformance(engine: StoreEngine): void {
     test("a batch moves counts, its generation, its source and the rejected rows together, and they outlive a reopen", async () => {
       const location = await engine.fresh();
       await withStore(engine, location, async (store) => {
-        await commitBatch(store, batch());
-        await commitBatch(store, batch({ endOffset: 250, anchor: "bb", nowMs: 2_000, deltas: [{ host: "web-1", jobName: "backup", count: 4 }] }));
+        await commitBatch(store, testBatch());
+        await commitBatch(store, testBatch({ endOffset: 250, anchor: "bb", nowMs: 2_000, deltas: [{ host: "web-1", jobName: "backup", count: 4 }] }));
       });
       await withStore(engine, location, async (store) => {
         assert.deepEqual(countsOf(store), ["web-1|backup=7", "web-2|backup=2"]);
@@ -76,11 +55,11 @@ export function describeStoreConformance(engine: StoreEngine): void {
 
     test("a resend is a duplicate and a gap is out of order: neither changes anything", async () => {
       await withStore(engine, await engine.fresh(), async (store) => {
-        await commitBatch(store, batch());
+        await commitBatch(store, testBatch());
         const [resent, gap, overlap] = await store.commitGroup([
-          { ...batch(), startOffset: 0 },
-          { ...batch({ endOffset: 300 }), startOffset: 200 },
-          { ...batch({ endOffset: 150 }), startOffset: 50 },
+          { ...testBatch(), startOffset: 0 },
+          { ...testBatch({ endOffset: 300 }), startOffset: 200 },
+          { ...testBatch({ endOffset: 150 }), startOffset: 50 },
         ]);
         assert.deepEqual(resent, { decision: "duplicate", committedOffset: 100 });
         assert.deepEqual(gap, { decision: "out_of_order", committedOffset: 100 });
@@ -92,9 +71,9 @@ export function describeStoreConformance(engine: StoreEngine): void {
     test("batches of one group are decided one after another: the same range twice is one apply and one duplicate", async () => {
       await withStore(engine, await engine.fresh(), async (store) => {
         const outcomes = await store.commitGroup([
-          { ...batch(), startOffset: 0, sidecarId: "sidecar-1" },
-          { ...batch(), startOffset: 0, sidecarId: "sidecar-2" },
-          { ...batch({ endOffset: 180 }), startOffset: 100 },
+          { ...testBatch(), startOffset: 0, sidecarId: "sidecar-1" },
+          { ...testBatch(), startOffset: 0, sidecarId: "sidecar-2" },
+          { ...testBatch({ endOffset: 180 }), startOffset: 100 },
         ]);
         assert.deepEqual(
           outcomes.map((outcome) => outcome.decision),
@@ -106,10 +85,10 @@ export function describeStoreConformance(engine: StoreEngine): void {
 
     test("a generation becomes known only as the next epoch of its file", async () => {
       await withStore(engine, await engine.fresh(), async (store) => {
-        const [skipped] = await store.commitGroup([{ ...batch({ generation: "app.log#2", epoch: 2 }), startOffset: 0 }]);
+        const [skipped] = await store.commitGroup([{ ...testBatch({ generation: "app.log#2", epoch: 2 }), startOffset: 0 }]);
         assert.deepEqual(skipped, { decision: "unknown_generation" });
-        await commitBatch(store, batch());
-        await commitBatch(store, batch({ generation: "app.log#2", epoch: 2, endOffset: 40 }));
+        await commitBatch(store, testBatch());
+        await commitBatch(store, testBatch({ generation: "app.log#2", epoch: 2, endOffset: 40 }));
         assert.equal(store.view.latestEpoch("pod-a", "app.log"), 2);
         assert.equal(store.view.allSources().get("pod-a")?.latestGeneration, "app.log#2");
       });
@@ -121,11 +100,11 @@ export function describeStoreConformance(engine: StoreEngine): void {
         engine,
         location,
         async (store) => {
-          const first = await commitBatch(store, batch({ rejected: [] }));
+          const first = await commitBatch(store, testBatch({ rejected: [] }));
           assert.deepEqual(first.refusedBySeriesLimit, []);
           const second = await commitBatch(
             store,
-            batch({
+            testBatch({
               endOffset: 200,
               rejected: [],
               deltas: [
@@ -145,7 +124,7 @@ export function describeStoreConformance(engine: StoreEngine): void {
         engine,
         location,
         async (store) => {
-          const third = await commitBatch(store, batch({ endOffset: 300, rejected: [], deltas: [{ host: "web-4", jobName: "backup", count: 1 }] }));
+          const third = await commitBatch(store, testBatch({ endOffset: 300, rejected: [], deltas: [{ host: "web-4", jobName: "backup", count: 1 }] }));
           assert.equal(third.refusedBySeriesLimit.length, 1);
         },
         { maxSeries: 2 },
@@ -158,11 +137,11 @@ export function describeStoreConformance(engine: StoreEngine): void {
         const unsubscribe = store.onCommit(({ changed }) =>
           heard.push(changed.map((pair: Readonly<PairCount>) => `${pair.host}|${pair.jobName}=${pair.count}`).sort()),
         );
-        await commitBatch(store, batch());
-        await commitBatch(store, batch({ endOffset: 150, deltas: [{ host: "web-2", jobName: "backup", count: 5 }] }));
-        await store.commitGroup([{ ...batch(), startOffset: 0 }]);
+        await commitBatch(store, testBatch());
+        await commitBatch(store, testBatch({ endOffset: 150, deltas: [{ host: "web-2", jobName: "backup", count: 5 }] }));
+        await store.commitGroup([{ ...testBatch(), startOffset: 0 }]);
         unsubscribe();
-        await commitBatch(store, batch({ endOffset: 160, deltas: [{ host: "web-2", jobName: "backup", count: 1 }] }));
+        await commitBatch(store, testBatch({ endOffset: 160, deltas: [{ host: "web-2", jobName: "backup", count: 1 }] }));
         assert.deepEqual(heard, [["web-1|backup=3", "web-2|backup=2"], ["web-2|backup=7"]]);
       });
     });

@@ -4,7 +4,7 @@ import pg from "pg";
 import { createLogger } from "@logtally/runtime";
 import { postgresUnavailable, TestPostgres } from "@logtally/testing";
 import { StateError } from "../../errors";
-import { commitBatch, type TestBatch } from "../../testing/commit-batch";
+import { commitBatch, testBatch, type TestBatch } from "../../testing/commit-batch";
 import { describeStoreConformance } from "../../testing/store-conformance";
 import { describeWriteFailure } from "../write-failure";
 import type { StoreOptions } from "../store";
@@ -50,22 +50,9 @@ async function openStore(url: string, options?: StoreOptions): Promise<PostgresS
   return store;
 }
 
+/** A batch of source `shared` with one row of one pair, nothing rejected. */
 function batch(overrides: Partial<TestBatch> = {}): TestBatch {
-  return {
-    sourceId: "shared",
-    generation: "app.log#1",
-    fileId: "app.log",
-    epoch: 1,
-    endOffset: 100,
-    anchor: "aa",
-    fileBirthMs: 0,
-    filePath: "/var/log/app.log",
-    sidecarId: "sidecar-1",
-    deltas: [{ host: "web-1", jobName: "backup", count: 1 }],
-    rejected: [],
-    nowMs: 1_000,
-    ...overrides,
-  };
+  return testBatch({ sourceId: "shared", deltas: [{ host: "web-1", jobName: "backup", count: 1 }], rejected: [], ...overrides });
 }
 
 describe("PostgreSQL store", { skip }, () => {
