@@ -129,8 +129,10 @@ export class Aggregator {
     this.httpServer = new HttpServer(
       {
         renderMetrics: async () => {
-          // Never less than any scrape before, whichever replica answered it.
-          await this.store.refresh();
+          // Never less than any scrape before, whichever replica answered it. A
+          // database out of reach is reported by the write health (and
+          // logtally_state_writable): the counts served are then the last seen.
+          await this.store.refresh().catch(() => undefined);
           return this.metrics.render();
         },
         isReady: () => this.lifecycle.state === "running" && this.writeHealth.writable,

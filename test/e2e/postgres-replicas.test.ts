@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { AGGREGATOR_MAIN, postgresUnavailable, runToExit, TestPostgres, type RunningProcess } from "@logtally/testing";
 import { healthCheck } from "../support/health";
 import { LogWriter } from "../support/log-writer";
+import { countsOf, metricValue, scrape } from "../support/metrics";
 import { startAggregator, startSidecar, type AggregatorProcess } from "../support/processes";
 import { PrometheusServer } from "../support/prometheus";
 import { aggregatorCounts, sorted, waitUntilSettled } from "../support/query";
@@ -154,6 +155,10 @@ describe("aggregator replicas on PostgreSQL", { skip: postgresUnavailable() }, (
       );
       assert.equal(await healthCheck(live!.grpcAddress, "logtally.v1.Ingest"), "NOT_SERVING");
       assert.equal(await healthCheck(live!.grpcAddress, ""), "SERVING", "alive: a liveness probe must not restart it");
+      // Still scraped, with the counts last seen and the reason.
+      const samples = await scrape(live!.metricsUrl);
+      assert.equal(metricValue(samples, "logtally_state_writable", { condition: "unreachable" }), 0);
+      assert.ok(countsOf(samples).size > 0, "the counts last seen are still served");
     } finally {
       await postgres.restart();
     }
