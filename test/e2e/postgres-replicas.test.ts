@@ -16,11 +16,11 @@ import { waitFor } from "../support/wait";
 const PASSWORD = "replica-s3cret";
 
 /**
- * Two aggregator replicas on one PostgreSQL database behind a round-robin
- * proxy (a Service), sidecars spread over them by it, one file shared by two
- * sidecars, a replica killed and restarted while rows flow, and a real
- * Prometheus scraping through the proxy: every replica, and Prometheus, show
- * exactly the rows written.
+ * Three aggregator replicas on one PostgreSQL database (two while one is
+ * down) behind a round-robin proxy (a Service), sidecars spread over them by
+ * it, one file shared by two sidecars, a replica killed and restarted while
+ * rows flow, and a real Prometheus scraping through the proxy: every
+ * replica, and Prometheus, show exactly the rows written.
  */
 describe("aggregator replicas on PostgreSQL", { skip: postgresUnavailable() }, () => {
   let dir: string;
@@ -61,10 +61,10 @@ describe("aggregator replicas on PostgreSQL", { skip: postgresUnavailable() }, (
   });
 
   it("counts every row once through a replica's kill, and Prometheus sees the truth without a reset", async () => {
-    const [first, second] = [await replica(1), await replica(2)];
+    const [first, second, third] = [await replica(1), await replica(2), await replica(3)];
     const ports = { grpcPort: first.grpcPort, metricsPort: first.metricsPort };
-    grpcService = await RoundRobinProxy.start([first.grpcAddress, second.grpcAddress]);
-    metricsService = await RoundRobinProxy.start([`127.0.0.1:${first.metricsPort}`, `127.0.0.1:${second.metricsPort}`]);
+    grpcService = await RoundRobinProxy.start([first, second, third].map((replica) => replica.grpcAddress));
+    metricsService = await RoundRobinProxy.start([first, second, third].map((replica) => `127.0.0.1:${replica.metricsPort}`));
     prometheus = await PrometheusServer.start(dir, metricsService.address);
 
     const writers = {
@@ -96,6 +96,7 @@ describe("aggregator replicas on PostgreSQL", { skip: postgresUnavailable() }, (
     write(5);
     await first.stop("SIGKILL");
     write(5);
+    // Two replicas serve meanwhile.
     await waitUntilSettled(second.grpcAddress, files, 60_000);
     const restarted = await replica(1, ports);
     write(5);
@@ -104,7 +105,7 @@ describe("aggregator replicas on PostgreSQL", { skip: postgresUnavailable() }, (
 
     const truth = new Map<string, number>();
     for (const writer of Object.values(writers)) for (const [key, count] of writer.truth) truth.set(key, (truth.get(key) ?? 0) + count);
-    for (const aggregator of [restarted, second]) {
+    for (const aggregator of [restarted, second, third]) {
       assert.deepEqual(sorted(await aggregatorCounts(aggregator.metricsUrl)), sorted(truth), `${aggregator.name} shows every row once`);
     }
     for (const aggregator of aggregators) {
