@@ -9,7 +9,7 @@ import { StateError } from "../errors";
 import { SqliteStore } from "./sqlite-store";
 import { DATABASE_FILE } from "./state-database";
 import { HOLDER_FILE } from "./state-lock";
-import { commitBatchNow, type TestBatch } from "../testing/commit-batch";
+import { commitBatchNow, testBatch, type TestBatch } from "../testing/commit-batch";
 import { describeStoreConformance } from "../testing/store-conformance";
 
 const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-store-"));
@@ -28,25 +28,9 @@ describeStoreConformance({
   open: async (location, options) => SqliteStore.open(location, options),
 });
 
+/** testBatch() with no file path reported. */
 function change(overrides: Partial<TestBatch> = {}): TestBatch {
-  return {
-    sourceId: "pod-a",
-    generation: "app.log#1",
-    fileId: "app.log",
-    epoch: 1,
-    endOffset: 100,
-    anchor: "aa",
-    fileBirthMs: 0,
-    filePath: "",
-    sidecarId: "sidecar-1",
-    deltas: [
-      { host: "web-1", jobName: "backup", count: 3 },
-      { host: "web-2", jobName: "backup", count: 2 },
-    ],
-    rejected: [{ reason: "empty_field", count: 1 }],
-    nowMs: 1_000,
-    ...overrides,
-  };
+  return testBatch({ filePath: "", ...overrides });
 }
 
 /** Counts as sorted [host, job_name, count] triples. */
