@@ -1,7 +1,6 @@
-import { StatusError } from "../errors";
 import type { AggregatorMetrics } from "../http/metrics";
 import type { Store } from "../store/store";
-import { describeWriteFailure } from "../store/write-failure";
+import { describeWriteFailure, refusalFor } from "../store/write-failure";
 import type { GroupedBatch, GroupOutcome } from "./batch-group";
 import type { WriteHealth } from "./write-health";
 
@@ -80,7 +79,7 @@ export class GroupCommitter {
     if (group.length === 0) return;
     const unwritable = this.health.current;
     if (unwritable) {
-      for (const queued of group) queued.reject(new StatusError(unwritable.code, unwritable.message));
+      for (const queued of group) queued.reject(refusalFor(unwritable));
       return;
     }
     const stopTimer = this.metrics.commitSeconds.startTimer();
@@ -90,7 +89,7 @@ export class GroupCommitter {
     } catch (error) {
       const failure = describeWriteFailure(error);
       if (failure) this.health.failed(failure);
-      const refusal = failure ? new StatusError(failure.code, failure.message, { cause: error }) : error;
+      const refusal = failure ? refusalFor(failure, error) : error;
       for (const queued of group) queued.reject(refusal);
       return;
     }

@@ -10,7 +10,7 @@ import { RefusedPairLog } from "./refused-pair-log";
 import type { SourceActivity } from "./source-activity";
 import type { Store } from "../store/store";
 import { checkHello, welcomeFor } from "./welcome";
-import { describeWriteFailure } from "../store/write-failure";
+import { asRefusal } from "../store/write-failure";
 
 type ShipCall = ServerDuplexStream<ShipRequest__Output, ShipResponse>;
 
@@ -190,8 +190,7 @@ export class IngestService {
     }
     // With a shared store another aggregator may have counted more of this file: the Welcome says the latest.
     await this.store.refresh().catch((error: unknown) => {
-      const failure = describeWriteFailure(error);
-      throw failure ? new StatusError(failure.code, failure.message, { cause: error }) : error;
+      throw asRefusal(error);
     });
     const welcome = welcomeFor(this.store.view, hello, this.options.heartbeatIntervalMs);
     this.log.info(

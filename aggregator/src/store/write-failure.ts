@@ -1,5 +1,6 @@
 import { status } from "@grpc/grpc-js";
 import { STATE_UNWRITABLE_PREFIX } from "@logtally/proto";
+import { StatusError } from "../errors";
 
 /** Why commits fail for now, as the operator is told it. */
 export type WriteCondition = "read-only" | "disk full" | "I/O error" | "unreachable" | "not answering";
@@ -34,6 +35,17 @@ export function describeWriteFailure(error: unknown): WriteFailure | undefined {
     code: condition === "disk full" ? status.RESOURCE_EXHAUSTED : status.UNAVAILABLE,
     message: `${STATE_UNWRITABLE_PREFIX} is ${described[condition]}: nothing was counted, retry later`,
   };
+}
+
+/** The status a client is refused with while the state cannot be written, saying why. */
+export function refusalFor(failure: WriteFailure, cause?: unknown): StatusError {
+  return new StatusError(failure.code, failure.message, { cause });
+}
+
+/** `error`, as the refusal it means when it is a condition to wait out (see describeWriteFailure). */
+export function asRefusal(error: unknown): unknown {
+  const failure = describeWriteFailure(error);
+  return failure ? refusalFor(failure, error) : error;
 }
 
 function sqliteCondition(error: unknown): WriteCondition | undefined {
