@@ -6,6 +6,7 @@ import { AGGREGATOR_HELP, MIGRATE_STATE_HELP, parseAggregatorConfig, parseMigrat
 import { migrateState } from "./store/migrate-state";
 import { Aggregator } from "./aggregator";
 import { StateError } from "./errors";
+import { SqliteEngineError } from "./store/sqlite-engine";
 
 /** Serves until SIGTERM or SIGINT, then stops gracefully. */
 async function runAggregator(config: AggregatorConfig): Promise<number> {
@@ -15,6 +16,7 @@ async function runAggregator(config: AggregatorConfig): Promise<number> {
     aggregator = new Aggregator(config, log);
     await aggregator.start();
   } catch (error) {
+    if (error instanceof SqliteEngineError) return refused(log, error);
     if (!(error instanceof StateError) && !(error instanceof CredentialFileError)) throw error;
     log.fatal({ path: error.path, err: error.cause }, error.message);
     return 1;
@@ -33,10 +35,17 @@ async function runMigrateState(config: MigrateStateConfig): Promise<number> {
     log.info(copied, "state copied: start the aggregators with --store on the PostgreSQL database");
     return 0;
   } catch (error) {
+    if (error instanceof SqliteEngineError) return refused(log, error);
     if (!(error instanceof StateError)) throw error;
     log.fatal({ path: error.path, err: error.cause }, error.message);
     return 1;
   }
+}
+
+/** A runtime without the SQLite engine: said in one line, not as a defect's stack. */
+function refused(log: ReturnType<typeof createLogger>, error: SqliteEngineError): number {
+  log.fatal(error.message);
+  return 1;
 }
 
 /** What --version prints after the program's name. */

@@ -1,12 +1,12 @@
 import { after, describe, it } from "node:test";
 import * as assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import Database from "better-sqlite3";
+import { DatabaseSync } from "node:sqlite";
 import { TestCertificateAuthority } from "../support/certificates";
 import { shipAsSidecar } from "../support/ingest-client";
 import { AGGREGATOR_MAIN, INJECTOR_MAIN, PROCESS_TIMEOUT_MS, REPO_ROOT, RunningProcess, SIDECAR_MAIN, programEnv, runToExit } from "@logtally/testing";
@@ -279,6 +279,41 @@ describe("command lines and start-up", () => {
       return aggregator;
     };
 
+    // The machine's own Node.js, when it is one without node:sqlite (this test's runs on a supported one).
+    const oldNode = ["/usr/bin/node", "/usr/local/bin/node"].find((candidate) => {
+      try {
+        const major = Number(execFileSync(candidate, ["-p", "process.versions.node.split('.')[0]"], { encoding: "utf8" }));
+        return major < 22;
+      } catch {
+        return false;
+      }
+    });
+    it("on a Node.js without node:sqlite, the aggregator says so in one line and leaves the state alone", {
+      skip: oldNode ? false : "no Node.js older than 22 here",
+    }, async () => {
+      const stateDir = freshDir("old-node");
+      fs.mkdirSync(stateDir);
+      const aggregator = track(
+        RunningProcess.start(
+          "aggregator-old-node",
+          AGGREGATOR_MAIN,
+          ["--state-dir", stateDir, "--grpc-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"],
+          {
+            env: programEnv(),
+            node: oldNode!,
+          },
+        ),
+      );
+      const { code } = await within(aggregator.exited, PROCESS_TIMEOUT_MS, "aggregator exiting");
+      assert.equal(code, 1, aggregator.dump());
+      const fatal = fatalLine(aggregator);
+      assert.ok(fatal, `no fatal log line\n${aggregator.dump()}`);
+      assert.match(String(fatal.msg), /^cannot load the SQLite engine \(node:sqlite\) in Node\.js v\d+\.[\d.]+: .*needs Node\.js 24 or newer/);
+      assert.doesNotMatch(String(fatal.msg), /backup|move it aside/);
+      assert.equal(fatal.stack, undefined);
+      assert.deepEqual(listing(stateDir), []);
+    });
+
     it("a database file holding random bytes is refused and left as it was", async () => {
       const stateDir = freshDir("garbage");
       fs.mkdirSync(stateDir);
@@ -356,7 +391,7 @@ describe("command lines and start-up", () => {
       const stateDir = freshDir("foreign-database");
       fs.mkdirSync(stateDir);
       const database = path.join(stateDir, "logtally.db");
-      const foreign = new Database(database);
+      const foreign = new DatabaseSync(database);
       foreign.exec("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL); INSERT INTO invoices (total) VALUES (9.5)");
       foreign.close();
       const before = fs.readFileSync(database);

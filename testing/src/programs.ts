@@ -82,15 +82,21 @@ export class RunningProcess {
 
   /**
    * Starts `node [nodeArgs] main args...` with stdout ignored and stderr (its
-   * JSON log) collected; as another user when `user` is given (needs root).
+   * JSON log) collected; as another user when `user` is given (needs root);
+   * with another Node.js binary when `node` is given.
    */
   static start(
     name: string,
     main: string,
     args: readonly string[],
-    { env = process.env, nodeArgs = [], user }: { env?: NodeJS.ProcessEnv; nodeArgs?: readonly string[]; user?: ProcessUser } = {},
+    {
+      env = process.env,
+      nodeArgs = [],
+      user,
+      node = process.execPath,
+    }: { env?: NodeJS.ProcessEnv; nodeArgs?: readonly string[]; user?: ProcessUser; node?: string } = {},
   ): RunningProcess {
-    return new RunningProcess(name, spawn(process.execPath, [...nodeArgs, main, ...args], { stdio: ["ignore", "ignore", "pipe"], env, ...user }));
+    return new RunningProcess(name, spawn(node, [...nodeArgs, main, ...args], { stdio: ["ignore", "ignore", "pipe"], env, ...user }));
   }
 
   /** Resolves with the first log line (past or future) with this `msg`; rejects if the process exits first. */

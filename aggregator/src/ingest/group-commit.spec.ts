@@ -119,9 +119,9 @@ test("while the state cannot be written, groups are refused with the reason and 
   const { store, committer: group, health } = committer();
   try {
     const commitGroup = store.commitGroup.bind(store);
-    // The disk fills: the next commit fails as SQLite reports it.
+    // The disk fills: the next commit fails as node:sqlite reports it (SQLITE_FULL).
     store.commitGroup = async () => {
-      throw Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
+      throw Object.assign(new Error("database or disk is full"), { code: "ERR_SQLITE_ERROR", errcode: 13 });
     };
     const refused = await Promise.allSettled([group.submit(batch("sidecar-1", 0, 100, 1))]);
     assert.equal(refused[0]!.status, "rejected");

@@ -1,4 +1,4 @@
-import type Database from "better-sqlite3";
+import { inTransaction, pragmaValue, type SqliteDatabase } from "./sqlite-engine";
 
 /**
  * The state database's schema, as the changes that build it: each takes the
@@ -46,15 +46,15 @@ const MIGRATIONS: readonly string[] = [
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Brings the database to SCHEMA_VERSION, one transaction per step; refuses a newer one. */
-export function migrate(db: Database.Database): void {
-  const version = db.pragma("user_version", { simple: true }) as number;
+export function migrate(db: SqliteDatabase): void {
+  const version = pragmaValue(db, "user_version") as number;
   if (version > SCHEMA_VERSION) {
     throw new Error(`schema version ${version} is newer than this aggregator understands (${SCHEMA_VERSION})`);
   }
   for (let next = version; next < SCHEMA_VERSION; next++) {
-    db.transaction(() => {
+    inTransaction(db, () => {
       db.exec(MIGRATIONS[next]!);
-      db.pragma(`user_version = ${next + 1}`);
-    })();
+      db.exec(`PRAGMA user_version = ${next + 1}`);
+    });
   }
 }

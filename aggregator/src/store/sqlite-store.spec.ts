@@ -4,7 +4,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import Database from "better-sqlite3";
+import { DatabaseSync } from "node:sqlite";
 import { StateError } from "../errors";
 import { SqliteStore } from "./sqlite-store";
 import { DATABASE_FILE } from "./state-database";
@@ -44,15 +44,27 @@ function rejectedOf(store: SqliteStore): Record<string, number> {
   return Object.fromEntries([...store.view.rejectedByReason()].sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
+/** The rows `sql` selects, each as the array of its values. */
+function rowsOf(db: DatabaseSync, sql: string): unknown[][] {
+  return db
+    .prepare(sql)
+    .all()
+    .map((row) => Object.values(row));
+}
+
+function pragmaOf(db: DatabaseSync, name: string): unknown {
+  return rowsOf(db, `PRAGMA ${name}`)[0]?.[0];
+}
+
 /** Reads what SQLite itself holds, bypassing the store's in-memory view. */
 function readDatabase(dir: string) {
-  const db = new Database(path.join(dir, DATABASE_FILE), { readonly: true, fileMustExist: true });
+  const db = new DatabaseSync(path.join(dir, DATABASE_FILE), { readOnly: true });
   try {
     return {
-      counts: db.prepare("SELECT host, job_name, count FROM counts ORDER BY host, job_name").raw().all(),
-      generations: db.prepare("SELECT source_id, generation, file_id, epoch, committed_offset, anchor, updated_ms FROM generations ORDER BY 1, 2").raw().all(),
-      sources: db.prepare("SELECT source_id, latest_generation, last_seen_ms, last_sidecar_id FROM sources ORDER BY 1").raw().all(),
-      rejected: db.prepare("SELECT reason, count FROM rejected_rows ORDER BY reason").raw().all(),
+      counts: rowsOf(db, "SELECT host, job_name, count FROM counts ORDER BY host, job_name"),
+      generations: rowsOf(db, "SELECT source_id, generation, file_id, epoch, committed_offset, anchor, updated_ms FROM generations ORDER BY 1, 2"),
+      sources: rowsOf(db, "SELECT source_id, latest_generation, last_seen_ms, last_sidecar_id FROM sources ORDER BY 1"),
+      rejected: rowsOf(db, "SELECT reason, count FROM rejected_rows ORDER BY reason"),
     };
   } finally {
     db.close();
@@ -82,12 +94,12 @@ test("open creates the state directory and the schema", () => {
     assert.equal(store.view.generation("pod-a", "app.log#1"), undefined);
   });
   assert.ok(fs.statSync(path.join(dir, DATABASE_FILE)).isFile());
-  const db = new Database(path.join(dir, DATABASE_FILE), { readonly: true });
+  const db = new DatabaseSync(path.join(dir, DATABASE_FILE), { readOnly: true });
   try {
-    const tables = db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all();
+    const tables = rowsOf(db, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").flat();
     assert.deepEqual(tables, ["counts", "generations", "rejected_rows", "sources"]);
-    assert.equal(db.pragma("user_version", { simple: true }), 3);
-    assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
+    assert.equal(pragmaOf(db, "user_version"), 3);
+    assert.equal(pragmaOf(db, "journal_mode"), "wal");
   } finally {
     db.close();
   }
@@ -376,7 +388,7 @@ test("a garbage database file is refused with its path and how to recover", () =
 test("a version 1 database is migrated in place, keeping its state", () => {
   const dir = stateDir();
   fs.mkdirSync(dir);
-  const db = new Database(path.join(dir, DATABASE_FILE));
+  const db = new DatabaseSync(path.join(dir, DATABASE_FILE));
   db.exec(`
     CREATE TABLE counts (host TEXT NOT NULL, job_name TEXT NOT NULL, count INTEGER NOT NULL CHECK (count >= 0),
       PRIMARY KEY (host, job_name)) WITHOUT ROWID;
@@ -400,9 +412,9 @@ test("a version 1 database is migrated in place, keeping its state", () => {
     commitBatchNow(store, change({ endOffset: 130, fileBirthMs: 42, deltas: [], rejected: [] }));
   });
   withStore(dir, (store) => assert.equal(store.view.generation("pod-a", "app.log#1")?.fileBirthMs, 42));
-  const reopened = new Database(path.join(dir, DATABASE_FILE), { readonly: true });
+  const reopened = new DatabaseSync(path.join(dir, DATABASE_FILE), { readOnly: true });
   try {
-    assert.equal(reopened.pragma("user_version", { simple: true }), 3);
+    assert.equal(pragmaOf(reopened, "user_version"), 3);
   } finally {
     reopened.close();
   }
@@ -412,8 +424,8 @@ test("a database from a newer schema is refused", () => {
   const dir = stateDir();
   fs.mkdirSync(dir);
   const databasePath = path.join(dir, DATABASE_FILE);
-  const db = new Database(databasePath);
-  db.pragma("user_version = 4");
+  const db = new DatabaseSync(databasePath);
+  db.exec("PRAGMA user_version = 4");
   db.close();
   assert.throws(
     () => SqliteStore.open(dir),

@@ -1,11 +1,12 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { SQLInputValue } from "node:sqlite";
 import { setImmediate as nextTurn } from "node:timers/promises";
-import Database from "better-sqlite3";
 import { normalizeRejectReason } from "@logtally/proto";
 import { StateError } from "../errors";
 import type { StateRows } from "./count-view";
 import { migrate } from "./schema";
+import { SqliteEngineError, SqliteResult, type SqliteDatabase, inTransaction, openSqlite, pragmaValue, sqliteResultCode } from "./sqlite-engine";
 import { describeHolder, forgetHolder, recordHolder } from "./state-lock";
 
 /** The tables of a state, in the order a transaction writes them. */
@@ -13,6 +14,9 @@ const TABLES = ["counts", "rejected", "generations", "sources"] as const satisfi
 
 /** Rows written between two turns of the event loop by writeInSlices(): a few milliseconds' work. */
 const ROWS_PER_SLICE = 2_000;
+
+/** Open failures that say nothing of the file's content (its access, its volume, the space left). */
+const ACCESS_OR_DISK = new Set<number>([SqliteResult.READONLY, SqliteResult.CANTOPEN, SqliteResult.PERM, SqliteResult.FULL, SqliteResult.IOERR]);
 
 /** Name of the SQLite file inside the state directory. */
 export const DATABASE_FILE = "logtally.db";
@@ -31,7 +35,7 @@ export class StateDatabase {
   private closed = false;
 
   private constructor(
-    private readonly db: Database.Database,
+    private readonly db: SqliteDatabase,
     readonly path: string,
     private readonly stateDir: string,
   ) {
@@ -51,15 +55,15 @@ export class StateDatabase {
         "last_seen_ms = excluded.last_seen_ms, last_sidecar_id = excluded.last_sidecar_id",
     );
     const setRejected = db.prepare("INSERT INTO rejected_rows (reason, count) VALUES (?, ?) ON CONFLICT (reason) DO UPDATE SET count = excluded.count");
+    // Named parameters bind the row's fields; node:sqlite refuses a field the statement does not name.
     this.writeRow = (table, row) => {
-      if (table === "counts") setCount.run(row);
-      else if (table === "rejected") setRejected.run(...(row as StateRows["rejected"][number]));
-      else if (table === "generations") setGeneration.run(row);
-      else setSource.run(row);
+      if (table === "rejected") setRejected.run(...(row as StateRows["rejected"][number]));
+      else (table === "counts" ? setCount : table === "generations" ? setGeneration : setSource).run(row as unknown as Record<string, SQLInputValue>);
     };
-    this.writeRows = db.transaction((rows: StateRows) => {
-      for (const table of TABLES) for (const row of rows[table]) this.writeRow(table, row);
-    });
+    this.writeRows = (rows) =>
+      inTransaction(db, () => {
+        for (const table of TABLES) for (const row of rows[table]) this.writeRow(table, row);
+      });
   }
 
   /**
@@ -80,12 +84,10 @@ export class StateDatabase {
     try {
       lockExclusively(db, stateDir);
       // Checked before anything is written: a database refused is left exactly as it was.
-      const check = db.pragma("quick_check", { simple: true });
+      const check = pragmaValue(db, "quick_check");
       if (check !== "ok") throw new Error(`integrity check reported: ${String(check)}`);
       refuseForeign(db);
-      db.pragma("journal_mode = WAL");
-      db.pragma("synchronous = FULL");
-      db.pragma("busy_timeout = 5000");
+      db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000");
       migrate(db);
       recordHolder(stateDir);
       return new StateDatabase(db, databasePath, stateDir);
@@ -93,7 +95,7 @@ export class StateDatabase {
       db.close();
       if (cause instanceof StateError) throw cause;
       // Access and disk errors say nothing of the file's content: no advice to throw it away.
-      const advice = /^SQLITE_(READONLY|CANTOPEN|PERM|FULL|IOERR)/.test(String((cause as { code?: unknown }).code))
+      const advice = ACCESS_OR_DISK.has(sqliteResultCode(cause) ?? -1)
         ? "The file may well be intact: check its permissions, its volume and the free space."
         : "Restore it from a backup, or move it aside to start counting from zero.";
       throw new StateError(`cannot use state database ${databasePath}: ${(cause as Error).message}. ${advice}`, databasePath, { cause });
@@ -102,18 +104,18 @@ export class StateDatabase {
 
   /** Every row stored. */
   load(): StateRows {
-    const counts = this.db.prepare("SELECT host, job_name AS jobName, count FROM counts").all() as StateRows["counts"];
+    const counts = this.db.prepare("SELECT host, job_name AS jobName, count FROM counts").all() as unknown as StateRows["counts"];
     const generations = this.db
       .prepare(
         "SELECT source_id AS sourceId, generation, file_id AS fileId, epoch, committed_offset AS committedOffset, anchor, " +
           "updated_ms AS updatedMs, file_birth_ms AS fileBirthMs, file_path AS filePath FROM generations",
       )
-      .all() as StateRows["generations"];
+      .all() as unknown as StateRows["generations"];
     const sources = this.db
       .prepare(
         "SELECT source_id AS sourceId, created_ms AS createdMs, latest_generation AS latestGeneration, last_seen_ms AS lastSeenMs, last_sidecar_id AS lastSidecarId FROM sources",
       )
-      .all() as StateRows["sources"];
+      .all() as unknown as StateRows["sources"];
     const rejected = (this.db.prepare("SELECT reason, count FROM rejected_rows").all() as Array<{ reason: string; count: number }>).map(
       ({ reason, count }) => [normalizeRejectReason(reason), count] as const,
     );
@@ -147,7 +149,7 @@ export class StateDatabase {
       }
       this.db.exec("COMMIT");
     } catch (error) {
-      if (this.db.inTransaction) this.db.exec("ROLLBACK");
+      if (this.db.isTransaction) this.db.exec("ROLLBACK");
       throw error;
     }
   }
@@ -155,8 +157,8 @@ export class StateDatabase {
   /** Writes and commits without changing anything (the schema version, again): throws what a commit would. */
   probeWrite(): void {
     if (this.closed) throw new Error("state database is closed");
-    const version = this.db.pragma("user_version", { simple: true }) as number;
-    this.db.transaction(() => this.db.pragma(`user_version = ${version}`))();
+    const version = pragmaValue(this.db, "user_version") as number;
+    inTransaction(this.db, () => this.db.exec(`PRAGMA user_version = ${version}`));
   }
 
   /** Closes the database; idempotent. */
@@ -217,17 +219,12 @@ function refuseUnwritable(stateDir: string, databasePath: string): void {
 }
 
 /** Opens the file with the SQLite engine; an engine that cannot be loaded is a broken installation, not a broken state. */
-function openEngine(databasePath: string): Database.Database {
+function openEngine(databasePath: string): SqliteDatabase {
   try {
-    return new Database(databasePath);
+    return openSqlite(databasePath);
   } catch (cause) {
-    const error = cause as NodeJS.ErrnoException;
-    if (error.code === "ERR_DLOPEN_FAILED" || /bindings file|NODE_MODULE_VERSION|better_sqlite3\.node/.test(error.message)) {
-      throw new Error(`cannot load the SQLite engine (better-sqlite3) for Node.js ${process.version}: ${error.message}. Reinstall logtally for this Node.js.`, {
-        cause,
-      });
-    }
-    throw new StateError(`cannot open state database ${databasePath}: ${error.message}`, databasePath, { cause });
+    if (cause instanceof SqliteEngineError) throw cause;
+    throw new StateError(`cannot open state database ${databasePath}: ${(cause as Error).message}`, databasePath, { cause });
   }
 }
 
@@ -236,13 +233,12 @@ function openEngine(databasePath: string): Database.Database {
  * aggregator on the same state, which would count what the first counts
  * again from stale offsets, is refused at start.
  */
-function lockExclusively(db: Database.Database, stateDir: string): void {
-  db.pragma("locking_mode = EXCLUSIVE");
-  db.pragma("busy_timeout = 1000");
+function lockExclusively(db: SqliteDatabase, stateDir: string): void {
+  db.exec("PRAGMA locking_mode = EXCLUSIVE; PRAGMA busy_timeout = 1000");
   try {
     db.exec("BEGIN EXCLUSIVE; COMMIT");
   } catch (cause) {
-    if ((cause as { code?: string }).code !== "SQLITE_BUSY") throw cause;
+    if (sqliteResultCode(cause) !== SqliteResult.BUSY) throw cause;
     throw new StateError(
       `state directory ${path.resolve(stateDir)} is in use by ${describeHolder(stateDir)}: run one aggregator per state directory`,
       stateDir,
@@ -252,8 +248,11 @@ function lockExclusively(db: Database.Database, stateDir: string): void {
 }
 
 /** A database with tables but no logtally schema version belongs to something else: never migrate over it. */
-function refuseForeign(db: Database.Database): void {
-  if ((db.pragma("user_version", { simple: true }) as number) !== 0) return;
-  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[];
+function refuseForeign(db: SqliteDatabase): void {
+  if (pragmaValue(db, "user_version") !== 0) return;
+  const tables = db
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    .all()
+    .map((row) => String(row.name));
   if (tables.length > 0) throw new Error(`it is not a logtally state database (it holds tables ${tables.slice(0, 5).join(", ")})`);
 }

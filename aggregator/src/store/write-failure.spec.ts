@@ -4,7 +4,7 @@ import { status } from "@grpc/grpc-js";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import Database from "better-sqlite3";
+import { DatabaseSync } from "node:sqlite";
 import { describeWriteFailure } from "./write-failure";
 
 const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-write-failure-"));
@@ -12,8 +12,10 @@ after(() => fs.rmSync(tempRoot, { recursive: true, force: true }));
 
 test("a write to a database opened read-only is a read-only condition, answered UNAVAILABLE", () => {
   const file = path.join(tempRoot, "read-only.db");
-  new Database(file).exec("CREATE TABLE t (x INTEGER)").close();
-  const db = new Database(file, { readonly: true });
+  const writer = new DatabaseSync(file);
+  writer.exec("CREATE TABLE t (x INTEGER)");
+  writer.close();
+  const db = new DatabaseSync(file, { readOnly: true });
   try {
     let thrown: unknown;
     try {
@@ -31,8 +33,10 @@ test("a write to a database opened read-only is a read-only condition, answered 
 });
 
 test("a full disk is RESOURCE_EXHAUSTED, an I/O error UNAVAILABLE, anything else a defect", () => {
-  assert.equal(describeWriteFailure(Object.assign(new Error("full"), { code: "SQLITE_FULL" }))?.code, status.RESOURCE_EXHAUSTED);
-  assert.equal(describeWriteFailure(Object.assign(new Error("io"), { code: "SQLITE_IOERR_WRITE" }))?.condition, "I/O error");
-  assert.equal(describeWriteFailure(Object.assign(new Error("constraint"), { code: "SQLITE_CONSTRAINT_CHECK" })), undefined);
+  // node:sqlite's errors: the result code in errcode, extended codes included (SQLITE_IOERR_WRITE is 778).
+  const sqliteError = (errcode: number) => Object.assign(new Error("engine"), { code: "ERR_SQLITE_ERROR", errcode });
+  assert.equal(describeWriteFailure(sqliteError(13))?.code, status.RESOURCE_EXHAUSTED);
+  assert.equal(describeWriteFailure(sqliteError(778))?.condition, "I/O error");
+  assert.equal(describeWriteFailure(sqliteError(275)), undefined, "SQLITE_CONSTRAINT_CHECK");
   assert.equal(describeWriteFailure(new TypeError("a bug")), undefined);
 });

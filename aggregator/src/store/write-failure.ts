@@ -1,6 +1,7 @@
 import { status } from "@grpc/grpc-js";
 import { STATE_UNWRITABLE_PREFIX } from "@logtally/proto";
 import { StatusError } from "../errors";
+import { SqliteResult, sqliteResultCode } from "./sqlite-engine";
 
 /** Why commits fail for now, as the operator is told it. */
 export type WriteCondition = "read-only" | "disk full" | "I/O error" | "unreachable" | "not answering";
@@ -49,10 +50,10 @@ export function asRefusal(error: unknown): unknown {
 }
 
 function sqliteCondition(error: unknown): WriteCondition | undefined {
-  const code = String((error as { code?: unknown })?.code ?? "");
-  if (code.startsWith("SQLITE_READONLY")) return "read-only";
-  if (code === "SQLITE_FULL") return "disk full";
-  if (code.startsWith("SQLITE_IOERR")) return "I/O error";
+  const code = sqliteResultCode(error);
+  if (code === SqliteResult.READONLY) return "read-only";
+  if (code === SqliteResult.FULL) return "disk full";
+  if (code === SqliteResult.IOERR) return "I/O error";
   return undefined;
 }
 
