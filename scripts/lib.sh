@@ -2,6 +2,34 @@
 
 export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1 TURBO_NO_UPDATE_NOTIFIER=1 NPM_CONFIG_UPDATE_NOTIFIER=false
 
+# logtally runs on Node.js 24 and 26. Where the machine's own node is older,
+# the scripts run on an official Node.js build from the npm registry, pinned
+# with its checksum by scripts/node/<major>/package-lock.json (a package that
+# is the binary itself: no install script runs).
+node_major() {
+  "${1:-node}" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0
+}
+
+# Installs (once) the pinned Node.js <major> and prints its bin directory.
+pinned_node_bin() {
+  local dir="scripts/node/$1"
+  if [ ! -x "$dir/node_modules/.bin/node" ]; then
+    echo "Installing Node.js $1 from the npm registry ($dir)" >&2
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >&2
+  fi
+  echo "$PWD/$dir/node_modules/.bin"
+}
+
+# Puts a supported node first on PATH: the machine's when it is 24 or newer,
+# else the pinned Node.js 26. npm, npx and every test then run on it.
+use_supported_node() {
+  [ "$(node_major)" -ge 24 ] && return 0
+  local bin
+  bin=$(pinned_node_bin 26)
+  export PATH="$bin:$PATH"
+  echo "Using Node.js $(node -v) from $bin (this machine's node is older than 24)" >&2
+}
+
 run_as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
