@@ -70,8 +70,10 @@ export class StateDatabase {
    * Opens (creating if needed) the database in `stateDir`. Throws StateError,
    * naming the file, when it cannot be read or fails its integrity check:
    * starting from zero instead would silently lose every count.
+   * `openDatabase` is the engine (node:sqlite); the benchmark puts another
+   * SQLite binding in its place to compare the two on this very code.
    */
-  static open(stateDir: string): StateDatabase {
+  static open(stateDir: string, openDatabase: (databasePath: string) => SqliteDatabase = openSqlite): StateDatabase {
     const databasePath = path.resolve(stateDir, DATABASE_FILE);
     try {
       fs.mkdirSync(stateDir, { recursive: true });
@@ -80,7 +82,7 @@ export class StateDatabase {
     }
     refuseEmpty(databasePath);
     refuseUnwritable(stateDir, databasePath);
-    const db = openEngine(databasePath);
+    const db = openEngine(databasePath, openDatabase);
     try {
       lockExclusively(db, stateDir);
       // Checked before anything is written: a database refused is left exactly as it was.
@@ -219,9 +221,9 @@ function refuseUnwritable(stateDir: string, databasePath: string): void {
 }
 
 /** Opens the file with the SQLite engine; an engine that cannot be loaded is a broken installation, not a broken state. */
-function openEngine(databasePath: string): SqliteDatabase {
+function openEngine(databasePath: string, openDatabase: (databasePath: string) => SqliteDatabase): SqliteDatabase {
   try {
-    return openSqlite(databasePath);
+    return openDatabase(databasePath);
   } catch (cause) {
     if (cause instanceof SqliteEngineError) throw cause;
     throw new StateError(`cannot open state database ${databasePath}: ${(cause as Error).message}`, databasePath, { cause });
