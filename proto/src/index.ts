@@ -6,6 +6,7 @@
 export * from "./load";
 export * from "./reflection";
 export * from "./labels";
+export * from "./counting-spec";
 export * from "./limits";
 export * from "./version";
 export * from "./bearer-token";

@@ -3,7 +3,9 @@ import { MAX_ID_LENGTH, MAX_LABEL_BYTES } from "./limits";
 /**
  * Why a row was not counted. The sidecar reports rejected rows by these
  * reasons, except `series_limit`, which the aggregator decides (a row of a new
- * pair once `--max-series` pairs exist). The aggregator folds any reason it
+ * series once `--max-series` series of its metric exist). `missing_field`: a
+ * label's field is not in the line; `invalid_json`: a JSON-lines line that is
+ * not one JSON object. The aggregator folds any reason it
  * does not know into `other`, so a newer sidecar cannot grow the metric's
  * label set without bound.
  */
@@ -15,6 +17,8 @@ export const REJECT_REASONS = [
   "field_too_long",
   "line_too_long",
   "invalid_label",
+  "missing_field",
+  "invalid_json",
   "series_limit",
   "other",
 ] as const;
@@ -37,7 +41,7 @@ const FORBIDDEN_IN_LABEL = /[\u0000-\u001f\u007f-\u009f\ufffd]/;
 export type LabelProblem = "empty_field" | "field_too_long" | "invalid_label";
 
 /**
- * Checks a host or job_name value: non-empty, at most {@link MAX_LABEL_BYTES}
+ * Checks a label value (host, job_name, any label of a spec): non-empty, at most {@link MAX_LABEL_BYTES}
  * UTF-8 bytes, no control characters and no U+FFFD.
  */
 export function checkLabel(value: string): LabelProblem | undefined {

@@ -4,6 +4,7 @@ export type { Delta, Delta__Output } from "./gen/logtally/v1/Delta";
 export type { DeltaBatch, DeltaBatch__Output } from "./gen/logtally/v1/DeltaBatch";
 export type { Heartbeat, Heartbeat__Output } from "./gen/logtally/v1/Heartbeat";
 export type { Hello, Hello__Output } from "./gen/logtally/v1/Hello";
+export type { CountingSpec as CountingSpecMessage, CountingSpec__Output as CountingSpecMessage__Output } from "./gen/logtally/v1/CountingSpec";
 export type { RejectedRows, RejectedRows__Output } from "./gen/logtally/v1/RejectedRows";
 export type { ShipRequest, ShipRequest__Output } from "./gen/logtally/v1/ShipRequest";
 export type { ShipResponse, ShipResponse__Output } from "./gen/logtally/v1/ShipResponse";
@@ -14,6 +15,10 @@ export type { GetCountsResponse, GetCountsResponse__Output } from "./gen/logtall
 export type { ListSourcesRequest, ListSourcesRequest__Output } from "./gen/logtally/v1/ListSourcesRequest";
 export type { ListSourcesResponse, ListSourcesResponse__Output } from "./gen/logtally/v1/ListSourcesResponse";
 export type { PairCount, PairCount__Output } from "./gen/logtally/v1/PairCount";
+export type { SeriesCount, SeriesCount__Output } from "./gen/logtally/v1/SeriesCount";
+export type { ListMetricsRequest, ListMetricsRequest__Output } from "./gen/logtally/v1/ListMetricsRequest";
+export type { ListMetricsResponse, ListMetricsResponse__Output } from "./gen/logtally/v1/ListMetricsResponse";
+export type { MetricStatus, MetricStatus__Output } from "./gen/logtally/v1/MetricStatus";
 export type { SourceStatus, SourceStatus__Output } from "./gen/logtally/v1/SourceStatus";
 export type { WatchCountsRequest, WatchCountsRequest__Output } from "./gen/logtally/v1/WatchCountsRequest";
 export type { WatchCountsResponse, WatchCountsResponse__Output } from "./gen/logtally/v1/WatchCountsResponse";

@@ -26,6 +26,7 @@ interface StrictClientOutput {
   pages: { pageSize: number; pages: PairCountJson[][]; totalSizes: number[]; tokens: string[] };
   madeUpToken: { code: string; details?: string };
   sources: Array<Record<string, unknown>>;
+  metrics: Array<Record<string, unknown>>;
   watch: { snapshot: WatchCountsJson[]; changes: WatchCountsJson[] };
 }
 
@@ -102,6 +103,7 @@ test("a strict reflection-only client lists the services and calls every Query m
     { name: "GetCounts", clientStreaming: false, serverStreaming: false },
     { name: "ListSources", clientStreaming: false, serverStreaming: false },
     { name: "WatchCounts", clientStreaming: false, serverStreaming: true },
+    { name: "ListMetrics", clientStreaming: false, serverStreaming: false },
   ]);
   assert.deepEqual([...output.called].sort(), output.queryMethods.map((method) => method.name).sort(), "every Query method was called");
 
@@ -136,8 +138,20 @@ test("a strict reflection-only client lists the services and calls every Query m
   );
   assert.ok(Number(output.sources[0]!.lastHeartbeatUnixMillis) > 0);
 
-  assert.deepEqual(output.watch.snapshot, [{ kind: "SNAPSHOT", counts: initial, snapshotComplete: true }]);
-  assert.deepEqual(output.watch.changes, [{ kind: "CHANGE", counts: [{ host: "server2", jobName: "cron", count: "6" }], snapshotComplete: false }]);
+  assert.deepEqual(output.metrics, [
+    {
+      name: "log_host_job_count",
+      labelNames: ["host", "job_name"],
+      exposedAs: "log_host_job_count",
+      type: "gauge",
+      series: "3",
+      maxSeries: output.metrics[0]?.maxSeries,
+      rows: "7",
+    },
+  ]);
+
+  assert.deepEqual(output.watch.snapshot, [{ kind: "SNAPSHOT", counts: initial, series: [], snapshotComplete: true }]);
+  assert.deepEqual(output.watch.changes, [{ kind: "CHANGE", counts: [{ host: "server2", jobName: "cron", count: "6" }], series: [], snapshotComplete: false }]);
   // Asked after the watch: the change is counted.
   assert.deepEqual(output.filtered, { host: "server1", counts: [initial[0]] });
 });

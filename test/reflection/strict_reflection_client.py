@@ -16,6 +16,7 @@ proto3 JSON mapping, as grpcurl -d takes them:
   - GetCounts: the first page, the --host filter, a walk of every page with
     --page-size, and a page token it made up (which must be refused);
   - ListSources;
+  - ListMetrics;
   - WatchCounts: reads the snapshot, writes "watch snapshot received" on a
     line of its own to stderr, then reads --watch-changes CHANGE messages.
 A Query method it does not know how to call is a failure, so a new method
@@ -31,12 +32,13 @@ Output, one JSON object on stdout:
     "services": ["grpc.health.v1.Health", ...],   # list_services, sorted
     "files": ["logtally/v1/query.proto", ...],    # files added to the pool, dependencies first
     "queryMethods": [{"name": "GetCounts", "clientStreaming": false, "serverStreaming": false}, ...],
-    "called": ["GetCounts", "ListSources", "WatchCounts"],  # the Query methods called
+    "called": ["GetCounts", "ListSources", "WatchCounts", "ListMetrics"],  # the Query methods called
     "counts": [{"host": "...", "jobName": "...", "count": "2"}, ...],  # GetCounts({}): its first page
     "filtered": {"host": "server1", "counts": [...]} or null,  # GetCounts({host}), with --host
     "pages": {"pageSize": 7, "pages": [[...], ...], "totalSizes": [...], "tokens": [...]},
     "madeUpToken": {"code": "INVALID_ARGUMENT", "details": "..."},  # or {"code": "OK"}
     "sources": [{"sourceId": "...", "lagBytes": "0", ...}, ...],  # ListSources({})
+    "metrics": [{"name": "log_host_job_count", "labelNames": [...], ...}, ...],  # ListMetrics({})
     "watch": {"snapshot": [WatchCountsResponse, ...], "changes": [WatchCountsResponse, ...]}
   }
 Messages are in the proto3 JSON mapping, as grpcurl prints them: lowerCamelCase
@@ -64,7 +66,7 @@ except ImportError as error:
 REFLECTION_PACKAGES = ("grpc.reflection.v1", "grpc.reflection.v1alpha")
 QUERY_SERVICE = "logtally.v1.Query"
 # The Query methods this client calls; any other is reported as unexercised.
-QUERY_METHODS = ("GetCounts", "ListSources", "WatchCounts")
+QUERY_METHODS = ("GetCounts", "ListSources", "WatchCounts", "ListMetrics")
 WATCH_READY_LINE = "watch snapshot received"
 
 
@@ -428,6 +430,7 @@ def run(target, host, page_size, watch_changes, timeout_seconds):
             "pages": walk_pages(query, page_size),
             "madeUpToken": refused_status(query, {"pageToken": "bm90LWEtdG9rZW4"}),
             "sources": field(query.unary("ListSources", {}), "sources", "ListSourcesResponse"),
+            "metrics": field(query.unary("ListMetrics", {}), "metrics", "ListMetricsResponse"),
             "watch": watch(query, watch_changes),
         }
         if host is not None:

@@ -2,12 +2,15 @@ import { status, type sendUnaryData, type ServerUnaryCall, type ServerWritableSt
 import type {
   GetCountsRequest__Output,
   GetCountsResponse,
+  ListMetricsRequest__Output,
+  ListMetricsResponse,
   ListSourcesRequest__Output,
   ListSourcesResponse,
   QueryHandlers,
   WatchCountsRequest__Output,
   WatchCountsResponse,
 } from "@logtally/proto";
+import { DEFAULT_METRIC, DEFAULT_LABEL_NAMES, exposedName } from "@logtally/proto";
 import type { Logger } from "@logtally/runtime";
 import { parseCountFilter } from "./count-filter";
 import { pageOfCounts } from "./count-pages";
@@ -52,6 +55,7 @@ export class QueryService {
       GetCounts: (call, callback) => this.answer(call, callback, (request) => this.getCounts(request)),
       ListSources: (call, callback) => this.answer(call, callback, (request) => this.listSources(request)),
       WatchCounts: (call) => this.watchCounts(call),
+      ListMetrics: (call, callback) => this.answer(call, callback, (request) => this.listMetrics(request)),
     };
   }
 
@@ -78,6 +82,24 @@ export class QueryService {
         lastHeartbeatUnixMillis: view.lastHeartbeatMs,
         connectedSidecarIds: view.connectedSidecarIds,
       })),
+    };
+  }
+
+  /** Every metric counted, sorted by name. */
+  listMetrics(_request: ListMetricsRequest__Output): ListMetricsResponse {
+    const { view } = this.store;
+    return {
+      metrics: [
+        {
+          name: DEFAULT_METRIC,
+          labelNames: [...DEFAULT_LABEL_NAMES],
+          exposedAs: exposedName(DEFAULT_METRIC),
+          type: "gauge",
+          series: view.seriesCount,
+          maxSeries: view.maxSeries,
+          rows: view.totalCounted(),
+        },
+      ],
     };
   }
 
