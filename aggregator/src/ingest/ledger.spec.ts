@@ -13,8 +13,8 @@ function validBatch(overrides: Partial<DeltaBatch__Output> = {}): DeltaBatch__Ou
     startOffset: 0,
     endOffset: 100,
     deltas: [
-      { host: "web-1", jobName: "backup", count: 2 },
-      { host: "web-2", jobName: "backup", count: 1 },
+      { host: "web-1", jobName: "backup", count: 2, labels: [] },
+      { host: "web-2", jobName: "backup", count: 1, labels: [] },
     ],
     rows: 3,
     rejected: [{ reason: "too_few_fields", count: 1 }],
@@ -164,7 +164,7 @@ test("validateHeartbeat wants a generation id and a file size", () => {
 });
 
 test("validateBatch limits the number of deltas", () => {
-  const manyDeltas = (n: number) => Array.from({ length: n }, (_, i) => ({ host: `host-${i}`, jobName: "job", count: 1 }));
+  const manyDeltas = (n: number) => Array.from({ length: n }, (_, i) => ({ host: `host-${i}`, jobName: "job", count: 1, labels: [] }));
   const atLimit = validBatch({ deltas: manyDeltas(MAX_DELTAS_PER_BATCH), rows: MAX_DELTAS_PER_BATCH, endOffset: 1_000_000 });
   assert.equal(validateBatch(atLimit), undefined);
   const overLimit = validBatch({ deltas: manyDeltas(MAX_DELTAS_PER_BATCH + 1), rows: MAX_DELTAS_PER_BATCH + 1, endOffset: 1_000_000 });
@@ -173,7 +173,7 @@ test("validateBatch limits the number of deltas", () => {
 
 test("validateBatch refuses non-positive or non-integer delta counts", () => {
   for (const count of [0, -1, 0.5, Number.NaN, 2 ** 53]) {
-    const batch = validBatch({ deltas: [{ host: "web-1", jobName: "backup", count }], rows: count });
+    const batch = validBatch({ deltas: [{ host: "web-1", jobName: "backup", count, labels: [] }], rows: count });
     assert.equal(validateBatch(batch), `delta count ${count} must be positive`);
   }
 });
@@ -189,19 +189,19 @@ test("validateBatch refuses invalid labels in host or job_name", () => {
     ["web-1", "é".repeat(MAX_LABEL_BYTES / 2 + 1), "field_too_long"],
   ];
   for (const [host, jobName, problem] of cases) {
-    const batch = validBatch({ deltas: [{ host, jobName, count: 3 }], rows: 3 });
+    const batch = validBatch({ deltas: [{ host, jobName, count: 3, labels: [] }], rows: 3 });
     assert.equal(validateBatch(batch), `delta label rejected: ${problem}`, `host=${JSON.stringify(host.slice(0, 8))}`);
   }
-  const longest = validBatch({ deltas: [{ host: "w".repeat(MAX_LABEL_BYTES), jobName: "backup", count: 3 }], rows: 3 });
+  const longest = validBatch({ deltas: [{ host: "w".repeat(MAX_LABEL_BYTES), jobName: "backup", count: 3, labels: [] }], rows: 3 });
   assert.equal(validateBatch(longest), undefined);
 });
 
 test("validateBatch refuses a (host, job_name) pair that appears twice", () => {
   const batch = validBatch({
     deltas: [
-      { host: "web-1", jobName: "backup", count: 1 },
-      { host: "web-2", jobName: "backup", count: 1 },
-      { host: "web-1", jobName: "backup", count: 1 },
+      { host: "web-1", jobName: "backup", count: 1, labels: [] },
+      { host: "web-2", jobName: "backup", count: 1, labels: [] },
+      { host: "web-1", jobName: "backup", count: 1, labels: [] },
     ],
     rows: 3,
   });
@@ -209,9 +209,9 @@ test("validateBatch refuses a (host, job_name) pair that appears twice", () => {
   // Same host or same job alone is not a duplicate pair.
   const distinct = validBatch({
     deltas: [
-      { host: "web-1", jobName: "backup", count: 1 },
-      { host: "web-1", jobName: "restore", count: 1 },
-      { host: "web-2", jobName: "backup", count: 1 },
+      { host: "web-1", jobName: "backup", count: 1, labels: [] },
+      { host: "web-1", jobName: "restore", count: 1, labels: [] },
+      { host: "web-2", jobName: "backup", count: 1, labels: [] },
     ],
     rows: 3,
   });
