@@ -15,6 +15,7 @@ import { resumeFigure } from "./figures/resume";
 import { capacityFigure } from "./figures/capacity";
 import { everydayFigure } from "./figures/everyday";
 import { storesFigure } from "./figures/stores";
+import { enginesFigure } from "./figures/engines";
 import { THIS_BUILD, programsIn } from "../support/processes";
 
 /** Every figure of the issue, in its order; `--only` picks by id. */
@@ -29,6 +30,7 @@ const FIGURES: readonly Figure[] = [
   capacityFigure,
   everydayFigure,
   storesFigure,
+  enginesFigure,
 ];
 
 const USAGE = `Usage: npm run bench -- [--runs N] [--quick] [--only id,id] [--baseline DIR] [--json FILE]
