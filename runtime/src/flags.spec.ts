@@ -266,3 +266,69 @@ test("help lists a switch without a value or a variable", () => {
   assert.equal(lines[at + 1], "      Everything.");
   assert.ok(lines.includes("  --listen <value>   [T_LISTEN] (default: 0.0.0.0:1)"));
 });
+
+const REPEATABLE = [
+  { name: "label", env: "T_LABELS", default: "host=1,job_name=2", repeatable: { envSeparator: "," }, description: "A label." },
+  { name: "where", env: "T_WHERE", repeatable: { envSeparator: "\n" }, aliases: [{ name: "filter", env: "T_FILTER" }], description: "A filter." },
+  { name: "token", env: "T_TOKEN", description: "Not repeatable." },
+] as const satisfies ReadonlyArray<FlagSpec>;
+
+function parsedRepeatable(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  const parsed = parseFlags(REPEATABLE, argv, env);
+  assert.ok(!parsed.help);
+  return parsed;
+}
+
+test("a repeatable flag keeps every occurrence, in order, where another flag keeps the last", () => {
+  const parsed = parsedRepeatable(["--label", "b=2", "--token", "x", "--label=a=1", "--token", "y", "--label", "c=.x,y"]);
+  assert.deepEqual(parsed.list("label"), ["b=2", "a=1", "c=.x,y"]);
+  assert.equal(parsed.values.label, "b=2,a=1,c=.x,y");
+  assert.equal(parsed.values.token, "y");
+  assert.equal(parsed.labels.label, "--label");
+  assert.ok(parsed.given("label"));
+  assert.throws(() => parsed.list("token"), /not repeatable/);
+});
+
+test("a repeatable flag's variable and default are split on its separator; empty entries are dropped", () => {
+  assert.deepEqual(parsedRepeatable([]).list("label"), ["host=1", "job_name=2"]);
+  assert.deepEqual(parsedRepeatable([]).list("where"), []);
+  assert.equal(parsedRepeatable([]).given("label"), false);
+  const fromEnv = parsedRepeatable([], { T_LABELS: "a=1,,b=2,", T_WHERE: "level=~warn|error\n.msg=a,b\n" });
+  assert.deepEqual(fromEnv.list("label"), ["a=1", "b=2"]);
+  assert.deepEqual(fromEnv.list("where"), ["level=~warn|error", ".msg=a,b"]);
+  assert.equal(fromEnv.labels.where, "T_WHERE (--where)");
+  assert.ok(fromEnv.given("where"));
+  // Flags beat the variable whole: entries are not merged.
+  assert.deepEqual(parsedRepeatable(["--label", "z=9"], { T_LABELS: "a=1,b=2" }).list("label"), ["z=9"]);
+  // An entry given on the command line is kept as given, even empty: the program decides.
+  assert.deepEqual(parsedRepeatable(["--label="]).list("label"), [""]);
+});
+
+test("an earlier name of a repeatable flag collects its entries too; the current name wins", () => {
+  assert.deepEqual(parsedRepeatable(["--filter", "a=1", "--filter", "b=2"]).list("where"), ["a=1", "b=2"]);
+  assert.deepEqual(parsedRepeatable(["--filter", "a=1", "--where", "c=3"]).list("where"), ["c=3"]);
+  assert.deepEqual(parsedRepeatable([], { T_FILTER: "a=1\nb=2" }).list("where"), ["a=1", "b=2"]);
+});
+
+test("given() tells a value from the default, for value flags and switches", () => {
+  const parsed = parseFlags(WITH_SWITCH, ["--all"], {});
+  assert.ok(!parsed.help);
+  assert.equal(parsed.given("all"), true);
+  assert.equal(parsed.given("listen"), false);
+  const fromEnv = parseFlags(WITH_SWITCH, [], { T_LISTEN: "a:1" });
+  assert.ok(!fromEnv.help);
+  assert.equal(fromEnv.given("all"), false);
+  assert.equal(fromEnv.given("listen"), true);
+});
+
+test("help says a flag is repeatable and how its variable separates entries, keeping its line's shape", () => {
+  const lines = formatHelp("prog", "Summary.", REPEATABLE).split("\n");
+  const label = lines.indexOf("  --label <value>   [T_LABELS] (default: host=1,job_name=2)");
+  assert.ok(label >= 0, lines.join("\n"));
+  assert.equal(lines[label + 1], "      A label.");
+  assert.equal(lines[label + 2], "      Repeatable, in order; T_LABELS takes the entries separated by commas.");
+  const where = lines.indexOf("  --where <value>   [T_WHERE]");
+  assert.equal(lines[where + 2], "      Repeatable, in order; T_WHERE takes the entries separated by newlines.");
+  const token = lines.indexOf("  --token <value>   [T_TOKEN]");
+  assert.ok(!(lines[token + 2] ?? "").includes("Repeatable"));
+});

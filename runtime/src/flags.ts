@@ -3,7 +3,9 @@ import { parseArgs } from "node:util";
 /**
  * Command-line flags shared by logtally's programs: each value flag has an
  * environment variable and a default, resolved flags > environment > default;
- * a switch is given on the command line or not at all.
+ * a switch is given on the command line or not at all. A flag given twice
+ * keeps its last value, unless it is declared repeatable: then it keeps
+ * every one, in order.
  */
 
 /** One flag of a program: a value flag or a switch. */
@@ -21,8 +23,23 @@ export interface ValueFlagSpec {
   readonly range?: readonly [min: number, max: number];
   /** Earlier names of the flag, still accepted (the flag's own name wins when both are given). */
   readonly aliases?: ReadonlyArray<FlagAlias>;
+  /**
+   * Set for a flag that may be given several times: every occurrence is kept,
+   * in order (see ParsedValues.list()), where other flags keep the last.
+   */
+  readonly repeatable?: RepeatableFlag;
   readonly switch?: undefined;
   readonly description: string;
+}
+
+/** How a repeatable flag's entries are given at once by its environment variable (and its default). */
+export interface RepeatableFlag {
+  /**
+   * What separates entries in the variable and in the default: `","`, or
+   * `"\n"` for entries that may hold commas (regular expressions). Empty
+   * entries are dropped, so a trailing separator is harmless.
+   */
+  readonly envSeparator: string;
 }
 
 /** An earlier name of a flag, and of its environment variable. */
@@ -59,6 +76,15 @@ export interface ParsedValues<Name extends string> {
   readonly positionals: string[];
   /** A whole-number flag's value, checked against its declared range; a ConfigError names the flag. */
   integer(name: Name): number;
+  /**
+   * A repeatable flag's entries, in order: every `--name` given (as given,
+   * even empty), else the environment variable split on its separator, else
+   * the default split likewise; [] when none. Its `values` entry holds them
+   * joined by the separator. Throws (a defect) for a flag not declared repeatable.
+   */
+  list(name: Name): readonly string[];
+  /** True when the value came from the command line or the environment, false when it is the default (or unset). */
+  given(name: Name): boolean;
 }
 
 /** `--log-level`, the same for every program. */
@@ -88,10 +114,11 @@ export function parseFlags<Name extends string>(
   env: NodeJS.ProcessEnv,
   { allowPositionals = false }: { allowPositionals?: boolean } = {},
 ): ParsedFlags<Name> {
-  const options: Record<string, { type: "string" | "boolean"; short?: string }> = { help: { type: "boolean", short: "h" } };
+  const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = { help: { type: "boolean", short: "h" } };
   for (const spec of specs) {
-    options[spec.name] = { type: spec.switch ? "boolean" : "string" };
-    for (const alias of spec.switch ? [] : (spec.aliases ?? [])) options[alias.name] = { type: "string" };
+    const multiple = !spec.switch && spec.repeatable !== undefined;
+    options[spec.name] = { type: spec.switch ? "boolean" : "string", multiple };
+    for (const alias of spec.switch ? [] : (spec.aliases ?? [])) options[alias.name] = { type: "string", multiple };
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
@@ -102,26 +129,34 @@ export function parseFlags<Name extends string>(
   if (parsed.values.help === true) return { help: true };
   const values = {} as Record<Name, string | undefined>;
   const labels = {} as Record<Name, string>;
+  const lists = new Map<Name, readonly string[]>();
+  const givenNames = new Set<Name>();
   for (const spec of specs) {
     if (spec.switch) {
       values[spec.name] = parsed.values[spec.name] === true ? "true" : undefined;
       labels[spec.name] = `--${spec.name}`;
+      if (values[spec.name] !== undefined) givenNames.add(spec.name);
       continue;
     }
     // The current name first, then each earlier one: flags, then variables.
     const names = [{ name: spec.name, env: spec.env }, ...(spec.aliases ?? [])];
-    const fromFlag = names.find(({ name }) => typeof parsed.values[name] === "string");
+    const fromFlag = names.find(({ name }) => parsed.values[name] !== undefined);
     const fromEnv = fromFlag ? undefined : names.find(({ env: variable }) => env[variable] !== undefined && env[variable] !== "");
     if (fromFlag) {
-      values[spec.name] = parsed.values[fromFlag.name] as string;
+      const given = parsed.values[fromFlag.name] as string | string[];
+      values[spec.name] = Array.isArray(given) ? given.join(spec.repeatable?.envSeparator) : given;
+      if (spec.repeatable) lists.set(spec.name, Object.freeze([...(given as string[])]));
       labels[spec.name] = `--${fromFlag.name}`;
+      givenNames.add(spec.name);
     } else if (fromEnv) {
       values[spec.name] = env[fromEnv.env];
       labels[spec.name] = `${fromEnv.env} (--${spec.name})`;
+      givenNames.add(spec.name);
     } else {
       values[spec.name] = spec.default;
       labels[spec.name] = `--${spec.name}`;
     }
+    if (spec.repeatable && !lists.has(spec.name)) lists.set(spec.name, splitEntries(values[spec.name], spec.repeatable.envSeparator));
   }
   const ranges = new Map(specs.flatMap((spec) => (spec.switch || !spec.range ? [] : [[spec.name, spec.range] as const])));
   const integer = (name: Name): number => {
@@ -131,7 +166,18 @@ export function parseFlags<Name extends string>(
     if (value === undefined) throw new ConfigError(`${labels[name]} is required`);
     return parseIntegerFlag(labels[name], value, range[0], range[1]);
   };
-  return { help: false, values, labels, positionals: parsed.positionals, integer };
+  const list = (name: Name): readonly string[] => {
+    const entries = lists.get(name);
+    if (!entries) throw new Error(`--${name} is not repeatable`);
+    return entries;
+  };
+  const given = (name: Name): boolean => givenNames.has(name);
+  return { help: false, values, labels, positionals: parsed.positionals, integer, list, given };
+}
+
+/** A variable's (or default's) entries: split on the separator, empty ones dropped. */
+function splitEntries(value: string | undefined, separator: string): readonly string[] {
+  return Object.freeze(value === undefined ? [] : value.split(separator).filter((entry) => entry !== ""));
 }
 
 /** Formats `--help` text: usage, summary, then one entry per flag. */
@@ -142,10 +188,21 @@ export function formatHelp(usage: string, summary: string, specs: ReadonlyArray<
     else lines.push(`  --${spec.name} <value>   [${spec.env}]${spec.default !== undefined ? ` (default: ${spec.default})` : ""}`);
     lines.push(`      ${spec.description}`);
     if (!spec.switch && spec.range) lines.push(`      A whole number from ${spec.range[0]} to ${spec.range[1]}.`);
+    if (!spec.switch && spec.repeatable) {
+      lines.push(`      Repeatable, in order; ${spec.env} takes the entries separated by ${separatorName(spec.repeatable.envSeparator)}.`);
+    }
     for (const alias of spec.switch ? [] : (spec.aliases ?? [])) lines.push(`      Also read as --${alias.name} [${alias.env}], its earlier name.`);
   }
   lines.push("  -h, --help", "      Show this help.", "  --version", "      Show the version (and the protocol version the program speaks).");
   return `${lines.join("\n")}\n`;
+}
+
+/** How --help names a repeatable flag's separator. */
+function separatorName(separator: string): string {
+  if (separator === ",") return "commas";
+  if (separator === "\n") return "newlines";
+  if (separator === ";") return "semicolons";
+  return JSON.stringify(separator);
 }
 
 /** A `host:port` listen address. */
