@@ -1,7 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { ReflectionService } from "@grpc/reflection";
 import { HealthImplementation } from "grpc-health-check";
-import { MAX_MESSAGE_BYTES, loadLogtallyGrpc, loadReflectedDefinition, parseTokenFile } from "@logtally/proto";
+import { MAX_MESSAGE_BYTES, exposedName, loadLogtallyGrpc, loadReflectedDefinition, parseTokenFile } from "@logtally/proto";
 import { CredentialFiles, formatListenAddress, HttpServer } from "@logtally/runtime";
 import type { Logger } from "@logtally/runtime";
 import { createAuthInterceptor } from "./security/auth-interceptor";
@@ -140,8 +140,17 @@ export class Aggregator {
           renderStatusPage({
             nowMs: Date.now(),
             sources: describeSources(this.store, activity),
-            topCounts: topCounts(this.store.view.allCounts().values(), STATUS_PAGE_TOP_COUNTS),
-            seriesCount: this.store.view.allCounts().size,
+            metrics: [...this.store.view.allMetrics()].map(({ definition, series, rows }) => ({
+              name: definition.name,
+              labelNames: definition.labelNames,
+              kind: definition.kind,
+              exposedAs: exposedName(definition.name),
+              series: series.length,
+              maxSeries: this.store.view.maxSeries,
+              rows,
+              topCounts: topCounts(series, STATUS_PAGE_TOP_COUNTS),
+            })),
+            seriesCount: this.store.view.totalSeries(),
             rowsCounted: this.store.view.totalCounted(),
           }),
       },

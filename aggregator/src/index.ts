@@ -4,6 +4,7 @@ export { parseAggregatorConfig, AGGREGATOR_FLAGS, type AggregatorConfig } from "
 export { SqliteStore } from "./store/sqlite-store";
 export { DEFAULT_MAX_SERIES, type Store } from "./store/store";
 export { DATABASE_FILE, StateDatabase } from "./store/state-database";
+export { SCHEMA_VERSION } from "./store/schema";
 export type { SqliteDatabase } from "./store/sqlite-engine";
 export { splitBySeriesLimit } from "./ingest/series-limit";
 export { TokenVerifier } from "./security/token-verifier";

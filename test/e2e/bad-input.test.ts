@@ -637,6 +637,7 @@ describe("bad input from the network", () => {
       sourceLatestFileBirthUnixMillis: 0,
       sourceLatestFilePath: "",
       heartbeatIntervalMillis: 10_000,
+      countingSpecs: true,
     });
     const ack = (
       await honest.send({
@@ -741,6 +742,7 @@ describe("bad input from the network", () => {
         sourceLatestFileBirthUnixMillis: HONEST_FILE_BIRTH,
         sourceLatestFilePath: "",
         heartbeatIntervalMillis: 10_000,
+        countingSpecs: true,
       });
       const refused: Array<{ batch: DeltaBatch; outcome: string; generation?: string; committedOffset?: number }> = [
         {

@@ -81,15 +81,25 @@ describe("WatchCounts", () => {
       { host: "db-1", jobName: "backup", count: 1 },
       { host: "web-3", jobName: "deploy", count: 4 },
     ]);
-    assert.deepEqual(await web.next(), { kind: "CHANGE", counts: [pair("web-1", "backup", 5), pair("web-3", "deploy", 4)], snapshotComplete: false });
-    assert.deepEqual(await backups.next(), { kind: "CHANGE", counts: [pair("web-1", "backup", 5), pair("db-1", "backup", 6)], snapshotComplete: false });
+    assert.deepEqual(await web.next(), {
+      kind: "CHANGE",
+      counts: [pair("web-1", "backup", 5), pair("web-3", "deploy", 4)],
+      series: [],
+      snapshotComplete: false,
+    });
+    assert.deepEqual(await backups.next(), {
+      kind: "CHANGE",
+      counts: [pair("web-1", "backup", 5), pair("db-1", "backup", 6)],
+      series: [],
+      snapshotComplete: false,
+    });
     assert.deepEqual((await everything.next()).counts, [pair("web-1", "backup", 5), pair("db-1", "backup", 6), pair("web-3", "deploy", 4)]);
 
     // A batch that changes nothing a watcher selects sends it nothing: its
     // next message is the batch after.
     await ship([{ host: "db-1", jobName: "vacuum", count: 1 }]);
     await ship([{ host: "web-2", jobName: "cron", count: 1 }]);
-    assert.deepEqual(await web.next(), { kind: "CHANGE", counts: [pair("web-2", "cron", 2)], snapshotComplete: false });
+    assert.deepEqual(await web.next(), { kind: "CHANGE", counts: [pair("web-2", "cron", 2)], series: [], snapshotComplete: false });
     assert.deepEqual((await everything.next()).counts, [pair("db-1", "vacuum", 1)]);
     assert.deepEqual((await everything.next()).counts, [pair("web-2", "cron", 2)]);
     assert.equal(backups.unread, 0, "the backup watcher selects neither change");
@@ -108,7 +118,7 @@ describe("WatchCounts", () => {
 
   it("sends one complete, empty snapshot when nothing matches", async () => {
     const watcher = watch({ host: "nobody" });
-    assert.deepEqual(await watcher.next(), { kind: "SNAPSHOT", counts: [], snapshotComplete: true });
+    assert.deepEqual(await watcher.next(), { kind: "SNAPSHOT", counts: [], series: [], snapshotComplete: true });
   });
 
   it("refuses a filter that could never match with INVALID_ARGUMENT", async () => {

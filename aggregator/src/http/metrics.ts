@@ -11,8 +11,8 @@ export type AuthFailureReason = "missing_token" | "malformed_token" | "wrong_tok
 export type BatchOutcomeLabel = "applied" | "duplicate" | "out_of_order";
 
 /**
- * The aggregator's metrics: `log_host_job_count`, rendered by its own
- * exposition, and the `logtally_*` metrics in their own registry. Values held
+ * The aggregator's metrics: the counted metrics (`log_host_job_count` and
+ * those of counting specs), rendered by their own exposition, and the `logtally_*` metrics in their own registry. Values held
  * by the store (counts, offsets) are read at scrape time, so a scrape always
  * shows committed state and nothing is pushed from timers.
  */
@@ -33,11 +33,12 @@ export class AggregatorMetrics {
     activity: SourceActivity,
   ) {
     const registers = [this.registry];
-    this.counts.prepare(store.view.allCounts().values());
-    store.onCommit(({ changed }) => this.counts.prepare(changed));
+    const definitionOf = (metric: string) => store.view.metric(metric)?.definition;
+    for (const metric of store.view.allMetrics()) this.counts.prepare(metric.series, definitionOf);
+    store.onCommit(({ changed }) => this.counts.prepare(changed, definitionOf));
     new Counter({
       name: "logtally_rows_counted_total",
-      help: "Rows counted into log_host_job_count since the state directory was created.",
+      help: "Rows counted into every metric since the state directory was created.",
       registers,
       collect() {
         this.reset();
@@ -56,18 +57,22 @@ export class AggregatorMetrics {
     });
     new Gauge({
       name: "logtally_series",
-      help: "Distinct (host, job_name) pairs in log_host_job_count.",
+      help: "Distinct series of each metric counted (the (host, job_name) pairs of log_host_job_count).",
+      labelNames: ["metric"],
       registers,
       collect() {
-        this.set(store.view.allCounts().size);
+        this.reset();
+        for (const { definition, series } of store.view.allMetrics()) this.set({ metric: definition.name }, series.length);
       },
     });
     new Gauge({
       name: "logtally_series_limit",
-      help: "Most (host, job_name) pairs counted (--max-series); rows of new pairs beyond it are rejected as series_limit.",
+      help: "Most series counted per metric (--max-series); rows of new series beyond it are rejected as series_limit.",
+      labelNames: ["metric"],
       registers,
       collect() {
-        this.set(store.view.maxSeries);
+        this.reset();
+        for (const { definition } of store.view.allMetrics()) this.set({ metric: definition.name }, store.view.maxSeries);
       },
     });
     new Gauge({
@@ -154,6 +159,6 @@ export class AggregatorMetrics {
 
   /** Renders the Prometheus text exposition. */
   async render(): Promise<Buffer> {
-    return Buffer.concat([this.counts.render(this.store.view.allCounts().values()), Buffer.from(await this.registry.metrics())]);
+    return Buffer.concat([this.counts.render(this.store.view.allMetrics()), Buffer.from(await this.registry.metrics())]);
   }
 }

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { escapeHtml, renderStatusPage, type StatusPageView } from "./status-page";
+import { escapeHtml, renderStatusPage, type MetricSummary, type StatusPageView } from "./status-page";
 import type { SourceView } from "../query/source-status";
 
 const HOSTILE = `<script>alert("x")</script>&'"><img src=x onerror=alert(1)>`;
@@ -23,8 +23,22 @@ function source(overrides: Partial<SourceView> = {}): SourceView {
   };
 }
 
+function metric(overrides: Partial<MetricSummary> = {}): MetricSummary {
+  return {
+    name: "log_host_job_count",
+    labelNames: ["host", "job_name"],
+    kind: "gauge",
+    exposedAs: "log_host_job_count",
+    series: 1,
+    maxSeries: 10,
+    rows: 3,
+    topCounts: [{ metric: "log_host_job_count", labels: ["h", "j"], count: 3 }],
+    ...overrides,
+  };
+}
+
 function view(overrides: Partial<StatusPageView> = {}): StatusPageView {
-  return { nowMs: 5_000, sources: [source()], topCounts: [{ host: "h", jobName: "j", count: 3 }], seriesCount: 1, rowsCounted: 3, ...overrides };
+  return { nowMs: 5_000, sources: [source()], metrics: [metric()], seriesCount: 1, rowsCounted: 3, ...overrides };
 }
 
 test("escapeHtml leaves no markup character", () => {
@@ -36,7 +50,7 @@ test("every user-supplied value on the page is escaped", () => {
   const page = renderStatusPage(
     view({
       sources: [source({ sourceId: HOSTILE, generation: HOSTILE, connectedSidecarIds: [HOSTILE] })],
-      topCounts: [{ host: HOSTILE, jobName: HOSTILE, count: 1 }],
+      metrics: [metric({ topCounts: [{ metric: "log_host_job_count", labels: [HOSTILE, HOSTILE], count: 1 }] })],
     }),
   );
   assert.ok(!page.html.includes("<script"), "no script element");
@@ -55,7 +69,29 @@ test("the page shows lag, sizes and counts, reloads itself, and is served with a
   const unknown = renderStatusPage(view({ sources: [source({ lagBytes: undefined, fileSizeGeneration: "", fileSizeBytes: 0, lastHeartbeatMs: 0 })] }));
   assert.match(unknown.html, /<td class="lag number"><span class="muted">unknown<\/span><\/td>/);
   assert.match(unknown.html, /<td class="last-heartbeat"><span class="muted">never<\/span><\/td>/);
-  const empty = renderStatusPage(view({ sources: [], topCounts: [] }));
+  const empty = renderStatusPage(view({ sources: [], metrics: [metric({ topCounts: [] })] }));
   assert.match(empty.html, /No source has connected yet/);
   assert.match(empty.html, /Nothing counted yet/);
+});
+
+test("every metric is listed, and another metric's top series are shown by its labels, escaped", () => {
+  const requests = metric({
+    name: "http_requests",
+    labelNames: ["method", "path"],
+    kind: "counter",
+    exposedAs: "http_requests_total",
+    series: 2,
+    rows: 9,
+    topCounts: [
+      { metric: "http_requests", labels: ["GET", HOSTILE], count: 7 },
+      { metric: "http_requests", labels: ["PUT", "/a"], count: 2 },
+    ],
+  });
+  const page = renderStatusPage(view({ metrics: [metric(), requests] }));
+  assert.match(page.html, /<td class="metric">http_requests<\/td>\n<td class="exposed-as">http_requests_total<\/td>\n<td class="type">counter<\/td>/);
+  assert.match(page.html, /<td class="label-names">method, path<\/td>\n<td class="series number">2<\/td>/);
+  assert.match(page.html, /<table id="top-series-http_requests">/);
+  assert.match(page.html, /<td class="label">PUT<\/td><td class="label">\/a<\/td><td class="count number">2<\/td>/);
+  assert.ok(!page.html.includes("<script"), "no script element");
+  assert.match(page.html, /<td class="host">h<\/td><td class="job-name">j<\/td>/, "the pairs keep their table");
 });

@@ -1,20 +1,37 @@
 import { createHash } from "node:crypto";
 import type { HtmlPage } from "@logtally/runtime";
 import type { SourceView } from "../query/source-status";
-import type { PairCount } from "../store/count-view";
+import { DEFAULT_METRIC } from "@logtally/proto";
+import type { MetricKind } from "../ingest/metric-registration";
+import type { SeriesCount } from "../store/count-view";
 
-/** How many pairs the page lists, largest counts first. */
+/** How many series of each metric the page lists, largest counts first. */
 export const STATUS_PAGE_TOP_COUNTS = 50;
 
 /** How often the page reloads itself, in seconds. */
 export const STATUS_PAGE_REFRESH_SECONDS = 5;
 
+/** One metric as the status page shows it. */
+export interface MetricSummary {
+  readonly name: string;
+  readonly labelNames: readonly string[];
+  readonly kind: MetricKind;
+  /** The sample name on /metrics. */
+  readonly exposedAs: string;
+  readonly series: number;
+  readonly maxSeries: number;
+  readonly rows: number;
+  /** Its largest counts, largest first. */
+  readonly topCounts: readonly Readonly<SeriesCount>[];
+}
+
 /** What the status page shows. */
 export interface StatusPageView {
   readonly nowMs: number;
   readonly sources: readonly SourceView[];
-  /** The largest counts, largest first. */
-  readonly topCounts: readonly Readonly<PairCount>[];
+  /** Every metric, log_host_job_count first. */
+  readonly metrics: readonly MetricSummary[];
+  /** Series of every metric. */
   readonly seriesCount: number;
   readonly rowsCounted: number;
 }
@@ -44,7 +61,7 @@ const CONTENT_SECURITY_POLICY = [
 
 /**
  * Renders the aggregator's status page: the sources with how far behind they
- * are, and the largest counts. Server-rendered, no script, no external asset;
+ * are, every metric, and the largest counts of each. Server-rendered, no script, no external asset;
  * it reloads itself with a meta refresh. Labels and ids are user data and
  * are escaped everywhere.
  */
@@ -64,8 +81,9 @@ export function renderStatusPage(view: StatusPageView): HtmlPage {
 <span class="muted">As of ${timeElement(view.nowMs)}; reloads every ${STATUS_PAGE_REFRESH_SECONDS} s.</span></p>
 <h2>Sources</h2>
 ${sourcesTable(view)}
-<h2>Top ${STATUS_PAGE_TOP_COUNTS} counts</h2>
-${countsTable(view.topCounts)}
+<h2>Metrics</h2>
+${metricsTable(view.metrics)}
+${view.metrics.map(topSection).join("\n")}
 </body>
 </html>
 `;
@@ -95,11 +113,53 @@ ${rows.join("\n")}
 </table>`;
 }
 
-function countsTable(counts: readonly Readonly<PairCount>[]): string {
+function metricsTable(metrics: readonly MetricSummary[]): string {
+  const rows = metrics.map(
+    (metric) => `<tr>
+<td class="metric">${escapeHtml(metric.name)}</td>
+<td class="exposed-as">${escapeHtml(metric.exposedAs)}</td>
+<td class="type">${metric.kind}</td>
+<td class="label-names">${escapeHtml(metric.labelNames.join(", "))}</td>
+<td class="series number">${metric.series}</td>
+<td class="max-series number">${metric.maxSeries}</td>
+<td class="rows number">${metric.rows}</td>
+</tr>`,
+  );
+  return `<table id="metrics">
+<thead><tr><th>metric</th><th>exposed as</th><th>type</th><th>labels</th><th class="number">series</th><th class="number">series limit</th><th class="number">rows</th></tr></thead>
+<tbody>
+${rows.join("\n")}
+</tbody>
+</table>`;
+}
+
+/** The top counts of one metric: log_host_job_count's in the table the page always had. */
+function topSection(metric: MetricSummary): string {
+  if (metric.name === DEFAULT_METRIC) return `<h2>Top ${STATUS_PAGE_TOP_COUNTS} counts</h2>\n${countsTable(metric.topCounts)}`;
+  return `<h2>Top ${STATUS_PAGE_TOP_COUNTS} series of ${escapeHtml(metric.exposedAs)}</h2>\n${seriesTable(metric)}`;
+}
+
+function seriesTable(metric: MetricSummary): string {
+  if (metric.topCounts.length === 0) return `<p class="muted">Nothing counted yet.</p>`;
+  const header = metric.labelNames.map((name) => `<th>${escapeHtml(name)}</th>`).join("");
+  const rows = metric.topCounts.map(
+    (series, rank) =>
+      `<tr><td class="rank number">${rank + 1}</td>${series.labels.map((value) => `<td class="label">${escapeHtml(value)}</td>`).join("")}<td class="count number">${series.count}</td></tr>`,
+  );
+  // Metric names are [a-zA-Z0-9_:]: safe in an id as they are.
+  return `<table id="top-series-${metric.name}">
+<thead><tr><th class="number">#</th>${header}<th class="number">count</th></tr></thead>
+<tbody>
+${rows.join("\n")}
+</tbody>
+</table>`;
+}
+
+function countsTable(counts: readonly Readonly<SeriesCount>[]): string {
   if (counts.length === 0) return `<p class="muted" id="no-counts">Nothing counted yet.</p>`;
   const rows = counts.map(
-    (pair, rank) =>
-      `<tr><td class="rank number">${rank + 1}</td><td class="host">${escapeHtml(pair.host)}</td><td class="job-name">${escapeHtml(pair.jobName)}</td><td class="count number">${pair.count}</td></tr>`,
+    ({ labels: [host, jobName], count }, rank) =>
+      `<tr><td class="rank number">${rank + 1}</td><td class="host">${escapeHtml(host!)}</td><td class="job-name">${escapeHtml(jobName!)}</td><td class="count number">${count}</td></tr>`,
   );
   return `<table id="top-counts">
 <thead><tr><th class="number">#</th><th>host</th><th>job_name</th><th class="number">count</th></tr></thead>

@@ -1,7 +1,9 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { decideGroup, generationKey, type CommittedView, type GroupedBatch } from "./batch-group";
-import { pairKey } from "./ledger";
+import { seriesKey } from "./ledger";
+import { pairDelta } from "../testing/commit-batch";
+import { DEFAULT_METRIC } from "@logtally/proto";
 
 /** A committed state written out by hand: what the group is decided against. */
 function viewOf({
@@ -17,7 +19,7 @@ function viewOf({
   maxSeries?: number;
   sourcesCreated?: Record<string, number>;
 } = {}): CommittedView {
-  const pairs = new Set(counted.map(([host, jobName]) => pairKey(host, jobName)));
+  const pairs = new Set(counted.map(([host, jobName]) => seriesKey(DEFAULT_METRIC, [host, jobName])));
   return {
     generation: (sourceId, generation) => {
       const state = generations[generationKey(sourceId, generation)];
@@ -25,8 +27,8 @@ function viewOf({
     },
     latestEpoch: (sourceId, fileId) => latestEpochs[generationKey(sourceId, fileId)] ?? 0,
     sourceCreatedMs: (sourceId) => sourcesCreated[sourceId],
-    isCounted: (host, jobName) => pairs.has(pairKey(host, jobName)),
-    seriesCount: pairs.size,
+    isCounted: (metric, labels) => pairs.has(seriesKey(metric, labels)),
+    seriesCount: (metric) => (metric === DEFAULT_METRIC ? pairs.size : 0),
     maxSeries,
   };
 }
@@ -43,7 +45,7 @@ function batch(overrides: Partial<GroupedBatch> = {}): GroupedBatch {
     anchor: "aa",
     fileBirthMs: 0,
     filePath: "",
-    deltas: [{ host: "h1", jobName: "j1", count: 2 }],
+    deltas: [pairDelta("h1", "j1", 2)],
     rejected: [],
     nowMs: 1_000,
     ...overrides,
@@ -56,7 +58,7 @@ test("two sidecars of one shared file in one group: the first applies, the secon
     { decision: "apply", committedOffset: 100, refusedBySeriesLimit: [] },
     { decision: "duplicate", committedOffset: 100 },
   ]);
-  assert.deepEqual([...writes.pairs.values()], [{ host: "h1", jobName: "j1", count: 2 }]);
+  assert.deepEqual([...writes.series.values()], [pairDelta("h1", "j1", 2)]);
   assert.equal(writes.countedRows, 2);
 });
 
@@ -67,10 +69,7 @@ test("batches of one generation in one group apply in order, and a gap is out of
     batch({
       startOffset: 150,
       endOffset: 200,
-      deltas: [
-        { host: "h1", jobName: "j1", count: 1 },
-        { host: "h2", jobName: "j2", count: 4 },
-      ],
+      deltas: [pairDelta("h1", "j1", 1), pairDelta("h2", "j2", 4)],
     }),
     batch({ startOffset: 210, endOffset: 260 }),
     batch({ startOffset: 100, endOffset: 150 }),
@@ -85,13 +84,7 @@ test("batches of one generation in one group apply in order, and a gap is out of
     ],
   );
   // Merged: one write per pair, the generation written once at its last offset.
-  assert.deepEqual(
-    [...writes.pairs.values()],
-    [
-      { host: "h1", jobName: "j1", count: 3 },
-      { host: "h2", jobName: "j2", count: 4 },
-    ],
-  );
+  assert.deepEqual([...writes.series.values()], [pairDelta("h1", "j1", 3), pairDelta("h2", "j2", 4)]);
   assert.deepEqual(
     [...writes.generations.values()].map((generation) => generation.committedOffset),
     [200],
@@ -117,25 +110,18 @@ test("the series limit counts the pairs earlier batches of the group added", () 
   const { outcomes, writes } = decideGroup(view, [
     batch({
       sourceId: "a",
-      deltas: [
-        { host: "new-1", jobName: "j", count: 1 },
-        { host: "old", jobName: "j", count: 1 },
-      ],
+      deltas: [pairDelta("new-1", "j", 1), pairDelta("old", "j", 1)],
     }),
     batch({
       sourceId: "b",
-      deltas: [
-        { host: "new-1", jobName: "j", count: 5 },
-        { host: "new-2", jobName: "j", count: 1 },
-        { host: "new-3", jobName: "j", count: 7 },
-      ],
+      deltas: [pairDelta("new-1", "j", 5), pairDelta("new-2", "j", 1), pairDelta("new-3", "j", 7)],
     }),
   ]);
   assert.deepEqual(outcomes[0], { decision: "apply", committedOffset: 100, refusedBySeriesLimit: [] });
-  assert.deepEqual(outcomes[1], { decision: "apply", committedOffset: 100, refusedBySeriesLimit: [{ host: "new-3", jobName: "j", count: 7 }] });
+  assert.deepEqual(outcomes[1], { decision: "apply", committedOffset: 100, refusedBySeriesLimit: [pairDelta("new-3", "j", 7)] });
   assert.deepEqual(Object.fromEntries(writes.rejected), { series_limit: 7 });
   assert.deepEqual(
-    [...writes.pairs.values()].map((pair) => [pair.host, pair.count]),
+    [...writes.series.values()].map((pair) => [pair.labels[0], pair.count]),
     [
       ["new-1", 6],
       ["old", 1],

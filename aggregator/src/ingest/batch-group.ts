@@ -1,6 +1,6 @@
 import { normalizeRejectReason, type RejectReason } from "@logtally/proto";
-import { decideBatch, pairKey, type BatchDecision } from "./ledger";
-import { splitBySeriesLimit, type PairDelta } from "./series-limit";
+import { decideBatch, seriesKey, type BatchDecision } from "./ledger";
+import { splitBySeriesLimit, type SeriesDelta } from "./series-limit";
 
 /**
  * Decides a group of batches committed together, each on its own, and
@@ -10,7 +10,7 @@ import { splitBySeriesLimit, type PairDelta } from "./series-limit";
  * against the committed state as the batches before it in the group leave it:
  * two sidecars of one shared file whose batches land in one group get one
  * `apply` and one `duplicate`, exactly as if committed one by one. What the
- * group writes is merged: a pair counted by ten batches is one upsert, a
+ * group writes is merged: a series counted by ten batches is one upsert, a
  * generation advanced twice is written once at its last offset.
  */
 
@@ -28,7 +28,8 @@ export interface GroupedBatch {
   readonly fileBirthMs: number;
   /** The file's path, symbolic links resolved; "" when not reported. */
   readonly filePath: string;
-  readonly deltas: readonly PairDelta[];
+  /** Each series' rows, of metrics the store has registered (see Store.registerMetric). */
+  readonly deltas: readonly SeriesDelta[];
   readonly rejected: ReadonlyArray<{ readonly reason: string; readonly count: number }>;
   /** When the batch arrived (Unix ms). */
   readonly nowMs: number;
@@ -42,10 +43,11 @@ export interface CommittedView {
   latestEpoch(sourceId: string, fileId: string): number;
   /** When the source's first batch was applied; undefined for a new source. */
   sourceCreatedMs(sourceId: string): number | undefined;
-  /** Whether a pair is counted already. */
-  isCounted(host: string, jobName: string): boolean;
-  /** Distinct pairs counted. */
-  readonly seriesCount: number;
+  /** Whether a series is counted already. */
+  isCounted(metric: string, labels: readonly string[]): boolean;
+  /** Distinct series of `metric` counted. */
+  seriesCount(metric: string): number;
+  /** Most series counted per metric. */
   readonly maxSeries: number;
 }
 
@@ -55,8 +57,8 @@ export type GroupOutcome =
       readonly decision: "apply";
       /** The generation's committed offset after it: its end. */
       readonly committedOffset: number;
-      /** Deltas of new pairs not counted because the series limit is reached (rejected as series_limit). */
-      readonly refusedBySeriesLimit: readonly PairDelta[];
+      /** Deltas of new series not counted because their metric's series limit is reached (rejected as series_limit). */
+      readonly refusedBySeriesLimit: readonly SeriesDelta[];
     }
   | { readonly decision: Exclude<BatchDecision, "apply">; readonly committedOffset: number }
   /**
@@ -89,8 +91,10 @@ export interface SourceWrite {
 
 /** Everything the applied batches of a group change, merged. */
 export interface GroupWrites {
-  /** Rows to add per pair, keyed by pairKey(), in the order pairs first appear. */
-  readonly pairs: ReadonlyMap<string, PairDelta>;
+  /** Rows to add per series, keyed by seriesKey(), in the order series first appear. */
+  readonly series: ReadonlyMap<string, SeriesDelta>;
+  /** Series not counted before the group, by metric. */
+  readonly newSeries: ReadonlyMap<string, number>;
   readonly generations: ReadonlyMap<string, GenerationWrite>;
   readonly sources: ReadonlyMap<string, SourceWrite>;
   /** Rows to add to the rejected counts, by reason (series_limit included). */
@@ -114,14 +118,15 @@ export function generationKey(sourceId: string, name: string): string {
 
 /** Decides each batch of `group`, in order, against `view` and the batches before it. */
 export function decideGroup(view: CommittedView, group: readonly GroupedBatch[]): DecidedGroup {
-  const pairs = new Map<string, PairDelta & { count: number }>();
+  const series = new Map<string, SeriesDelta & { count: number }>();
+  const newSeries = new Map<string, number>();
   const generations = new Map<string, GenerationWrite>();
   const sources = new Map<string, SourceWrite>();
   const rejected = new Map<RejectReason, number>();
   const latestEpochs = new Map<string, number>();
-  let newPairs = 0;
   let countedRows = 0;
-  const isCounted = (delta: PairDelta): boolean => view.isCounted(delta.host, delta.jobName) || pairs.has(pairKey(delta.host, delta.jobName));
+  const isCounted = (delta: SeriesDelta): boolean => view.isCounted(delta.metric, delta.labels) || series.has(seriesKey(delta.metric, delta.labels));
+  const seriesCount = (metric: string): number => view.seriesCount(metric) + (newSeries.get(metric) ?? 0);
   const reject = (reason: RejectReason, count: number): void => {
     rejected.set(reason, (rejected.get(reason) ?? 0) + count);
   };
@@ -141,14 +146,14 @@ export function decideGroup(view: CommittedView, group: readonly GroupedBatch[])
     const decision = decideBatch(committedOffset, batch.startOffset, batch.endOffset);
     if (decision !== "apply") return { decision, committedOffset };
 
-    const split = splitBySeriesLimit(batch.deltas, isCounted, view.seriesCount + newPairs, view.maxSeries);
+    const split = splitBySeriesLimit(batch.deltas, isCounted, seriesCount, view.maxSeries);
     for (const delta of split.counted) {
-      const pairId = pairKey(delta.host, delta.jobName);
-      const merged = pairs.get(pairId);
+      const key = seriesKey(delta.metric, delta.labels);
+      const merged = series.get(key);
       if (merged) merged.count += delta.count;
       else {
-        if (!view.isCounted(delta.host, delta.jobName)) newPairs++;
-        pairs.set(pairId, { host: delta.host, jobName: delta.jobName, count: delta.count });
+        if (!view.isCounted(delta.metric, delta.labels)) newSeries.set(delta.metric, (newSeries.get(delta.metric) ?? 0) + 1);
+        series.set(key, { metric: delta.metric, labels: delta.labels, count: delta.count });
       }
       countedRows += delta.count;
     }
@@ -178,5 +183,5 @@ export function decideGroup(view: CommittedView, group: readonly GroupedBatch[])
     });
     return { decision: "apply", committedOffset: batch.endOffset, refusedBySeriesLimit: split.refused };
   });
-  return { outcomes, writes: { pairs, generations, sources, rejected, countedRows } };
+  return { outcomes, writes: { series, newSeries, generations, sources, rejected, countedRows } };
 }

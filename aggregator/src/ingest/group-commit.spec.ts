@@ -9,7 +9,8 @@ import { WriteHealth } from "./write-health";
 import { StatusError } from "../errors";
 import { status } from "@grpc/grpc-js";
 import { createLogger } from "@logtally/runtime";
-import { pairKey } from "./ledger";
+import { DEFAULT_METRIC } from "@logtally/proto";
+import { pairDelta } from "../testing/commit-batch";
 import { AggregatorMetrics } from "../http/metrics";
 import { SourceActivity } from "./source-activity";
 import { SqliteStore } from "../store/sqlite-store";
@@ -43,7 +44,7 @@ function batch(sidecarId: string, startOffset: number, endOffset: number, count:
     anchor: "aa",
     fileBirthMs: 0,
     filePath: "",
-    deltas: [{ host: "web-1", jobName: "backup", count }],
+    deltas: [pairDelta("web-1", "backup", count)],
     rejected: [],
     nowMs: 1_000,
   };
@@ -74,7 +75,7 @@ test("batches submitted in one turn are committed as one group, each decided in 
         ["apply", 200],
       ],
     );
-    assert.equal(store.view.allCounts().get(pairKey("web-1", "backup"))?.count, 7);
+    assert.equal(store.view.seriesOf(DEFAULT_METRIC, ["web-1", "backup"])?.count, 7);
     assert.deepEqual(await groupSizes(metrics), { groups: 1, batches: 3 });
   } finally {
     store.close();

@@ -11,13 +11,15 @@ import type { SourceActivity } from "./source-activity";
 import type { Store } from "../store/store";
 import { checkHello, welcomeFor } from "./welcome";
 import { asRefusal } from "../store/write-failure";
+import { describeConflict } from "./metric-registration";
+import { describeStreamMetric, sameStreamMetric, seriesDeltas, streamMetricOf, type StreamMetric } from "./stream-metric";
 
 type ShipCall = ServerDuplexStream<ShipRequest__Output, ShipResponse>;
 
 /** Where one ingest stream stands. */
 type StreamState =
   | { readonly state: "awaiting_hello"; readonly helloTimer: NodeJS.Timeout }
-  | { readonly state: "open"; readonly sourceId: string; sidecarId: string }
+  | { readonly state: "open"; readonly sourceId: string; sidecarId: string; readonly metric: StreamMetric }
   | { readonly state: "closed" };
 
 /** Settings of the Ingest service. */
@@ -179,12 +181,36 @@ export class IngestService {
   private async hello(call: ShipCall, stream: StreamState, hello: Hello__Output): Promise<void> {
     const problem = checkHello(hello);
     if (problem) throw new StatusError(status.INVALID_ARGUMENT, problem);
+    const metric = streamMetricOf(hello);
+    if ("problem" in metric) throw new StatusError(status.INVALID_ARGUMENT, metric.problem);
     if (stream.state === "open" && stream.sourceId !== hello.sourceId) {
       throw new StatusError(status.INVALID_ARGUMENT, `stream belongs to source ${stream.sourceId}; open another stream for ${hello.sourceId}`);
     }
+    if (stream.state === "open" && !sameStreamMetric(stream.metric, metric)) {
+      throw new StatusError(
+        status.INVALID_ARGUMENT,
+        `stream counts ${describeStreamMetric(stream.metric)}; open another stream to count ${describeStreamMetric(metric)}`,
+      );
+    }
     if (stream.state === "awaiting_hello") {
+      // The registration below may wait on the database: the Hello has come.
       clearTimeout(stream.helloTimer);
-      this.calls.get(call)!.state = { state: "open", sourceId: hello.sourceId, sidecarId: hello.sidecarId };
+      // Registered, durably, before any Welcome: no batch is counted under a metric the state does not define.
+      if (metric.spec) {
+        const registration = await this.store.registerMetric(metric.spec).catch((error: unknown) => {
+          throw asRefusal(error);
+        });
+        if (registration.outcome === "conflict") {
+          throw new StatusError(status.FAILED_PRECONDITION, describeConflict(registration.definition, metric.spec));
+        }
+        if (registration.outcome === "registered") {
+          this.log.info({ metric: metric.spec.metric, labelNames: metric.spec.labelNames, sourceId: hello.sourceId }, "metric registered");
+        }
+      }
+      const entry = this.calls.get(call);
+      // Gone while the metric was registered (the sidecar hung up, the aggregator is stopping).
+      if (!entry || entry.state.state === "closed") return;
+      entry.state = { state: "open", sourceId: hello.sourceId, sidecarId: hello.sidecarId, metric };
       this.activity.streamOpened(hello.sourceId, hello.sidecarId);
       this.log.info({ sourceId: hello.sourceId, sidecarId: hello.sidecarId, peer: call.getPeer() }, "sidecar connected");
     }
@@ -202,7 +228,7 @@ export class IngestService {
 
   private async batch(call: ShipCall, stream: StreamState, batch: DeltaBatch__Output): Promise<void> {
     if (stream.state !== "open") throw new StatusError(status.FAILED_PRECONDITION, "send a hello before any batch");
-    const problem = validateBatch(batch);
+    const problem = validateBatch(batch, stream.metric.spec);
     if (problem) throw new StatusError(status.INVALID_ARGUMENT, `batch ${batch.sequence}: ${problem}`);
     const parsed = parseGenerationId(batch.generation);
     if (!parsed || checkFileId(parsed.fileId)) {
@@ -221,7 +247,7 @@ export class IngestService {
       anchor: batch.anchor,
       fileBirthMs: batch.fileBirthUnixMillis,
       filePath: batch.filePath,
-      deltas: batch.deltas,
+      deltas: seriesDeltas(batch.deltas, stream.metric),
       rejected: batch.rejected,
       nowMs,
     });

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { MAX_DELTAS_PER_BATCH, MAX_FILE_OFFSET_BYTES, MAX_ID_LENGTH, MAX_LABEL_BYTES } from "@logtally/proto";
 import { checkIdentifier, type DeltaBatch__Output } from "@logtally/proto";
-import { checkFileId, decideBatch, generationId, pairKey, parseGenerationId, validateBatch, validateHeartbeat, type BatchDecision } from "./ledger";
+import { checkFileId, decideBatch, generationId, parseGenerationId, seriesKey, validateBatch, validateHeartbeat, type BatchDecision } from "./ledger";
 import { seededRandom } from "@logtally/testing";
 
 /** A well-formed batch: 3 counted rows and 1 rejected row in 100 bytes. */
@@ -218,9 +218,10 @@ test("validateBatch refuses a (host, job_name) pair that appears twice", () => {
   assert.equal(validateBatch(distinct), undefined);
 });
 
-test("pairKey keeps pairs apart that plain concatenation would merge", () => {
-  assert.notEqual(pairKey("ab", "c"), pairKey("a", "bc"));
-  assert.equal(pairKey("ab", "c"), pairKey("ab", "c"));
+test("seriesKey keeps series apart that plain concatenation would merge", () => {
+  assert.notEqual(seriesKey("m", ["ab", "c"]), seriesKey("m", ["a", "bc"]));
+  assert.notEqual(seriesKey("m", ["a"]), seriesKey("m_a", []));
+  assert.equal(seriesKey("m", ["ab", "c"]), seriesKey("m", ["ab", "c"]));
 });
 
 test("validateBatch requires rows to equal the sum of delta counts", () => {
@@ -411,4 +412,25 @@ test("checkFileId refuses what checkIdentifier refuses, and '#'", () => {
   assert.equal(checkFileId("12#3"), "file_id must not contain '#'");
   assert.equal(checkFileId("bad\u0001"), "file_id contains control characters or invalid UTF-8");
   assert.equal(checkFileId("next\u0085line"), "file_id contains control characters or invalid UTF-8");
+});
+
+test("a batch of a stream with a spec names each series by as many label values as the metric has labels", () => {
+  const spec = { metric: "http_requests", labelNames: ["method", "status"] };
+  const delta = (labels: string[], count = 1) => ({ host: "", jobName: "", count, labels });
+  const specBatch = (deltas: ReturnType<typeof delta>[]) => validBatch({ deltas, rows: deltas.reduce((sum, one) => sum + one.count, 0) });
+  assert.equal(validateBatch(specBatch([delta(["GET", "200"], 2), delta(["GET", "500"])]), spec), undefined);
+  assert.equal(validateBatch(specBatch([delta(["GET"])]), spec), "delta has 1 label values, http_requests has 2 labels");
+  assert.equal(validateBatch(specBatch([delta(["GET", ""])]), spec), "delta label rejected: empty_field");
+  assert.equal(validateBatch(specBatch([delta(["GET", "a\u0000b"])]), spec), "delta label rejected: invalid_label");
+  assert.equal(validateBatch(specBatch([delta(["GET", "200"]), delta(["GET", "200"])]), spec), "a series of http_requests appears twice in one batch");
+  assert.match(
+    validateBatch(specBatch([{ ...delta(["GET", "200"]), host: "web-1" }]), spec) ?? "",
+    /gives host or job_name on a stream counting http_requests/,
+  );
+  // A stream without a spec keeps sending pairs, and no labels.
+  assert.match(validateBatch(validBatch({ deltas: [{ host: "h", jobName: "j", count: 3, labels: ["x"] }] })) ?? "", /no counting spec/);
+  // A metric without labels has one series; it may appear once.
+  const noLabels = { metric: "boots", labelNames: [] };
+  assert.equal(validateBatch(specBatch([delta([], 3)]), noLabels), undefined);
+  assert.equal(validateBatch(specBatch([delta([]), delta([])]), noLabels), "a series of boots appears twice in one batch");
 });

@@ -1,5 +1,5 @@
-import { MAX_DELTAS_PER_BATCH, MAX_FILE_OFFSET_BYTES, checkIdentifier, checkLabel } from "@logtally/proto";
-import type { DeltaBatch__Output, Heartbeat__Output } from "@logtally/proto";
+import { MAX_DELTAS_PER_BATCH, MAX_FILE_OFFSET_BYTES, checkIdentifier, checkLabel, type CountingSpec } from "@logtally/proto";
+import type { Delta__Output, DeltaBatch__Output, Heartbeat__Output } from "@logtally/proto";
 
 /** Longest DeltaBatch.file_path, in bytes (Linux's PATH_MAX). */
 const MAX_FILE_PATH_BYTES = 4096;
@@ -58,10 +58,12 @@ export function checkFileId(fileId: string): string | undefined {
 const ANCHOR_PATTERN = /^[0-9a-f]{0,64}$/;
 
 /**
- * Validates the shape of a batch; returns a message for the sender when it is
- * malformed. A malformed batch changes nothing: no honest sidecar sends one.
+ * Validates the shape of a batch of a stream that counts `spec` (undefined
+ * for a stream whose Hello had none: log_host_job_count, its deltas naming
+ * host and job_name); returns a message for the sender when it is malformed.
+ * A malformed batch changes nothing: no honest sidecar sends one.
  */
-export function validateBatch(batch: DeltaBatch__Output): string | undefined {
+export function validateBatch(batch: DeltaBatch__Output, spec?: CountingSpec): string | undefined {
   const { startOffset, endOffset, rows } = batch;
   if (!Number.isSafeInteger(startOffset) || startOffset < 0) return `start_offset ${startOffset} is not a valid offset`;
   if (!Number.isSafeInteger(endOffset)) return `end_offset ${endOffset} is not a valid offset`;
@@ -81,10 +83,11 @@ export function validateBatch(batch: DeltaBatch__Output): string | undefined {
   const seen = new Set<string>();
   for (const delta of batch.deltas) {
     if (!Number.isSafeInteger(delta.count) || delta.count <= 0) return `delta count ${delta.count} must be positive`;
-    const problem = checkLabel(delta.host) ?? checkLabel(delta.jobName);
-    if (problem !== undefined) return `delta label rejected: ${problem}`;
-    const key = pairKey(delta.host, delta.jobName);
-    if (seen.has(key)) return "a (host, job_name) pair appears twice in one batch";
+    const problem = spec ? checkSpecLabels(delta, spec) : checkPairLabels(delta);
+    if (problem !== undefined) return problem;
+    // Within one batch (one metric) the label values alone tell series apart; NUL cannot occur in a valid label.
+    const key = spec ? delta.labels.join("\u0000") : `${delta.host}\u0000${delta.jobName}`;
+    if (seen.has(key)) return spec ? `a series of ${spec.metric} appears twice in one batch` : "a (host, job_name) pair appears twice in one batch";
     seen.add(key);
     counted += delta.count;
   }
@@ -98,6 +101,27 @@ export function validateBatch(batch: DeltaBatch__Output): string | undefined {
   // Every line, counted or rejected, takes at least its newline byte.
   if (counted + rejected > endOffset - startOffset) {
     return `${counted + rejected} rows cannot fit in ${endOffset - startOffset} bytes`;
+  }
+  return undefined;
+}
+
+/** A delta of a stream without a spec: host and job_name, as from every sidecar before counting specs, and no labels. */
+function checkPairLabels(delta: Delta__Output): string | undefined {
+  const problem = checkLabel(delta.host) ?? checkLabel(delta.jobName);
+  if (problem !== undefined) return `delta label rejected: ${problem}`;
+  if (delta.labels.length > 0) return "delta labels are given on a stream whose hello named no counting spec: send host and job_name";
+  return undefined;
+}
+
+/** A delta of a stream counting `spec`: one value per label name, and neither host nor job_name. */
+function checkSpecLabels(delta: Delta__Output, spec: CountingSpec): string | undefined {
+  if (delta.host !== "" || delta.jobName !== "") return `delta gives host or job_name on a stream counting ${spec.metric}: send labels`;
+  if (delta.labels.length !== spec.labelNames.length) {
+    return `delta has ${delta.labels.length} label values, ${spec.metric} has ${spec.labelNames.length} labels`;
+  }
+  for (const value of delta.labels) {
+    const problem = checkLabel(value);
+    if (problem !== undefined) return `delta label rejected: ${problem}`;
   }
   return undefined;
 }
@@ -116,7 +140,13 @@ function checkFileSize(fileSize: number): string | undefined {
   return undefined;
 }
 
-/** Key of a (host, job_name) pair in maps; NUL cannot occur in a valid label. */
-export function pairKey(host: string, jobName: string): string {
-  return `${host}\u0000${jobName}`;
+/**
+ * Key of a series (a metric and its label values) in maps: NUL cannot occur
+ * in a metric name nor in a valid label, and a metric's series all have as
+ * many labels, so two series have one key only when they are the same.
+ */
+export function seriesKey(metric: string, labels: readonly string[]): string {
+  let key = metric;
+  for (const value of labels) key += `\u0000${value}`;
+  return key;
 }

@@ -28,6 +28,8 @@ export function welcomeFor(view: CountView, hello: Hello__Output, heartbeatInter
     sourceLatestFileBirthUnixMillis: (source && view.generation(sourceId, source.latestGeneration)?.fileBirthMs) ?? 0,
     sourceLatestFilePath: (source && view.generation(sourceId, source.latestGeneration)?.filePath) ?? "",
     heartbeatIntervalMillis,
+    // This aggregator counts Hello.spec's metric: a sidecar with a spec may ship.
+    countingSpecs: true,
   };
   const latestEpoch = view.latestEpoch(sourceId, fileId);
   const latest = latestEpoch > 0 ? generationId(fileId, latestEpoch) : undefined;

@@ -2,14 +2,36 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { status } from "@grpc/grpc-js";
 import fc from "fast-check";
-import { parseCountFilter, type CountFilter, type CountFilterFields } from "./count-filter";
+import { DEFAULT_LABEL_NAMES, DEFAULT_METRIC } from "@logtally/proto";
+import { parseCountFilter, selectSeries, type CountFilter, type CountFilterFields } from "./count-filter";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, effectivePageSize, pageOfCounts } from "./count-pages";
 import { StatusError } from "../errors";
 import { encodePageToken } from "./page-token";
 import { SortedCounts } from "./sorted-counts";
-import type { PairCount } from "../store/count-view";
+import type { SeriesCount } from "../store/count-view";
 
-const NO_FILTER: CountFilterFields = { host: "", jobName: "", hostPrefix: "", jobNamePrefix: "" };
+const NO_FILTER: CountFilterFields = { host: "", jobName: "", hostPrefix: "", jobNamePrefix: "", metric: "", labels: {} };
+
+/** A (host, job_name) pair of log_host_job_count, as GetCounts returns it. */
+interface PairCount {
+  host: string;
+  jobName: string;
+  count: number;
+}
+
+function asSeries({ host, jobName, count }: PairCount): SeriesCount {
+  return { metric: DEFAULT_METRIC, labels: [host, jobName], count };
+}
+
+function sortedPairs(pairs: Iterable<PairCount>): SortedCounts {
+  return new SortedCounts([...pairs].map(asSeries));
+}
+
+/** A page of pairs, as pageOfCounts() makes it for log_host_job_count. */
+function pageOf(index: SortedCounts, filter: CountFilter, request: { pageSize: number; pageToken: string }) {
+  const page = pageOfCounts(index, selectSeries(filter, DEFAULT_LABEL_NAMES), 2, request);
+  return { ...page, counts: page.series.map(({ labels: [host, jobName], count }) => ({ host: host!, jobName: jobName!, count })) };
+}
 
 /** Labels from a small alphabet, so that prefixes and equal hosts are common. */
 const label = fc.string({ unit: fc.constantFrom("a", "b", "ab", "-", "é", "日", "\u{1F600}"), minLength: 1, maxLength: 4 });
@@ -28,14 +50,20 @@ const filterFields: fc.Arbitrary<CountFilterFields> = fc
     jobNamePrefix: fc.option(label, { nil: "", freq: 2 }),
   })
   // Exact value and prefix of one label are exclusive.
-  .map((fields) => ({ ...fields, hostPrefix: fields.host ? "" : fields.hostPrefix, jobNamePrefix: fields.jobName ? "" : fields.jobNamePrefix }));
+  .map((fields) => ({
+    ...fields,
+    hostPrefix: fields.host ? "" : fields.hostPrefix,
+    jobNamePrefix: fields.jobName ? "" : fields.jobNamePrefix,
+    metric: "",
+    labels: {},
+  }));
 
 /** Walks every page; returns the pages. */
 function walk(index: SortedCounts, filter: CountFilter, pageSize: number, between: (page: number) => void = () => undefined) {
-  const pages: Array<ReturnType<typeof pageOfCounts>> = [];
+  const pages: Array<ReturnType<typeof pageOf>> = [];
   let pageToken = "";
   do {
-    const page = pageOfCounts(index, filter, { pageSize, pageToken });
+    const page = pageOf(index, filter, { pageSize, pageToken });
     pages.push(page);
     pageToken = page.nextPageToken;
     between(pages.length);
@@ -153,7 +181,7 @@ test("each filter returns the pairs written out for it, in the documented order,
     const filter = parseCountFilter({ ...NO_FILTER, ...fields });
     const wantCounts = want.map(([host, jobName, count]) => ({ host, jobName, count }));
     for (const pageSize of [1, 3, 1000]) {
-      const pages = walk(new SortedCounts(TRICKY_PAIRS.map((pair) => ({ ...pair }))), filter, pageSize);
+      const pages = walk(sortedPairs(TRICKY_PAIRS.map((pair) => ({ ...pair }))), filter, pageSize);
       assert.deepEqual(
         pages.flatMap((page) => page.counts),
         wantCounts,
@@ -167,7 +195,7 @@ test("each filter returns the pairs written out for it, in the documented order,
 test("walking the pages returns every matching pair once, in order, whatever the filter and page size", () => {
   fc.assert(
     fc.property(pairs, filterFields, fc.integer({ min: 1, max: 12 }), (all, fields, pageSize) => {
-      const index = new SortedCounts(all);
+      const index = sortedPairs(all);
       const filter = parseCountFilter(fields);
       const want = expected(all, fields);
       const pages = walk(index, filter, pageSize);
@@ -188,13 +216,13 @@ test("walking the pages returns every matching pair once, in order, whatever the
 test("pairs added during a walk never make it repeat or skip a pair that was there from the start", () => {
   fc.assert(
     fc.property(pairs, pairs, filterFields, fc.integer({ min: 1, max: 5 }), (initial, added, fields, pageSize) => {
-      const index = new SortedCounts(initial);
+      const index = sortedPairs(initial);
       const filter = parseCountFilter(fields);
       const newcomers = added.filter((pair) => !initial.some((old) => pairKey(old) === pairKey(pair)));
       let next = 0;
       const pages = walk(index, filter, pageSize, () => {
         // Between pages, a new pair arrives (before or after the cursor).
-        if (next < newcomers.length) index.add({ ...newcomers[next++]! });
+        if (next < newcomers.length) index.add(asSeries(newcomers[next++]!));
       });
       const seen = pages.flatMap((page) => page.counts);
       const keys = seen.map(pairKey);
@@ -206,12 +234,12 @@ test("pairs added during a walk never make it repeat or skip a pair that was the
 });
 
 test("counts are read when the page is made: the page holds copies", () => {
-  const live: PairCount = { host: "a", jobName: "b", count: 1 };
+  const live = asSeries({ host: "a", jobName: "b", count: 1 });
   const index = new SortedCounts([live]);
-  const page = pageOfCounts(index, parseCountFilter(NO_FILTER), { pageSize: 0, pageToken: "" });
+  const page = pageOf(index, parseCountFilter(NO_FILTER), { pageSize: 0, pageToken: "" });
   live.count = 5;
   assert.deepEqual(page.counts, [{ host: "a", jobName: "b", count: 1 }]);
-  assert.deepEqual(pageOfCounts(index, parseCountFilter(NO_FILTER), { pageSize: 0, pageToken: "" }).counts, [{ host: "a", jobName: "b", count: 5 }]);
+  assert.deepEqual(pageOf(index, parseCountFilter(NO_FILTER), { pageSize: 0, pageToken: "" }).counts, [{ host: "a", jobName: "b", count: 5 }]);
 });
 
 test("page size: 0 is the default, above the maximum is the maximum, negative is refused", () => {
@@ -223,22 +251,22 @@ test("page size: 0 is the default, above the maximum is the maximum, negative is
   assertInvalidArgument(() => effectivePageSize(-1), /page_size -1 must not be negative/);
 
   const many = Array.from({ length: MAX_PAGE_SIZE + 5 }, (_, i) => ({ host: `h${i}`, jobName: "j", count: 1 }));
-  const index = new SortedCounts(many);
+  const index = sortedPairs(many);
   const filter = parseCountFilter(NO_FILTER);
-  assert.equal(pageOfCounts(index, filter, { pageSize: 0, pageToken: "" }).counts.length, DEFAULT_PAGE_SIZE);
-  assert.equal(pageOfCounts(index, filter, { pageSize: 50_000, pageToken: "" }).counts.length, MAX_PAGE_SIZE);
+  assert.equal(pageOf(index, filter, { pageSize: 0, pageToken: "" }).counts.length, DEFAULT_PAGE_SIZE);
+  assert.equal(pageOf(index, filter, { pageSize: 50_000, pageToken: "" }).counts.length, MAX_PAGE_SIZE);
 });
 
 test("a page token works only with the filter it was issued for", () => {
-  const index = new SortedCounts([
+  const index = sortedPairs([
     { host: "a", jobName: "x", count: 1 },
     { host: "b", jobName: "x", count: 1 },
   ]);
   const hostA = parseCountFilter({ ...NO_FILTER, hostPrefix: "a" });
-  const token = encodePageToken(hostA, { host: "a", jobName: "x" });
-  assert.deepEqual(pageOfCounts(index, hostA, { pageSize: 1, pageToken: token }).counts, []);
+  const token = encodePageToken(hostA, ["a", "x"]);
+  assert.deepEqual(pageOf(index, hostA, { pageSize: 1, pageToken: token }).counts, []);
   assertInvalidArgument(
-    () => pageOfCounts(index, parseCountFilter(NO_FILTER), { pageSize: 1, pageToken: token }),
+    () => pageOf(index, parseCountFilter(NO_FILTER), { pageSize: 1, pageToken: token }),
     /page_token is invalid: it was issued for another filter/,
   );
 });
@@ -261,3 +289,43 @@ function assertInvalidArgument(run: () => unknown, message: RegExp): void {
     return true;
   });
 }
+
+test("series of another metric are selected by any label, sorted by label values, and paged by tokens of their own", () => {
+  const labelNames = ["method", "status", "path"];
+  const series = (method: string, code: string, path: string, count: number): SeriesCount => ({ metric: "http_requests", labels: [method, code, path], count });
+  const index = new SortedCounts([series("POST", "500", "/a", 1), series("GET", "500", "/b", 2), series("GET", "200", "/a", 3), series("PUT", "500", "/a", 4)]);
+  const select = (labels: Record<string, string>) => selectSeries(parseCountFilter({ ...NO_FILTER, metric: "http_requests", labels }), labelNames);
+  const walkAll = (labels: Record<string, string>) => {
+    const seen: string[] = [];
+    let pageToken = "";
+    do {
+      const page = pageOfCounts(index, select(labels), labelNames.length, { pageSize: 1, pageToken });
+      seen.push(...page.series.map((one) => `${one.labels.join(" ")}=${one.count}`));
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "");
+    return seen;
+  };
+  assert.deepEqual(walkAll({}), ["GET 200 /a=3", "GET 500 /b=2", "POST 500 /a=1", "PUT 500 /a=4"]);
+  assert.deepEqual(walkAll({ status: "500", path: "/a" }), ["POST 500 /a=1", "PUT 500 /a=4"]);
+  assert.deepEqual(walkAll({ method: "GET" }), ["GET 200 /a=3", "GET 500 /b=2"]);
+  assert.equal(pageOfCounts(index, select({ status: "500" }), 3, { pageSize: 0, pageToken: "" }).totalSize, 3);
+  assert.deepEqual(walkAll({ host: "web-1" }), [], "a label the metric does not have selects nothing");
+  const token = pageOfCounts(index, select({}), 3, { pageSize: 1, pageToken: "" }).nextPageToken;
+  assertInvalidArgument(() => pageOfCounts(index, select({ status: "500" }), 3, { pageSize: 1, pageToken: token }), /issued for another filter/);
+});
+
+test("a metric filter is checked, and host or job_name fields select only in log_host_job_count", () => {
+  assert.equal(parseCountFilter(NO_FILTER).metric, DEFAULT_METRIC);
+  assertInvalidArgument(() => parseCountFilter({ ...NO_FILTER, metric: "http_requests_total" }), /ends with _total/);
+  assertInvalidArgument(() => parseCountFilter({ ...NO_FILTER, metric: "http_requests", host: "web-1" }), /select in log_host_job_count only/);
+  assertInvalidArgument(() => parseCountFilter({ ...NO_FILTER, metric: "m", labels: { "bad-name": "x" } }), /labels filter "bad-name": label name/);
+  assertInvalidArgument(() => parseCountFilter({ ...NO_FILTER, metric: "m", labels: { method: "" } }), /labels filter "method": empty_field/);
+});
+
+test("a pair's page token is the one issued before filters named a metric", () => {
+  const filter = parseCountFilter({ ...NO_FILTER, hostPrefix: "web" });
+  const token = encodePageToken(filter, ["web-1", "backup"]);
+  const fields = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+  assert.equal(fields.length, 4);
+  assert.deepEqual(fields.slice(2), ["web-1", "backup"]);
+});

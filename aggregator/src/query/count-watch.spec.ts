@@ -9,9 +9,10 @@ import type { WatchCountsResponse } from "@logtally/proto";
 import { createLogger } from "@logtally/runtime";
 import { parseCountFilter } from "./count-filter";
 import { CountWatchHub, type WatchCall } from "./count-watch";
-import { SortedCounts } from "./sorted-counts";
+import { SeriesIndexes } from "./series-indexes";
 import { SqliteStore } from "../store/sqlite-store";
-import { commitBatchNow } from "../testing/commit-batch";
+import type { SeriesDelta } from "../ingest/series-limit";
+import { commitBatchNow, pairDelta } from "../testing/commit-batch";
 
 const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-watch-spec-"));
 after(() => fs.rmSync(tempRoot, { recursive: true, force: true }));
@@ -66,7 +67,7 @@ function openStore(): SqliteStore {
 }
 
 let offset = 0;
-function commit(store: SqliteStore, deltas: Array<{ host: string; jobName: string; count: number }>): void {
+function commit(store: SqliteStore, deltas: Array<{ host: string; jobName: string; count: number } | SeriesDelta>): void {
   offset += 100;
   commitBatchNow(store, {
     sourceId: "s",
@@ -78,19 +79,19 @@ function commit(store: SqliteStore, deltas: Array<{ host: string; jobName: strin
     fileBirthMs: 0,
     filePath: "",
     sidecarId: "car",
-    deltas,
+    deltas: deltas.map((delta) => ("host" in delta ? pairDelta(delta.host, delta.jobName, delta.count) : delta)),
     rejected: [],
     nowMs: 1,
   });
 }
 
 function hubFor(store: SqliteStore, maxBufferedBytes: number): CountWatchHub {
-  const index = new SortedCounts(store.view.allCounts().values());
-  store.onCommit(({ changed }) => changed.forEach((pair) => index.add(pair)));
-  return new CountWatchHub(store, index, maxBufferedBytes, createLogger("aggregator", "fatal"));
+  const indexes = new SeriesIndexes(store.view);
+  store.onCommit(({ changed }) => changed.forEach((series) => indexes.add(series)));
+  return new CountWatchHub(store, indexes, maxBufferedBytes, createLogger("aggregator", "fatal"));
 }
 
-const NO_FILTER = { host: "", jobName: "", hostPrefix: "", jobNamePrefix: "" };
+const NO_FILTER = { host: "", jobName: "", hostPrefix: "", jobNamePrefix: "", metric: "", labels: {} };
 
 test("a watcher gets the snapshot, then only its filter's changes, one message handed over at a time", () => {
   const store = openStore();
@@ -101,7 +102,7 @@ test("a watcher gets the snapshot, then only its filter's changes, one message h
   const hub = hubFor(store, 1 << 20);
   const call = new FakeCall();
   hub.watch(call, parseCountFilter({ ...NO_FILTER, hostPrefix: "web" }));
-  assert.deepEqual(call.handedOver, [{ kind: "SNAPSHOT", counts: [{ host: "web-1", jobName: "a", count: 1 }], snapshotComplete: true }]);
+  assert.deepEqual(call.handedOver, [{ kind: "SNAPSHOT", counts: [{ host: "web-1", jobName: "a", count: 1 }], series: [], snapshotComplete: true }]);
 
   commit(store, [{ host: "db-1", jobName: "a", count: 1 }]);
   commit(store, [
@@ -119,9 +120,10 @@ test("a watcher gets the snapshot, then only its filter's changes, one message h
         { host: "web-1", jobName: "a", count: 3 },
         { host: "web-2", jobName: "b", count: 1 },
       ],
+      series: [],
       snapshotComplete: false,
     },
-    { kind: "CHANGE", counts: [{ host: "web-1", jobName: "a", count: 7 }], snapshotComplete: false },
+    { kind: "CHANGE", counts: [{ host: "web-1", jobName: "a", count: 7 }], series: [], snapshotComplete: false },
   ]);
   assert.equal(call.ended, undefined);
   assert.equal(hub.size, 1);
@@ -190,4 +192,22 @@ test("a cancelled watcher is forgotten; closing ends the others with UNAVAILABLE
   commit(store, [{ host: "a", jobName: "b", count: 1 }]);
   staying.flushAll();
   assert.equal(staying.handedOver.length, 1, "no change is sent after closing");
+});
+
+test("a watch of another metric, counted only later, gets its series by label, and no pair", () => {
+  const store = openStore();
+  const hub = hubFor(store, 1 << 20);
+  const call = new FakeCall();
+  hub.watch(call, parseCountFilter({ ...NO_FILTER, metric: "http_requests", labels: { status: "500" } }));
+  assert.deepEqual(call.handedOver, [{ kind: "SNAPSHOT", counts: [], series: [], snapshotComplete: true }]);
+  store.registerMetricNow({ metric: "http_requests", labelNames: ["method", "status"] });
+  commit(store, [
+    { host: "web-1", jobName: "a", count: 1 },
+    { metric: "http_requests", labels: ["GET", "200"], count: 3 },
+    { metric: "http_requests", labels: ["GET", "500"], count: 2 },
+  ]);
+  call.flushAll();
+  assert.deepEqual(call.handedOver.slice(1), [
+    { kind: "CHANGE", counts: [], series: [{ metric: "http_requests", labels: { method: "GET", status: "500" }, count: 2 }], snapshotComplete: false },
+  ]);
 });

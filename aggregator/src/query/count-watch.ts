@@ -1,12 +1,12 @@
 import { status, type ServiceError } from "@grpc/grpc-js";
-import type { WatchCountsResponse } from "@logtally/proto";
+import { DEFAULT_METRIC, type WatchCountsResponse } from "@logtally/proto";
 import type { Logger } from "@logtally/runtime";
-import { filterMatches, type CountFilter } from "./count-filter";
-import { MAX_PAGE_SIZE, pageOfCounts } from "./count-pages";
+import { selectSeries, seriesMatches, type CountFilter, type SeriesSelection } from "./count-filter";
+import { MAX_PAGE_SIZE, countsMessageFields, pageOfCounts, type PagedSeries } from "./count-pages";
 import { StatusError } from "../errors";
-import type { SortedCounts } from "./sorted-counts";
+import type { SeriesIndexes } from "./series-indexes";
 import type { CommittedChange, Store } from "../store/store";
-import type { PairCount } from "../store/count-view";
+import type { SeriesCount } from "../store/count-view";
 
 /** What a watcher needs of its server-streaming call; grpc-js's ServerWritableStream provides it. */
 export interface WatchCall {
@@ -28,7 +28,9 @@ interface Outgoing {
 
 /**
  * The WatchCounts streams. Each watcher gets its snapshot and then, for every
- * committed batch, the new totals of the pairs it selects. The snapshot is
+ * committed batch, the new totals of the series it selects. A watch of a
+ * metric not counted yet gets an empty snapshot, then the series of the
+ * metric once a sidecar counts it. The snapshot is
  * taken in the same turn the watcher starts listening, and commits happen one
  * at a time on the same thread, so no change falls between the two and none
  * is sent twice.
@@ -47,7 +49,7 @@ export class CountWatchHub {
 
   constructor(
     store: Store,
-    private readonly index: SortedCounts,
+    private readonly indexes: SeriesIndexes,
     private readonly maxBufferedBytes: number,
     private readonly log: Logger,
   ) {
@@ -65,7 +67,7 @@ export class CountWatchHub {
       call.emit("error", serviceError(status.UNAVAILABLE, this.lifecycle.reason));
       return;
     }
-    const watcher = new Watcher(call, filter, this.maxBufferedBytes, (ended) => {
+    const watcher = new Watcher(call, filter, this.indexes, this.maxBufferedBytes, (ended) => {
       this.watchers.delete(watcher);
       if (ended.code === status.RESOURCE_EXHAUSTED) {
         this.log.warn({ peer: call.getPeer(), maxBufferedBytes: this.maxBufferedBytes }, "watcher too slow: stream ended");
@@ -73,11 +75,13 @@ export class CountWatchHub {
     });
     this.watchers.add(watcher);
     call.on("cancelled", () => watcher.cancelled());
+    const labelNames = this.indexes.labelNames(filter.metric) ?? [];
+    const selection = selectSeries(filter, labelNames);
     let pageToken = "";
     do {
-      const page = pageOfCounts(this.index, filter, { pageSize: MAX_PAGE_SIZE, pageToken });
+      const page = pageOfCounts(this.indexes.sorted(filter.metric), selection, labelNames.length, { pageSize: MAX_PAGE_SIZE, pageToken });
       pageToken = page.nextPageToken;
-      watcher.send({ counts: page.counts, kind: "SNAPSHOT", snapshotComplete: pageToken === "" }, 0);
+      watcher.send({ ...countsMessageFields(filter.metric, labelNames, page.series), kind: "SNAPSHOT", snapshotComplete: pageToken === "" }, 0);
     } while (pageToken !== "" && this.watchers.has(watcher));
   }
 
@@ -101,32 +105,43 @@ class Watcher {
   private handedOver = false;
   /** Bytes of changes queued or handed over and not yet flushed. */
   private pendingChangeBytes = 0;
+  /** The filter applied to its metric's labels, once the metric is defined. */
+  private selection: { readonly labelNames: readonly string[]; readonly selection: SeriesSelection } | undefined;
 
   constructor(
     private readonly call: WatchCall,
     private readonly filter: CountFilter,
+    private readonly indexes: SeriesIndexes,
     private readonly maxBufferedBytes: number,
     private readonly onEnded: (ended: { code: status }) => void,
   ) {}
 
-  /** Queues the changed pairs this watcher selects, copied at their current totals. */
-  offer(changed: ReadonlyArray<Readonly<PairCount>>): void {
+  /** Queues the changed series this watcher selects, copied at their current totals. */
+  offer(changed: ReadonlyArray<Readonly<SeriesCount>>): void {
     if (this.lifecycle.state !== "streaming") return;
-    const counts: PairCount[] = [];
+    const { metric } = this.filter;
+    const series: PagedSeries[] = [];
     let bytes = 0;
-    for (const pair of changed) {
-      if (!filterMatches(this.filter, pair.host, pair.jobName)) continue;
-      counts.push({ host: pair.host, jobName: pair.jobName, count: pair.count });
-      bytes += approximateBytes(pair);
+    for (const one of changed) {
+      if (one.metric !== metric) continue;
+      this.selection ??= this.select();
+      if (!this.selection || !seriesMatches(this.selection.selection, one.labels)) continue;
+      series.push({ labels: one.labels, count: one.count });
+      bytes += approximateBytes(one);
     }
-    if (counts.length === 0) return;
+    if (series.length === 0) return;
     // One message is always let through, however large: the bound is on
     // what piles up behind it.
     if (this.pendingChangeBytes > 0 && this.pendingChangeBytes + bytes > this.maxBufferedBytes) {
       this.end(status.RESOURCE_EXHAUSTED, `watcher fell more than ${this.maxBufferedBytes} bytes of changes behind; watch again`);
       return;
     }
-    this.send({ counts, kind: "CHANGE", snapshotComplete: false }, bytes);
+    this.send({ ...countsMessageFields(metric, this.selection!.labelNames, series), kind: "CHANGE", snapshotComplete: false }, bytes);
+  }
+
+  private select(): { labelNames: readonly string[]; selection: SeriesSelection } | undefined {
+    const labelNames = this.indexes.labelNames(this.filter.metric);
+    return labelNames && { labelNames, selection: selectSeries(this.filter, labelNames) };
   }
 
   /** Queues a message and hands it over when the one before it is flushed. */
@@ -168,9 +183,14 @@ class Watcher {
   }
 }
 
-/** A pair's share of a message, roughly: its labels and the count's framing. */
-function approximateBytes(pair: Readonly<PairCount>): number {
-  return pair.host.length + pair.jobName.length + 24;
+/**
+ * A series' share of a message, roughly: its label values and the count's
+ * framing; a series not a pair also carries its metric and label names.
+ */
+function approximateBytes(series: Readonly<SeriesCount>): number {
+  let bytes = series.metric === DEFAULT_METRIC ? 24 : 24 + series.metric.length + 24 * series.labels.length;
+  for (const value of series.labels) bytes += value.length;
+  return bytes;
 }
 
 function serviceError(code: status, details: string): ServiceError {

@@ -6,7 +6,7 @@ import { parseCountFilter, type CountFilterFields } from "./count-filter";
 import { StatusError } from "../errors";
 import { decodePageToken, encodePageToken } from "./page-token";
 
-const NO_FILTER: CountFilterFields = { host: "", jobName: "", hostPrefix: "", jobNamePrefix: "" };
+const NO_FILTER: CountFilterFields = { host: "", jobName: "", hostPrefix: "", jobNamePrefix: "", metric: "", labels: {} };
 /** Valid labels: no control characters, no U+FFFD. */
 const label = fc.string({ unit: "grapheme", minLength: 1, maxLength: 40 }).filter((value) => !/[\u0000-\u001f\u007f-\u009f\ufffd]/.test(value));
 
@@ -14,9 +14,9 @@ test("a token gives back the pair it was made from, and is URL-safe text", () =>
   fc.assert(
     fc.property(label, label, label, (host, jobName, prefix) => {
       const filter = parseCountFilter({ ...NO_FILTER, hostPrefix: prefix });
-      const token = encodePageToken(filter, { host, jobName });
+      const token = encodePageToken(filter, [host, jobName]);
       assert.match(token, /^[A-Za-z0-9_-]+$/);
-      assert.deepEqual(decodePageToken(token, filter), { host, jobName });
+      assert.deepEqual(decodePageToken(token, filter, 2), [host, jobName]);
     }),
   );
 });
@@ -31,17 +31,17 @@ test("a token for one filter is refused under another", () => {
     { ...NO_FILTER, host: "a", jobName: "a" },
   ].map(parseCountFilter);
   for (const issuedFor of filters) {
-    const token = encodePageToken(issuedFor, { host: "a", jobName: "a" });
+    const token = encodePageToken(issuedFor, ["a", "a"]);
     for (const usedWith of filters) {
       if (usedWith === issuedFor) continue;
-      assertRefused(() => decodePageToken(token, usedWith), /issued for another filter/);
+      assertRefused(() => decodePageToken(token, usedWith, 2), /issued for another filter/);
     }
   }
 });
 
 test("anything else is refused as not a token this server issued", () => {
   const filter = parseCountFilter(NO_FILTER);
-  const valid = encodePageToken(filter, { host: "a", jobName: "b" });
+  const valid = encodePageToken(filter, ["a", "b"]);
   const base64 = (value: unknown): string => Buffer.from(JSON.stringify(value)).toString("base64url");
   const digest = (JSON.parse(Buffer.from(valid, "base64url").toString()) as string[])[1];
   for (const token of [
@@ -57,14 +57,14 @@ test("anything else is refused as not a token this server issued", () => {
     base64(["v1", digest, "a\u0001", "b"]),
     valid.slice(0, -3),
   ]) {
-    assertRefused(() => decodePageToken(token, filter), /page_token is invalid/);
+    assertRefused(() => decodePageToken(token, filter, 2), /page_token is invalid/);
   }
   // Any single changed character is noticed or yields another valid cursor, never a crash.
   fc.assert(
     fc.property(fc.nat(valid.length - 1), fc.constantFrom(..."ABCxyz019-_"), (at, replacement) => {
       const tampered = valid.slice(0, at) + replacement + valid.slice(at + 1);
       try {
-        decodePageToken(tampered, filter);
+        decodePageToken(tampered, filter, 2);
       } catch (error) {
         assert.ok(error instanceof StatusError && error.code === status.INVALID_ARGUMENT, String(error));
       }

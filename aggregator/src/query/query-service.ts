@@ -10,13 +10,13 @@ import type {
   WatchCountsRequest__Output,
   WatchCountsResponse,
 } from "@logtally/proto";
-import { DEFAULT_METRIC, DEFAULT_LABEL_NAMES, exposedName } from "@logtally/proto";
+import { exposedName } from "@logtally/proto";
 import type { Logger } from "@logtally/runtime";
-import { parseCountFilter } from "./count-filter";
-import { pageOfCounts } from "./count-pages";
+import { parseCountFilter, selectSeries } from "./count-filter";
+import { countsMessageFields, pageOfCounts } from "./count-pages";
 import { CountWatchHub } from "./count-watch";
 import { StatusError } from "../errors";
-import { SortedCounts } from "./sorted-counts";
+import { SeriesIndexes } from "./series-indexes";
 import type { SourceActivity } from "../ingest/source-activity";
 import { describeSources } from "./source-status";
 import type { Store } from "../store/store";
@@ -32,7 +32,7 @@ export interface QueryServiceOptions {
  * only ever holds committed state, and the live view of the sources.
  */
 export class QueryService {
-  private readonly index: SortedCounts;
+  private readonly indexes: SeriesIndexes;
   private readonly watchHub: CountWatchHub;
 
   constructor(
@@ -41,12 +41,12 @@ export class QueryService {
     options: QueryServiceOptions,
     private readonly log: Logger,
   ) {
-    this.index = new SortedCounts(store.view.allCounts().values());
-    // Subscribed before the hub, so a watcher's snapshot already holds a pair its batch created.
+    this.indexes = new SeriesIndexes(store.view);
+    // Subscribed before the hub, so a watcher's snapshot already holds a series its batch created.
     store.onCommit(({ changed }) => {
-      for (const pair of changed) this.index.add(pair);
+      for (const series of changed) this.indexes.add(series);
     });
-    this.watchHub = new CountWatchHub(store, this.index, options.watchBufferBytes, log);
+    this.watchHub = new CountWatchHub(store, this.indexes, options.watchBufferBytes, log);
   }
 
   /** grpc-js handlers for `logtally.v1.Query`. */
@@ -59,9 +59,17 @@ export class QueryService {
     };
   }
 
-  /** One page of the counts matching the filter, sorted by host then job name. */
+  /**
+   * One page of the series of one metric matching the filter, sorted by
+   * label values (host, then job name). No metric named is
+   * log_host_job_count, whose pairs come in `counts` as they always did; a
+   * metric not counted (yet) has no series.
+   */
   getCounts(request: GetCountsRequest__Output): GetCountsResponse {
-    return pageOfCounts(this.index, parseCountFilter(request), request);
+    const filter = parseCountFilter(request);
+    const labelNames = this.indexes.labelNames(filter.metric) ?? [];
+    const page = pageOfCounts(this.indexes.sorted(filter.metric), selectSeries(filter, labelNames), labelNames.length, request);
+    return { ...countsMessageFields(filter.metric, labelNames, page.series), nextPageToken: page.nextPageToken, totalSize: page.totalSize };
   }
 
   /** Every source, sorted by source id. */
@@ -89,17 +97,17 @@ export class QueryService {
   listMetrics(_request: ListMetricsRequest__Output): ListMetricsResponse {
     const { view } = this.store;
     return {
-      metrics: [
-        {
-          name: DEFAULT_METRIC,
-          labelNames: [...DEFAULT_LABEL_NAMES],
-          exposedAs: exposedName(DEFAULT_METRIC),
-          type: "gauge",
-          series: view.seriesCount,
+      metrics: [...view.allMetrics()]
+        .map(({ definition, series, rows }) => ({
+          name: definition.name,
+          labelNames: [...definition.labelNames],
+          exposedAs: exposedName(definition.name),
+          type: definition.kind,
+          series: series.length,
           maxSeries: view.maxSeries,
-          rows: view.totalCounted(),
-        },
-      ],
+          rows,
+        }))
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
     };
   }
 

@@ -1,65 +1,66 @@
-import type { PairCount } from "../store/count-view";
+import type { SeriesCount } from "../store/count-view";
 
-/** Orders pairs by host, then job name (by UTF-16 code units, as `<` does). */
-export function comparePairs(a: { host: string; jobName: string }, b: { host: string; jobName: string }): number {
-  if (a.host !== b.host) return a.host < b.host ? -1 : 1;
-  if (a.jobName !== b.jobName) return a.jobName < b.jobName ? -1 : 1;
-  return 0;
+/** Orders label values position by position (each by UTF-16 code units, as `<` does); host, then job name for pairs. */
+export function compareLabels(a: readonly string[], b: readonly string[]): number {
+  const length = Math.min(a.length, b.length);
+  for (let index = 0; index < length; index++) {
+    if (a[index] !== b[index]) return a[index]! < b[index]! ? -1 : 1;
+  }
+  return a.length - b.length;
 }
 
 /**
- * The store's pairs sorted by (host, job_name), for paging and range scans.
- * It holds the store's live objects, so counts are always current; pairs are
- * never removed (a count never goes away), and a new one is inserted in
- * place: new pairs are rare next to count updates, so a sorted array beats a
- * tree here.
+ * One metric's series sorted by their label values, for paging and range
+ * scans. It holds the store's live objects, so counts are always current;
+ * series are never removed (a count never goes away), and a new one is
+ * inserted in place: new series are rare next to count updates, so a sorted
+ * array beats a tree here.
  */
 export class SortedCounts {
-  private readonly pairs: Array<Readonly<PairCount>>;
-  private readonly members: Set<Readonly<PairCount>>;
+  private readonly series: Array<Readonly<SeriesCount>>;
+  private readonly members: Set<Readonly<SeriesCount>>;
 
-  constructor(initial: Iterable<Readonly<PairCount>> = []) {
-    this.pairs = [...initial].sort(comparePairs);
-    this.members = new Set(this.pairs);
+  constructor(initial: Iterable<Readonly<SeriesCount>> = []) {
+    this.series = [...initial].sort((a, b) => compareLabels(a.labels, b.labels));
+    this.members = new Set(this.series);
   }
 
-  /** Pairs held. */
+  /** Series held. */
   get size(): number {
-    return this.pairs.length;
+    return this.series.length;
   }
 
-  /** Adds a pair (an object the index does not hold yet); a pair already held is left alone. */
-  add(pair: Readonly<PairCount>): void {
-    if (this.members.has(pair)) return;
-    this.members.add(pair);
-    const at = this.partitionPoint((candidate) => comparePairs(candidate, pair) < 0);
-    this.pairs.splice(at, 0, pair);
+  /** Adds a series (an object the index does not hold yet); a series already held is left alone. */
+  add(series: Readonly<SeriesCount>): void {
+    if (this.members.has(series)) return;
+    this.members.add(series);
+    const at = this.partitionPoint((candidate) => compareLabels(candidate.labels, series.labels) < 0);
+    this.series.splice(at, 0, series);
   }
 
-  /** The pair at sorted position `index`. */
-  at(index: number): Readonly<PairCount> | undefined {
-    return this.pairs[index];
+  /** The series at sorted position `index`. */
+  at(index: number): Readonly<SeriesCount> | undefined {
+    return this.series[index];
   }
 
   /**
-   * The first position in [from, size) whose pair fails `before`, where
+   * The first position in [from, size) whose series fails `before`, where
    * `before` holds for a leading run of that range and fails after it (binary
    * search).
    */
-  partitionPoint(before: (pair: Readonly<PairCount>) => boolean, from = 0): number {
+  partitionPoint(before: (series: Readonly<SeriesCount>) => boolean, from = 0): number {
     let low = from;
-    let high = this.pairs.length;
+    let high = this.series.length;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if (before(this.pairs[middle]!)) low = middle + 1;
+      if (before(this.series[middle]!)) low = middle + 1;
       else high = middle;
     }
     return low;
   }
 
-  /** The first position whose pair sorts after (host, jobName). */
-  positionAfter(host: string, jobName: string): number {
-    const key = { host, jobName };
-    return this.partitionPoint((pair) => comparePairs(pair, key) <= 0);
+  /** The first position whose series sorts after `labels`. */
+  positionAfter(labels: readonly string[]): number {
+    return this.partitionPoint((series) => compareLabels(series.labels, labels) <= 0);
   }
 }

@@ -1,3 +1,4 @@
+import { pairDelta } from "../testing/commit-batch";
 import { after, test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -29,7 +30,7 @@ function commit(store: SqliteStore, sourceId: string, generation: string, endOff
     fileBirthMs: 0,
     filePath: "",
     sidecarId: "car-a",
-    deltas: [{ host: "h", jobName: "j", count: 1 }],
+    deltas: [pairDelta("h", "j", 1)],
     rejected: [],
     nowMs,
   });

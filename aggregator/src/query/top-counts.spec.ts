@@ -1,7 +1,16 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import fc from "fast-check";
+import { DEFAULT_METRIC } from "@logtally/proto";
 import { topCounts } from "./top-counts";
+
+/** topCounts() of pairs of log_host_job_count, as pairs. */
+function topPairs(pairs: ReadonlyArray<{ host: string; jobName: string; count: number }>, limit: number) {
+  return topCounts(
+    pairs.map(({ host, jobName, count }) => ({ metric: DEFAULT_METRIC, labels: [host, jobName], count })),
+    limit,
+  ).map(({ labels: [host, jobName], count }) => ({ host: host!, jobName: jobName!, count }));
+}
 
 /**
  * The documented order of the top counts, written out here rather than taken
@@ -24,13 +33,13 @@ test("topCounts takes the largest counts first and breaks ties by host, then job
     { host: "b", jobName: "w", count: 2 },
     { host: "a", jobName: "y", count: 5 },
   ];
-  assert.deepEqual(topCounts(pairs, 4), [
+  assert.deepEqual(topPairs(pairs, 4), [
     { host: "a", jobName: "y", count: 5 },
     { host: "a", jobName: "z", count: 5 },
     { host: "ab", jobName: "y", count: 5 },
     { host: "c", jobName: "x", count: 5 },
   ]);
-  assert.deepEqual(topCounts(pairs, 100), [
+  assert.deepEqual(topPairs(pairs, 100), [
     { host: "a", jobName: "y", count: 5 },
     { host: "a", jobName: "z", count: 5 },
     { host: "ab", jobName: "y", count: 5 },
@@ -39,7 +48,7 @@ test("topCounts takes the largest counts first and breaks ties by host, then job
     { host: "b", jobName: "x", count: 2 },
     { host: "d", jobName: "z", count: 1 },
   ]);
-  assert.deepEqual(topCounts(pairs, 0), []);
+  assert.deepEqual(topPairs(pairs, 0), []);
 });
 
 test("topCounts is the head of all pairs sorted by count, largest first, ties by host and job", () => {
@@ -51,7 +60,7 @@ test("topCounts is the head of all pairs sorted by count, largest first, ties by
     fc.property(pairs, fc.integer({ min: 0, max: 15 }), (all, limit) => {
       const sorted = [...all].sort(byCountThenLabels);
       assert.deepEqual(
-        topCounts(all, limit),
+        topPairs(all, limit),
         sorted.slice(0, limit).map((pair) => ({ ...pair })),
       );
     }),
@@ -60,7 +69,7 @@ test("topCounts is the head of all pairs sorted by count, largest first, ties by
 
 test("topCounts copies what it returns", () => {
   const live = { host: "a", jobName: "b", count: 1 };
-  const [top] = topCounts([live], 1);
+  const [top] = topPairs([live], 1);
   live.count = 2;
   assert.equal(top?.count, 1);
 });

@@ -1,25 +1,26 @@
-import { comparePairs } from "./sorted-counts";
-import type { PairCount } from "../store/count-view";
+import { compareLabels } from "./sorted-counts";
+import type { SeriesCount } from "../store/count-view";
 
-/** Orders by count, largest first; ties by host, then job name. */
-function byCountDescending(a: Readonly<PairCount>, b: Readonly<PairCount>): number {
-  return b.count - a.count || comparePairs(a, b);
+/** Orders by count, largest first; ties by label values. */
+function byCountDescending(a: Readonly<SeriesCount>, b: Readonly<SeriesCount>): number {
+  return b.count - a.count || compareLabels(a.labels, b.labels);
 }
 
 /**
- * The `limit` pairs with the largest counts, largest first (ties by host,
- * then job name), copied. One pass keeping the best `limit` sorted, so a page
- * of the top 50 out of 100,000 series costs one look at each.
+ * The `limit` series with the largest counts, largest first (ties by label
+ * values: host, then job name for pairs), copied. One pass keeping the best
+ * `limit` sorted, so a page of the top 50 out of 100,000 series costs one
+ * look at each.
  */
-export function topCounts(pairs: Iterable<Readonly<PairCount>>, limit: number): PairCount[] {
-  const best: Array<Readonly<PairCount>> = [];
+export function topCounts(series: Iterable<Readonly<SeriesCount>>, limit: number): SeriesCount[] {
+  const best: Array<Readonly<SeriesCount>> = [];
   if (limit <= 0) return [];
-  for (const pair of pairs) {
-    if (best.length === limit && byCountDescending(pair, best[limit - 1]!) >= 0) continue;
+  for (const one of series) {
+    if (best.length === limit && byCountDescending(one, best[limit - 1]!) >= 0) continue;
     let at = best.length;
-    while (at > 0 && byCountDescending(pair, best[at - 1]!) < 0) at--;
-    best.splice(at, 0, pair);
+    while (at > 0 && byCountDescending(one, best[at - 1]!) < 0) at--;
+    best.splice(at, 0, one);
     if (best.length > limit) best.pop();
   }
-  return best.map((pair) => ({ host: pair.host, jobName: pair.jobName, count: pair.count }));
+  return best.map((one) => ({ metric: one.metric, labels: [...one.labels], count: one.count }));
 }

@@ -8,6 +8,7 @@ import { SqliteStore } from "./sqlite-store";
 
 /** What was copied. */
 export interface MigratedState {
+  readonly metrics: number;
   readonly series: number;
   readonly rows: number;
   readonly generations: number;
@@ -15,8 +16,8 @@ export interface MigratedState {
 }
 
 /**
- * Copies the SQLite state in `stateDir` (counts, ledger, sources, rejected
- * rows) into the empty PostgreSQL database at `url`, exactly, in one
+ * Copies the SQLite state in `stateDir` (metrics and their series, ledger,
+ * sources, rejected rows) into the empty PostgreSQL database at `url`, exactly, in one
  * transaction. The state directory is locked meanwhile, so no aggregator can
  * count into it while it is copied; it is left as it was. Throws StateError:
  * a state directory without a database, one in use, a target not empty.
@@ -35,7 +36,8 @@ export async function migrateState(stateDir: string, url: string, log: Logger): 
       await target.close();
     }
     return {
-      series: rows.counts.length,
+      metrics: rows.metrics.length,
+      series: rows.series.length,
       rows: source.view.totalCounted(),
       generations: rows.generations.length,
       sources: rows.sources.length,

@@ -9,7 +9,9 @@ import { StateError } from "../errors";
 import { SqliteStore } from "./sqlite-store";
 import { DATABASE_FILE } from "./state-database";
 import { HOLDER_FILE } from "./state-lock";
-import { commitBatchNow, testBatch, type TestBatch } from "../testing/commit-batch";
+import { DEFAULT_METRIC } from "@logtally/proto";
+import type { SeriesDelta } from "../ingest/series-limit";
+import { commitBatchNow, pairDelta, testBatch, type TestBatch } from "../testing/commit-batch";
 import { describeStoreConformance } from "../testing/store-conformance";
 
 const tempRoot = fs.mkdtempSync(path.join(os.tmpdir(), "logtally-store-"));
@@ -35,8 +37,9 @@ function change(overrides: Partial<TestBatch> = {}): TestBatch {
 
 /** Counts as sorted [host, job_name, count] triples. */
 function countsOf(store: SqliteStore): Array<[string, string, number]> {
-  return [...store.view.allCounts().values()]
-    .map((pair): [string, string, number] => [pair.host, pair.jobName, pair.count])
+  return store.view
+    .metric(DEFAULT_METRIC)!
+    .series.map(({ labels: [host, jobName], count }): [string, string, number] => [host!, jobName!, count])
     .sort((a, b) => (`${a[0]}\u0000${a[1]}` < `${b[0]}\u0000${b[1]}` ? -1 : 1));
 }
 
@@ -61,7 +64,10 @@ function readDatabase(dir: string) {
   const db = new DatabaseSync(path.join(dir, DATABASE_FILE), { readOnly: true });
   try {
     return {
-      counts: rowsOf(db, "SELECT host, job_name, count FROM counts ORDER BY host, job_name"),
+      counts: rowsOf(
+        db,
+        "SELECT label_values ->> '$[0]' AS host, label_values ->> '$[1]' AS job_name, count FROM series WHERE metric = 'log_host_job_count' ORDER BY host, job_name",
+      ),
       generations: rowsOf(db, "SELECT source_id, generation, file_id, epoch, committed_offset, anchor, updated_ms FROM generations ORDER BY 1, 2"),
       sources: rowsOf(db, "SELECT source_id, latest_generation, last_seen_ms, last_sidecar_id FROM sources ORDER BY 1"),
       rejected: rowsOf(db, "SELECT reason, count FROM rejected_rows ORDER BY reason"),
@@ -86,7 +92,7 @@ test("open creates the state directory and the schema", () => {
   withStore(dir, (store) => {
     assert.equal(store.location, path.resolve(dir, DATABASE_FILE));
     assert.equal(store.view.totalCounted(), 0);
-    assert.equal(store.view.allCounts().size, 0);
+    assert.equal(store.view.totalSeries(), 0);
     assert.equal(store.view.allSources().size, 0);
     assert.equal([...store.view.allGenerations()].length, 0);
     assert.equal(store.view.rejectedByReason().size, 0);
@@ -97,8 +103,8 @@ test("open creates the state directory and the schema", () => {
   const db = new DatabaseSync(path.join(dir, DATABASE_FILE), { readOnly: true });
   try {
     const tables = rowsOf(db, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").flat();
-    assert.deepEqual(tables, ["counts", "generations", "rejected_rows", "sources"]);
-    assert.equal(pragmaOf(db, "user_version"), 3);
+    assert.deepEqual(tables, ["generations", "metrics", "rejected_rows", "series", "sources"]);
+    assert.equal(pragmaOf(db, "user_version"), 4);
     assert.equal(pragmaOf(db, "journal_mode"), "wal");
   } finally {
     db.close();
@@ -116,10 +122,7 @@ test("apply updates counts, the generation, the source and rejected rows", () =>
         anchor: "bb",
         sidecarId: "sidecar-2",
         nowMs: 2_000,
-        deltas: [
-          { host: "web-1", jobName: "backup", count: 4 },
-          { host: "web-1", jobName: "restore", count: 1 },
-        ],
+        deltas: [pairDelta("web-1", "backup", 4), pairDelta("web-1", "restore", 1)],
         rejected: [
           { reason: "empty_field", count: 2 },
           { reason: "something_newer", count: 5 },
@@ -189,7 +192,7 @@ test("state survives close and reopen", () => {
         fileBirthMs: 777.25,
         filePath: "/var/log/pods/b/err.log",
         nowMs: 1_500,
-        deltas: [{ host: "db-1", jobName: "vacuum", count: 9 }],
+        deltas: [pairDelta("db-1", "vacuum", 9)],
         rejected: [{ reason: "no_such_reason", count: 4 }],
       }),
     );
@@ -202,7 +205,7 @@ test("state survives close and reopen", () => {
         fileBirthMs: 1_234.5,
         nowMs: 3_000,
         sidecarId: "sidecar-3",
-        deltas: [{ host: "web-2", jobName: "backup", count: 1 }],
+        deltas: [pairDelta("web-2", "backup", 1)],
         rejected: [],
       }),
     );
@@ -257,7 +260,7 @@ test("state survives close and reopen", () => {
     );
 
     // Counting continues on top of the reloaded state.
-    commitBatchNow(store, change({ endOffset: 190, fileBirthMs: 99, deltas: [{ host: "web-1", jobName: "backup", count: 2 }], rejected: [] }));
+    commitBatchNow(store, change({ endOffset: 190, fileBirthMs: 99, deltas: [pairDelta("web-1", "backup", 2)], rejected: [] }));
     assert.deepEqual(countsOf(store)[1], ["web-1", "backup", 5]);
     assert.equal(store.view.generation("pod-a", "app.log#1")?.fileBirthMs, 1_234.5);
     assert.equal(store.view.totalCounted(), 17);
@@ -334,11 +337,7 @@ test("a transaction that fails midway changes nothing, on disk or in memory", ()
         anchor: "ff",
         sidecarId: "sidecar-9",
         nowMs: 9_000,
-        deltas: [
-          { host: "web-3", jobName: "backup", count: 6 },
-          { host: "web-2", jobName: "backup", count: 1 },
-          { host: "web-1", jobName: "backup", count: -4 },
-        ],
+        deltas: [pairDelta("web-3", "backup", 6), pairDelta("web-2", "backup", 1), pairDelta("web-1", "backup", -4)],
         rejected: [{ reason: "empty_field", count: 8 }],
         ...overrides,
       });
@@ -357,7 +356,7 @@ test("a transaction that fails midway changes nothing, on disk or in memory", ()
   withStore(dir, (store) => {
     assertUnchanged(store, "after reopen");
     // The store is still usable after a failed transaction.
-    commitBatchNow(store, change({ endOffset: 150, deltas: [{ host: "web-1", jobName: "backup", count: 1 }], rejected: [] }));
+    commitBatchNow(store, change({ endOffset: 150, deltas: [pairDelta("web-1", "backup", 1)], rejected: [] }));
     assert.equal(store.view.generation("pod-a", "app.log#1")?.committedOffset, 150);
     assert.equal(store.view.totalCounted(), 6);
   });
@@ -414,7 +413,7 @@ test("a version 1 database is migrated in place, keeping its state", () => {
   withStore(dir, (store) => assert.equal(store.view.generation("pod-a", "app.log#1")?.fileBirthMs, 42));
   const reopened = new DatabaseSync(path.join(dir, DATABASE_FILE), { readOnly: true });
   try {
-    assert.equal(pragmaOf(reopened, "user_version"), 3);
+    assert.equal(pragmaOf(reopened, "user_version"), 4);
   } finally {
     reopened.close();
   }
@@ -425,13 +424,70 @@ test("a database from a newer schema is refused", () => {
   fs.mkdirSync(dir);
   const databasePath = path.join(dir, DATABASE_FILE);
   const db = new DatabaseSync(databasePath);
-  db.exec("PRAGMA user_version = 4");
+  db.exec("PRAGMA user_version = 5");
   db.close();
   assert.throws(
     () => SqliteStore.open(dir),
     (error: unknown) =>
-      error instanceof StateError && error.path === databasePath && error.message.includes("schema version 4 is newer than this aggregator understands (3)"),
+      error instanceof StateError && error.path === databasePath && error.message.includes("schema version 5 is newer than this aggregator understands (4)"),
   );
+});
+
+test("a version 3 state opens with every count under log_host_job_count, and goes on counting", () => {
+  const dir = stateDir();
+  fs.mkdirSync(dir);
+  const db = new DatabaseSync(path.join(dir, DATABASE_FILE));
+  // The schema as version 3 wrote it, with pairs whose labels JSON must escape.
+  db.exec(`
+    CREATE TABLE counts (host TEXT NOT NULL, job_name TEXT NOT NULL, count INTEGER NOT NULL CHECK (count >= 0),
+      PRIMARY KEY (host, job_name)) WITHOUT ROWID;
+    CREATE TABLE generations (source_id TEXT NOT NULL, generation TEXT NOT NULL, file_id TEXT NOT NULL,
+      epoch INTEGER NOT NULL, committed_offset INTEGER NOT NULL CHECK (committed_offset >= 0), anchor TEXT NOT NULL,
+      updated_ms INTEGER NOT NULL, PRIMARY KEY (source_id, generation)) WITHOUT ROWID;
+    CREATE TABLE sources (source_id TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, latest_generation TEXT NOT NULL,
+      last_seen_ms INTEGER NOT NULL, last_sidecar_id TEXT NOT NULL) WITHOUT ROWID;
+    CREATE TABLE rejected_rows (reason TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;
+    ALTER TABLE generations ADD COLUMN file_birth_ms REAL NOT NULL DEFAULT 0;
+    ALTER TABLE generations ADD COLUMN file_path TEXT NOT NULL DEFAULT '';
+    INSERT INTO counts VALUES ('web-1', 'backup', 7), ('say "hi"', 'back\\slash', 1099511627776), ('日本', 'ü', 1);
+    INSERT INTO generations VALUES ('pod-a', 'app.log#1', 'app.log', 1, 100, 'aa', 500, 0, '/var/log/app.log');
+    INSERT INTO sources VALUES ('pod-a', 400, 'app.log#1', 500, 'sidecar-1');
+    INSERT INTO rejected_rows VALUES ('empty_field', 3);
+    PRAGMA user_version = 3;
+  `);
+  db.close();
+  const expected: Array<[string, string, number]> = [
+    ['say "hi"', "back\\slash", 1_099_511_627_776],
+    ["web-1", "backup", 7],
+    ["日本", "ü", 1],
+  ];
+
+  withStore(dir, (store) => {
+    assert.deepEqual(countsOf(store), expected);
+    assert.equal(store.view.totalCounted(), 1_099_511_627_776 + 8);
+    assert.deepEqual(rejectedOf(store), { empty_field: 3 });
+    assert.deepEqual(store.view.metric(DEFAULT_METRIC)?.definition, { name: DEFAULT_METRIC, labelNames: ["host", "job_name"], kind: "gauge" });
+    // The pairs keep their keys: counting one adds to it rather than making another.
+    commitBatchNow(
+      store,
+      change({ endOffset: 150, deltas: [pairDelta("web-1", "backup", 2), pairDelta('say "hi"', "back\\slash", 0 + 1 - 1 || 1)], rejected: [] }),
+    );
+  });
+  withStore(dir, (store) => {
+    assert.deepEqual(countsOf(store), [
+      ['say "hi"', "back\\slash", 1_099_511_627_777],
+      ["web-1", "backup", 9],
+      ["日本", "ü", 1],
+    ]);
+    assert.equal(store.view.generation("pod-a", "app.log#1")?.committedOffset, 150);
+  });
+  const reopened = new DatabaseSync(path.join(dir, DATABASE_FILE), { readOnly: true });
+  try {
+    assert.equal(pragmaOf(reopened, "user_version"), 4);
+    assert.deepEqual(rowsOf(reopened, "SELECT name FROM sqlite_schema WHERE name = 'counts'"), []);
+  } finally {
+    reopened.close();
+  }
 });
 
 test("a state directory that is a regular file is refused", () => {
@@ -469,20 +525,12 @@ test("beyond maxSeries pairs, rows of new pairs are rejected as series_limit in 
       first,
       change({
         endOffset: 200,
-        deltas: [
-          { host: "web-4", jobName: "backup", count: 7 },
-          { host: "web-1", jobName: "backup", count: 1 },
-          { host: "web-3", jobName: "backup", count: 2 },
-          { host: "web-5", jobName: "backup", count: 4 },
-        ],
+        deltas: [pairDelta("web-4", "backup", 7), pairDelta("web-1", "backup", 1), pairDelta("web-3", "backup", 2), pairDelta("web-5", "backup", 4)],
         rejected: [{ reason: "empty_field", count: 1 }],
       }),
     );
     // web-4 comes first in the batch, so it, not web-3, takes the free series.
-    assert.deepEqual(refused.refusedBySeriesLimit, [
-      { host: "web-3", jobName: "backup", count: 2 },
-      { host: "web-5", jobName: "backup", count: 4 },
-    ]);
+    assert.deepEqual(refused.refusedBySeriesLimit, [pairDelta("web-3", "backup", 2), pairDelta("web-5", "backup", 4)]);
     const expected = [
       ["web-1", "backup", 4],
       ["web-2", "backup", 2],
@@ -511,14 +559,11 @@ test("beyond maxSeries pairs, rows of new pairs are rejected as series_limit in 
       second,
       change({
         endOffset: 300,
-        deltas: [
-          { host: "web-2", jobName: "backup", count: 1 },
-          { host: "web-6", jobName: "backup", count: 1 },
-        ],
+        deltas: [pairDelta("web-2", "backup", 1), pairDelta("web-6", "backup", 1)],
         rejected: [],
       }),
     );
-    assert.deepEqual(applied.refusedBySeriesLimit, [{ host: "web-6", jobName: "backup", count: 1 }]);
+    assert.deepEqual(applied.refusedBySeriesLimit, [pairDelta("web-6", "backup", 1)]);
     assert.deepEqual(countsOf(second), [
       ["web-1", "backup", 4],
       ["web-2", "backup", 3],
@@ -551,8 +596,8 @@ test("a large group is written in slices: the event loop turns meanwhile, and a 
   const dir = stateDir();
   const store = SqliteStore.open(dir);
   try {
-    const many = (count: number, last?: { host: string; jobName: string; count: number }) =>
-      Array.from({ length: count }, (_, index) => ({ host: `host-${index}`, jobName: "backup", count: 1 })).concat(last ? [last] : []);
+    const many = (count: number, last?: SeriesDelta) =>
+      Array.from({ length: count }, (_, index) => pairDelta(`host-${index}`, "backup", 1)).concat(last ? [last] : []);
     let turns = 0;
     const ticker = setInterval(() => turns++, 0);
     try {
@@ -564,9 +609,7 @@ test("a large group is written in slices: the event loop turns meanwhile, and a 
     assert.equal(store.view.totalCounted(), 5_000);
     // The last row of the next group breaks the CHECK constraint, after several slices went in.
     await assert.rejects(
-      store.commitGroup([
-        { ...change({ endOffset: 200, deltas: many(5_000, { host: "host-last", jobName: "backup", count: -9 }), rejected: [] }), startOffset: 100 },
-      ]),
+      store.commitGroup([{ ...change({ endOffset: 200, deltas: many(5_000, pairDelta("host-last", "backup", -9)), rejected: [] }), startOffset: 100 }]),
       /CHECK constraint failed/,
     );
     assert.equal(store.view.totalCounted(), 5_000);

@@ -1,5 +1,7 @@
+import type { CountingSpec } from "@logtally/proto";
 import { decideGroup, type GroupedBatch, type GroupOutcome } from "../ingest/batch-group";
-import { CountView } from "./count-view";
+import { decideRegistration, type MetricRegistration } from "../ingest/metric-registration";
+import { CountView, NO_ROWS } from "./count-view";
 import { StateDatabase } from "./state-database";
 import { CommitListeners, DEFAULT_MAX_SERIES, type CommittedChange, type Store, type StoreOptions } from "./store";
 
@@ -14,6 +16,8 @@ import { CommitListeners, DEFAULT_MAX_SERIES, type CommittedChange, type Store, 
  */
 export class SqliteStore implements Store {
   private readonly listeners = new CommitListeners();
+  /** A group being written in slices: its transaction stays open across turns, and no other write may enter it. */
+  private slicedWrite: Promise<void> | undefined;
 
   private constructor(
     private readonly database: StateDatabase,
@@ -44,9 +48,38 @@ export class SqliteStore implements Store {
     const { outcomes, writes } = decideGroup(this.view, group);
     if (writes.generations.size === 0) return [...outcomes];
     const rows = this.view.next(writes);
-    await this.database.writeInSlices(rows);
+    const written = this.database.writeInSlices(rows);
+    this.slicedWrite = written.then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      await written;
+    } finally {
+      this.slicedWrite = undefined;
+    }
     this.listeners.notify(this.view.apply(rows));
     return [...outcomes];
+  }
+
+  /**
+   * Registers as Store.registerMetric() says. Only this process writes the
+   * state, so the view is what is committed: the decision and its write
+   * happen in one turn, after any group still being written in slices.
+   */
+  async registerMetric(spec: CountingSpec): Promise<MetricRegistration> {
+    while (this.slicedWrite) await this.slicedWrite;
+    return this.registerMetricNow(spec);
+  }
+
+  /** registerMetric(), synchronously; must not be called while commitGroup() is writing. */
+  registerMetricNow(spec: CountingSpec): MetricRegistration {
+    const registration = decideRegistration(this.view.metric(spec.metric)?.definition, spec);
+    if (registration.outcome !== "registered") return registration;
+    const rows = { ...NO_ROWS, metrics: [registration.definition] };
+    this.database.write(rows);
+    this.view.apply(rows);
+    return registration;
   }
 
   /** commitGroup(), synchronously: the transaction and its fsync block the event loop. */

@@ -5,12 +5,14 @@ import { setImmediate as nextTurn } from "node:timers/promises";
 import { normalizeRejectReason } from "@logtally/proto";
 import { StateError } from "../errors";
 import type { StateRows } from "./count-view";
+import type { MetricKind } from "../ingest/metric-registration";
+import { decodeLabels, encodeLabels } from "./label-values";
 import { migrate } from "./schema";
 import { SqliteEngineError, SqliteResult, type SqliteDatabase, inTransaction, openSqlite, pragmaValue, sqliteResultCode } from "./sqlite-engine";
 import { describeHolder, forgetHolder, recordHolder } from "./state-lock";
 
 /** The tables of a state, in the order a transaction writes them. */
-const TABLES = ["counts", "rejected", "generations", "sources"] as const satisfies ReadonlyArray<keyof StateRows>;
+const TABLES = ["metrics", "series", "rejected", "generations", "sources"] as const satisfies ReadonlyArray<keyof StateRows>;
 
 /** Rows written between two turns of the event loop by writeInSlices(): a few milliseconds' work. */
 const ROWS_PER_SLICE = 2_000;
@@ -39,8 +41,10 @@ export class StateDatabase {
     readonly path: string,
     private readonly stateDir: string,
   ) {
-    const setCount = db.prepare(
-      "INSERT INTO counts (host, job_name, count) VALUES (@host, @jobName, @count) ON CONFLICT (host, job_name) DO UPDATE SET count = excluded.count",
+    // A metric is written once, when it is registered: a second row of one name is a defect, and fails.
+    const addMetric = db.prepare("INSERT INTO metrics (name, label_names, kind) VALUES (?, ?, ?)");
+    const setSeries = db.prepare(
+      "INSERT INTO series (metric, label_values, count) VALUES (?, ?, ?) ON CONFLICT (metric, label_values) DO UPDATE SET count = excluded.count",
     );
     const setGeneration = db.prepare(
       "INSERT INTO generations (source_id, generation, file_id, epoch, committed_offset, anchor, updated_ms, file_birth_ms, file_path) " +
@@ -57,8 +61,14 @@ export class StateDatabase {
     const setRejected = db.prepare("INSERT INTO rejected_rows (reason, count) VALUES (?, ?) ON CONFLICT (reason) DO UPDATE SET count = excluded.count");
     // Named parameters bind the row's fields; node:sqlite refuses a field the statement does not name.
     this.writeRow = (table, row) => {
-      if (table === "rejected") setRejected.run(...(row as StateRows["rejected"][number]));
-      else (table === "counts" ? setCount : table === "generations" ? setGeneration : setSource).run(row as unknown as Record<string, SQLInputValue>);
+      if (table === "series") {
+        const series = row as StateRows["series"][number];
+        setSeries.run(series.metric, encodeLabels(series.labels), series.count);
+      } else if (table === "metrics") {
+        const metric = row as StateRows["metrics"][number];
+        addMetric.run(metric.name, encodeLabels(metric.labelNames), metric.kind);
+      } else if (table === "rejected") setRejected.run(...(row as StateRows["rejected"][number]));
+      else (table === "generations" ? setGeneration : setSource).run(row as unknown as Record<string, SQLInputValue>);
     };
     this.writeRows = (rows) =>
       inTransaction(db, () => {
@@ -106,7 +116,12 @@ export class StateDatabase {
 
   /** Every row stored. */
   load(): StateRows {
-    const counts = this.db.prepare("SELECT host, job_name AS jobName, count FROM counts").all() as unknown as StateRows["counts"];
+    const metrics = (
+      this.db.prepare("SELECT name, label_names, kind FROM metrics").all() as Array<{ name: string; label_names: string; kind: MetricKind }>
+    ).map(({ name, label_names, kind }) => ({ name, labelNames: decodeLabels(label_names), kind }));
+    const series = (
+      this.db.prepare("SELECT metric, label_values, count FROM series").all() as Array<{ metric: string; label_values: string; count: number }>
+    ).map(({ metric, label_values, count }) => ({ metric, labels: decodeLabels(label_values), count }));
     const generations = this.db
       .prepare(
         "SELECT source_id AS sourceId, generation, file_id AS fileId, epoch, committed_offset AS committedOffset, anchor, " +
@@ -121,7 +136,7 @@ export class StateDatabase {
     const rejected = (this.db.prepare("SELECT reason, count FROM rejected_rows").all() as Array<{ reason: string; count: number }>).map(
       ({ reason, count }) => [normalizeRejectReason(reason), count] as const,
     );
-    return { counts, generations, sources, rejected };
+    return { metrics, series, generations, sources, rejected };
   }
 
   /** Stores `rows` in one durable transaction; throws, storing none of them, when it fails. */

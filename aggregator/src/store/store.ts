@@ -1,15 +1,17 @@
+import type { CountingSpec } from "@logtally/proto";
 import type { GroupedBatch, GroupOutcome } from "../ingest/batch-group";
-import type { CountView, PairCount } from "./count-view";
+import type { MetricRegistration } from "../ingest/metric-registration";
+import type { CountView, SeriesCount } from "./count-view";
 
 /** What one committed change of the state did to the counts, as the view holds them now. */
 export interface CommittedChange {
-  /** The pairs whose totals changed, with their new totals: live objects, read them before the next change. */
-  readonly changed: ReadonlyArray<Readonly<PairCount>>;
+  /** The series whose totals changed, with their new totals: live objects, read them before the next change. */
+  readonly changed: ReadonlyArray<Readonly<SeriesCount>>;
 }
 
 /** How a store is opened. */
 export interface StoreOptions {
-  /** Most pairs counted; see series-limit.ts. Default {@link DEFAULT_MAX_SERIES}. */
+  /** Most series counted per metric; see series-limit.ts. Default {@link DEFAULT_MAX_SERIES}. */
   readonly maxSeries?: number;
 }
 
@@ -42,6 +44,16 @@ export interface Store {
    * order. Throws, committing none of them, when the transaction fails.
    */
   commitGroup(group: readonly GroupedBatch[]): Promise<GroupOutcome[]>;
+  /**
+   * Counts `spec`'s metric from now on (a spec checked with
+   * checkCountingSpec): registers it, durably and in the view, when the
+   * state has no metric of its name; the first spec counted under a name
+   * fixes its labels for good, so a spec with other labels is a `conflict`.
+   * Decided and written where no registration or commit of any aggregator
+   * comes between: of two registering one new metric at once, exactly one
+   * registers it. Throws, registering nothing, when the state cannot be written.
+   */
+  registerMetric(spec: CountingSpec): Promise<MetricRegistration>;
   /** Brings the view up to what the database holds now (other aggregators' commits). */
   refresh(): Promise<void>;
   /**
@@ -66,7 +78,7 @@ export class CommitListeners {
   }
 
   /** Tells every listener of `changed`, if it holds anything. */
-  notify(changed: ReadonlyArray<Readonly<PairCount>>): void {
+  notify(changed: ReadonlyArray<Readonly<SeriesCount>>): void {
     if (changed.length === 0) return;
     const change: CommittedChange = { changed };
     for (const listener of this.listeners) listener(change);

@@ -1,7 +1,14 @@
 import * as assert from "node:assert/strict";
+import { DEFAULT_METRIC } from "@logtally/proto";
 import type { GroupedBatch, GroupOutcome } from "../ingest/batch-group";
+import type { SeriesDelta } from "../ingest/series-limit";
 import type { SqliteStore } from "../store/sqlite-store";
 import type { Store } from "../store/store";
+
+/** A delta of the pair (host, jobName) of log_host_job_count. */
+export function pairDelta(host: string, jobName: string, count: number): SeriesDelta {
+  return { metric: DEFAULT_METRIC, labels: [host, jobName], count };
+}
 
 /** A batch for {@link commitBatch}: its start defaults to the generation's committed offset. */
 export type TestBatch = Omit<GroupedBatch, "startOffset"> & { readonly startOffset?: number };
@@ -18,10 +25,7 @@ export function testBatch(overrides: Partial<TestBatch> = {}): TestBatch {
     fileBirthMs: 0,
     filePath: "/var/log/app.log",
     sidecarId: "sidecar-1",
-    deltas: [
-      { host: "web-1", jobName: "backup", count: 3 },
-      { host: "web-2", jobName: "backup", count: 2 },
-    ],
+    deltas: [pairDelta("web-1", "backup", 3), pairDelta("web-2", "backup", 2)],
     rejected: [{ reason: "empty_field", count: 1 }],
     nowMs: 1_000,
     ...overrides,

@@ -1,8 +1,9 @@
 import { describe, test } from "node:test";
 import * as assert from "node:assert/strict";
+import { DEFAULT_METRIC, DEFAULT_SPEC } from "@logtally/proto";
 import type { Store, StoreOptions } from "../store/store";
-import type { PairCount } from "../store/count-view";
-import { commitBatch, testBatch } from "./commit-batch";
+import type { SeriesCount } from "../store/count-view";
+import { commitBatch, pairDelta, testBatch } from "./commit-batch";
 
 /** An engine under test: where a fresh state is, and how a store on it is opened. */
 export interface StoreEngine {
@@ -13,9 +14,14 @@ export interface StoreEngine {
   open(location: string, options?: StoreOptions): Promise<Store>;
 }
 
-/** Counts as sorted "host|job_name=count" strings. */
+/** A series as "label|label=count", prefixed with its metric unless it is a pair of log_host_job_count. */
+function describeSeries(series: Readonly<SeriesCount>): string {
+  return `${series.metric === DEFAULT_METRIC ? "" : `${series.metric}:`}${series.labels.join("|")}=${series.count}`;
+}
+
+/** Every metric's series, described, sorted. */
 function countsOf(store: Store): string[] {
-  return [...store.view.allCounts().values()].map((pair) => `${pair.host}|${pair.jobName}=${pair.count}`).sort();
+  return [...store.view.allMetrics()].flatMap((metric) => metric.series.map(describeSeries)).sort();
 }
 
 async function withStore<T>(engine: StoreEngine, location: string, body: (store: Store) => Promise<T>, options?: StoreOptions): Promise<T> {
@@ -37,7 +43,7 @@ export function describeStoreConformance(engine: StoreEngine): void {
       const location = await engine.fresh();
       await withStore(engine, location, async (store) => {
         await commitBatch(store, testBatch());
-        await commitBatch(store, testBatch({ endOffset: 250, anchor: "bb", nowMs: 2_000, deltas: [{ host: "web-1", jobName: "backup", count: 4 }] }));
+        await commitBatch(store, testBatch({ endOffset: 250, anchor: "bb", nowMs: 2_000, deltas: [pairDelta("web-1", "backup", 4)] }));
       });
       await withStore(engine, location, async (store) => {
         assert.deepEqual(countsOf(store), ["web-1|backup=7", "web-2|backup=2"]);
@@ -107,13 +113,10 @@ export function describeStoreConformance(engine: StoreEngine): void {
             testBatch({
               endOffset: 200,
               rejected: [],
-              deltas: [
-                { host: "web-1", jobName: "backup", count: 1 },
-                { host: "web-3", jobName: "backup", count: 4 },
-              ],
+              deltas: [pairDelta("web-1", "backup", 1), pairDelta("web-3", "backup", 4)],
             }),
           );
-          assert.deepEqual(second.refusedBySeriesLimit, [{ host: "web-3", jobName: "backup", count: 4 }]);
+          assert.deepEqual(second.refusedBySeriesLimit, [pairDelta("web-3", "backup", 4)]);
           assert.deepEqual(countsOf(store), ["web-1|backup=4", "web-2|backup=2"]);
           assert.deepEqual([...store.view.rejectedByReason()], [["series_limit", 4]]);
         },
@@ -124,7 +127,7 @@ export function describeStoreConformance(engine: StoreEngine): void {
         engine,
         location,
         async (store) => {
-          const third = await commitBatch(store, testBatch({ endOffset: 300, rejected: [], deltas: [{ host: "web-4", jobName: "backup", count: 1 }] }));
+          const third = await commitBatch(store, testBatch({ endOffset: 300, rejected: [], deltas: [pairDelta("web-4", "backup", 1)] }));
           assert.equal(third.refusedBySeriesLimit.length, 1);
         },
         { maxSeries: 2 },
@@ -134,16 +137,87 @@ export function describeStoreConformance(engine: StoreEngine): void {
     test("commit listeners hear every pair a commit changed, with its new total", async () => {
       await withStore(engine, await engine.fresh(), async (store) => {
         const heard: string[][] = [];
-        const unsubscribe = store.onCommit(({ changed }) =>
-          heard.push(changed.map((pair: Readonly<PairCount>) => `${pair.host}|${pair.jobName}=${pair.count}`).sort()),
-        );
+        const unsubscribe = store.onCommit(({ changed }) => heard.push(changed.map(describeSeries).sort()));
         await commitBatch(store, testBatch());
-        await commitBatch(store, testBatch({ endOffset: 150, deltas: [{ host: "web-2", jobName: "backup", count: 5 }] }));
+        await commitBatch(store, testBatch({ endOffset: 150, deltas: [pairDelta("web-2", "backup", 5)] }));
         await store.commitGroup([{ ...testBatch(), startOffset: 0 }]);
         unsubscribe();
-        await commitBatch(store, testBatch({ endOffset: 160, deltas: [{ host: "web-2", jobName: "backup", count: 1 }] }));
+        await commitBatch(store, testBatch({ endOffset: 160, deltas: [pairDelta("web-2", "backup", 1)] }));
         assert.deepEqual(heard, [["web-1|backup=3", "web-2|backup=2"], ["web-2|backup=7"]]);
       });
+    });
+
+    test("a metric is registered once, durably; the same labels again are known, other labels a conflict", async () => {
+      const location = await engine.fresh();
+      const spec = { metric: "http_requests", labelNames: ["method", "status"] };
+      await withStore(engine, location, async (store) => {
+        assert.deepEqual(await store.registerMetric(spec), {
+          outcome: "registered",
+          definition: { name: "http_requests", labelNames: ["method", "status"], kind: "counter" },
+        });
+        assert.equal((await store.registerMetric(spec)).outcome, "known");
+        assert.equal((await store.registerMetric(DEFAULT_SPEC)).outcome, "known", "log_host_job_count is always there");
+      });
+      await withStore(engine, location, async (store) => {
+        const conflict = await store.registerMetric({ metric: "http_requests", labelNames: ["method"] });
+        assert.deepEqual(conflict, { outcome: "conflict", definition: { name: "http_requests", labelNames: ["method", "status"], kind: "counter" } });
+        assert.equal((await store.registerMetric(spec)).outcome, "known");
+        assert.deepEqual(
+          [...store.view.allMetrics()].map(({ definition }) => `${definition.name}(${definition.labelNames.join(",")}):${definition.kind}`).sort(),
+          ["http_requests(method,status):counter", "log_host_job_count(host,job_name):gauge"],
+        );
+      });
+    });
+
+    test("series of any metric count beside the pairs, and outlive a reopen", async () => {
+      const location = await engine.fresh();
+      const requests = (method: string, code: string, count: number) => ({ metric: "http_requests", labels: [method, code], count });
+      await withStore(engine, location, async (store) => {
+        await store.registerMetric({ metric: "http_requests", labelNames: ["method", "status"] });
+        await store.registerMetric({ metric: "boots", labelNames: [] });
+        await commitBatch(
+          store,
+          testBatch({ deltas: [pairDelta("web-1", "backup", 3), requests("GET", "200", 5), { metric: "boots", labels: [], count: 1 }] }),
+        );
+        await commitBatch(store, testBatch({ endOffset: 200, deltas: [requests("GET", "200", 2), requests('P"O\\ST', "500", 1)] }));
+      });
+      await withStore(engine, location, async (store) => {
+        assert.deepEqual(countsOf(store), ["boots:=1", 'http_requests:P"O\\ST|500=1', "http_requests:GET|200=7", "web-1|backup=3"].sort());
+        assert.equal(store.view.metric("http_requests")?.rows, 8);
+        assert.equal(store.view.totalCounted(), 12);
+      });
+    });
+
+    test("the series limit is per metric: a full metric refuses new series while another keeps its room", async () => {
+      const location = await engine.fresh();
+      const options = { maxSeries: 2 };
+      const requests = (method: string, count: number) => ({ metric: "http_requests", labels: [method], count });
+      await withStore(
+        engine,
+        location,
+        async (store) => {
+          await store.registerMetric({ metric: "http_requests", labelNames: ["method"] });
+          const first = await commitBatch(
+            store,
+            testBatch({ rejected: [], deltas: [requests("GET", 1), requests("PUT", 1), requests("POST", 4), pairDelta("web-1", "backup", 1)] }),
+          );
+          assert.deepEqual(first.refusedBySeriesLimit, [requests("POST", 4)]);
+          const second = await commitBatch(store, testBatch({ endOffset: 200, rejected: [], deltas: [pairDelta("web-2", "backup", 1), requests("GET", 2)] }));
+          assert.deepEqual(second.refusedBySeriesLimit, []);
+          assert.deepEqual([...store.view.rejectedByReason()], [["series_limit", 4]]);
+        },
+        options,
+      );
+      await withStore(
+        engine,
+        location,
+        async (store) => {
+          const third = await commitBatch(store, testBatch({ endOffset: 300, rejected: [], deltas: [pairDelta("web-3", "backup", 1), requests("PUT", 1)] }));
+          assert.deepEqual(third.refusedBySeriesLimit, [pairDelta("web-3", "backup", 1)]);
+          assert.deepEqual(countsOf(store), ["http_requests:GET=3", "http_requests:PUT=2", "web-1|backup=1", "web-2|backup=1"]);
+        },
+        options,
+      );
     });
   });
 }

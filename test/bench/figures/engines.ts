@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { StateDatabase, generationId, type SqliteDatabase } from "@logtally/aggregator";
+import { COUNT_METRIC_NAME, StateDatabase, generationId, type SqliteDatabase } from "@logtally/aggregator";
 import { type BetterSqlite3Engine, loadBetterSqlite3 } from "../better-sqlite3-engine";
 import { createScratchDir, removeScratchDir } from "../cleanup";
 import { repeatRuns, type BenchContext, type Figure, type Measurement } from "../figure";
@@ -39,15 +39,23 @@ function series(index: number): { host: string; jobName: string } {
   return { host: `node-${String(index % 1_000).padStart(4, "0")}.cluster.internal`, jobName: `nightly-export-${Math.floor(index / 1_000)}` };
 }
 
+/** A pair's count as the state stores it: a series of log_host_job_count. */
+type PairCount = { readonly host: string; readonly jobName: string; readonly count: number };
+
+function pairSeries(counts: readonly PairCount[]): StateRows["series"] {
+  return counts.map(({ host, jobName, count }) => ({ metric: COUNT_METRIC_NAME, labels: [host, jobName], count }));
+}
+
 /** A group's rows: `counts`, and the generation and source rows every applied batch writes beside them. */
-function groupRows(counts: StateRows["counts"], sourceIndex: number, committedOffset: number): StateRows {
+function groupRows(counts: readonly PairCount[], sourceIndex: number, committedOffset: number): StateRows {
   const sourceId = `pod-${sourceIndex}`;
   const fileId = `${sourceId}-file`;
   const epoch = 1;
   const generation = generationId(fileId, epoch);
   const nowMs = Date.now();
   return {
-    counts,
+    metrics: [],
+    series: pairSeries(counts),
     generations: [
       {
         sourceId,
@@ -122,7 +130,13 @@ function writeResumeState(dir: string, engine: Engine, seriesCount: number): voi
   try {
     for (let first = 0; first < seriesCount; first += BULK_ROWS_PER_GROUP) {
       const length = Math.min(BULK_ROWS_PER_GROUP, seriesCount - first);
-      state.write({ ...groupRows([], 0, 0), counts: Array.from({ length }, (_, offset) => ({ ...series(first + offset), count: first + offset + 1 })) });
+      state.write(
+        groupRows(
+          Array.from({ length }, (_, offset) => ({ ...series(first + offset), count: first + offset + 1 })),
+          0,
+          0,
+        ),
+      );
     }
     for (let source = 0; source < RESUME_SOURCES; source++) {
       const rows = groupRows([], source, 1_000_000);
@@ -147,7 +161,7 @@ function resumeMs(dir: string, engine: Engine, seriesCount: number): number {
     const state = StateDatabase.open(dir, (databasePath) => engine.open(databasePath));
     let loaded: number;
     try {
-      loaded = state.load().counts.length;
+      loaded = state.load().series.length;
     } finally {
       state.close();
     }

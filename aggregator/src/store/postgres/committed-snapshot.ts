@@ -1,6 +1,7 @@
 import type { PoolClient } from "pg";
 import { generationKey, type CommittedView, type GroupedBatch } from "../../ingest/batch-group";
-import { pairKey } from "../../ingest/ledger";
+import { seriesKey } from "../../ingest/ledger";
+import { decodeLabels, encodeLabels } from "../label-values";
 import { SCHEMA } from "./postgres-schema";
 
 type GenerationFacts = { readonly committedOffset: number; readonly fileBirthMs: number; readonly filePath: string };
@@ -15,16 +16,17 @@ export class CommittedSnapshot implements CommittedView {
     private readonly generations: ReadonlyMap<string, GenerationFacts>,
     private readonly latestEpochs: ReadonlyMap<string, number>,
     private readonly createdMs: ReadonlyMap<string, number>,
-    private readonly countedPairs: ReadonlySet<string>,
-    readonly seriesCount: number,
+    private readonly countedSeries: ReadonlySet<string>,
+    private readonly seriesCounts: ReadonlyMap<string, number>,
     readonly maxSeries: number,
   ) {}
 
   /** Reads what deciding `group` needs. */
-  static async read(client: PoolClient, group: readonly GroupedBatch[], seriesCount: number, maxSeries: number): Promise<CommittedSnapshot> {
+  static async read(client: PoolClient, group: readonly GroupedBatch[], maxSeries: number): Promise<CommittedSnapshot> {
     const generationKeys = distinct(group.map((batch) => [batch.sourceId, batch.generation] as const));
     const fileKeys = distinct(group.map((batch) => [batch.sourceId, batch.fileId] as const));
-    const pairKeys = distinct(group.flatMap((batch) => batch.deltas.map((delta) => [delta.host, delta.jobName] as const)));
+    const seriesKeys = distinct(group.flatMap((batch) => batch.deltas.map((delta) => [delta.metric, encodeLabels(delta.labels)] as const)));
+    const metrics = [...new Set(seriesKeys.map(([metric]) => metric))];
     const sourceIds = [...new Set(group.map((batch) => batch.sourceId))];
     const generations = await client.query<{ source_id: string; generation: string; committed_offset: number; file_birth_ms: number; file_path: string }>(
       `SELECT g.source_id, g.generation, g.committed_offset, g.file_birth_ms, g.file_path FROM ${SCHEMA}.generations g
@@ -41,12 +43,19 @@ export class CommittedSnapshot implements CommittedView {
       [sourceIds],
     );
     const counted =
-      pairKeys.length === 0
+      seriesKeys.length === 0
         ? { rows: [] }
-        : await client.query<{ host: string; job_name: string }>(
-            `SELECT c.host, c.job_name FROM ${SCHEMA}.counts c JOIN unnest($1::text[], $2::text[]) AS k(host, job_name) USING (host, job_name)`,
-            columns(pairKeys),
+        : await client.query<{ metric: string; label_values: string }>(
+            `SELECT s.metric, s.label_values FROM ${SCHEMA}.series s
+             JOIN unnest($1::text[], $2::text[]) AS k(metric, label_values) USING (metric, label_values)`,
+            columns(seriesKeys),
           );
+    const seriesCounts =
+      metrics.length === 0
+        ? { rows: [] }
+        : await client.query<{ name: string; series_count: number }>(`SELECT name, series_count FROM ${SCHEMA}.metrics WHERE name = ANY($1::text[])`, [
+            metrics,
+          ]);
     return new CommittedSnapshot(
       new Map(
         generations.rows.map((row) => [
@@ -56,8 +65,8 @@ export class CommittedSnapshot implements CommittedView {
       ),
       new Map(epochs.rows.map((row) => [generationKey(row.source_id, row.file_id), row.epoch])),
       new Map(sources.rows.map((row) => [row.source_id, row.created_ms])),
-      new Set(counted.rows.map((row) => pairKey(row.host, row.job_name))),
-      seriesCount,
+      new Set(counted.rows.map((row) => seriesKey(row.metric, decodeLabels(row.label_values)))),
+      new Map(seriesCounts.rows.map((row) => [row.name, row.series_count])),
       maxSeries,
     );
   }
@@ -74,15 +83,19 @@ export class CommittedSnapshot implements CommittedView {
     return this.createdMs.get(sourceId);
   }
 
-  isCounted(host: string, jobName: string): boolean {
-    return this.countedPairs.has(pairKey(host, jobName));
+  isCounted(metric: string, labels: readonly string[]): boolean {
+    return this.countedSeries.has(seriesKey(metric, labels));
+  }
+
+  seriesCount(metric: string): number {
+    return this.seriesCounts.get(metric) ?? 0;
   }
 }
 
 /** Distinct pairs of strings. */
 function distinct(pairs: ReadonlyArray<readonly [string, string]>): Array<readonly [string, string]> {
   const seen = new Map<string, readonly [string, string]>();
-  for (const pair of pairs) seen.set(pairKey(pair[0], pair[1]), pair);
+  for (const pair of pairs) seen.set(`${pair[0]}\u0000${pair[1]}`, pair);
   return [...seen.values()];
 }
 

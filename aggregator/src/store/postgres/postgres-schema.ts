@@ -1,11 +1,12 @@
 import type { PoolClient } from "pg";
+import { DEFAULT_METRIC } from "@logtally/proto";
 import { StateError } from "../../errors";
 
 /** The PostgreSQL schema (namespace) holding logtally's tables, so they never mix with another application's. */
 export const SCHEMA = "logtally";
 
 /** Version of the tables below; a database with a newer one was written by a newer logtally. */
-export const POSTGRES_SCHEMA_VERSION = 1;
+export const POSTGRES_SCHEMA_VERSION = 2;
 
 /** Key of the transaction-scoped advisory lock migrations take: replicas starting at once migrate one after another. */
 const MIGRATION_LOCK_KEY = 0x6c6f677461;
@@ -45,6 +46,31 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE ${SCHEMA}.rejected_rows (reason text PRIMARY KEY, count bigint NOT NULL, revision bigint NOT NULL);
    CREATE INDEX rejected_rows_revision ON ${SCHEMA}.rejected_rows (revision);
    INSERT INTO ${SCHEMA}.meta (application, schema_version, revision, series_count) VALUES ('logtally', 1, 0, 0);`,
+  // Version 2: series of any metric. A metric's label names and each
+  // series' label values are JSON arrays of strings, as label-values.ts
+  // writes them: '[' || to_json(value)::text ... writes the very same text
+  // for any valid label (no control characters), so the pairs moved here
+  // keep their keys. The series count moves from meta to each metric.
+  `CREATE TABLE ${SCHEMA}.metrics (
+     name text PRIMARY KEY,
+     label_names text NOT NULL,
+     kind text NOT NULL CHECK (kind IN ('gauge', 'counter')),
+     series_count bigint NOT NULL,
+     revision bigint NOT NULL
+   );
+   CREATE INDEX metrics_revision ON ${SCHEMA}.metrics (revision);
+   CREATE TABLE ${SCHEMA}.series (
+     metric text NOT NULL REFERENCES ${SCHEMA}.metrics (name),
+     label_values text NOT NULL, count bigint NOT NULL, revision bigint NOT NULL,
+     PRIMARY KEY (metric, label_values)
+   );
+   CREATE INDEX series_revision ON ${SCHEMA}.series (revision);
+   INSERT INTO ${SCHEMA}.metrics (name, label_names, kind, series_count, revision)
+     SELECT '${DEFAULT_METRIC}', '["host","job_name"]', 'gauge', series_count, 0 FROM ${SCHEMA}.meta;
+   INSERT INTO ${SCHEMA}.series (metric, label_values, count, revision)
+     SELECT '${DEFAULT_METRIC}', '[' || to_json(host)::text || ',' || to_json(job_name)::text || ']', count, revision FROM ${SCHEMA}.counts;
+   DROP TABLE ${SCHEMA}.counts;
+   ALTER TABLE ${SCHEMA}.meta DROP COLUMN series_count;`,
 ];
 
 /**

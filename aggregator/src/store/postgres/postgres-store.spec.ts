@@ -4,7 +4,8 @@ import pg from "pg";
 import { createLogger } from "@logtally/runtime";
 import { postgresUnavailable, TestPostgres } from "@logtally/testing";
 import { StateError } from "../../errors";
-import { commitBatch, testBatch, type TestBatch } from "../../testing/commit-batch";
+import { DEFAULT_METRIC } from "@logtally/proto";
+import { commitBatch, pairDelta, testBatch, type TestBatch } from "../../testing/commit-batch";
 import { describeStoreConformance } from "../../testing/store-conformance";
 import { describeWriteFailure } from "../write-failure";
 import type { StoreOptions } from "../store";
@@ -52,7 +53,7 @@ async function openStore(url: string, options?: StoreOptions): Promise<PostgresS
 
 /** A batch of source `shared` with one row of one pair, nothing rejected. */
 function batch(overrides: Partial<TestBatch> = {}): TestBatch {
-  return testBatch({ sourceId: "shared", deltas: [{ host: "web-1", jobName: "backup", count: 1 }], rejected: [], ...overrides });
+  return testBatch({ sourceId: "shared", deltas: [pairDelta("web-1", "backup", 1)], rejected: [], ...overrides });
 }
 
 describe("PostgreSQL store", { skip }, () => {
@@ -86,7 +87,7 @@ describe("PostgreSQL store", { skip }, () => {
       assert.equal(applied, ranges.length, "each range applied exactly once");
       for (const store of [first, second]) {
         await store.refresh();
-        assert.equal(store.view.allCounts().get("web-1\u0000backup")?.count, ranges.length);
+        assert.equal(store.view.seriesOf(DEFAULT_METRIC, ["web-1", "backup"])?.count, ranges.length);
         assert.equal(store.view.generation("shared", "app.log#1")?.committedOffset, 600);
       }
     } finally {
@@ -100,13 +101,13 @@ describe("PostgreSQL store", { skip }, () => {
     try {
       await commitBatch(first, batch());
       const next = {
-        ...batch({ generation: "app.log#2", epoch: 2, endOffset: 30, deltas: [{ host: "web-1", jobName: "restore", count: 1 }] }),
+        ...batch({ generation: "app.log#2", epoch: 2, endOffset: 30, deltas: [pairDelta("web-1", "restore", 1)] }),
         startOffset: 0,
       };
       const outcomes = (await Promise.all([first.commitGroup([next]), second.commitGroup([next])])).flat();
       assert.deepEqual(outcomes.map((outcome) => outcome.decision).sort(), ["apply", "duplicate"]);
       await second.refresh();
-      assert.equal(second.view.allCounts().get("web-1\u0000restore")?.count, 1);
+      assert.equal(second.view.seriesOf(DEFAULT_METRIC, ["web-1", "restore"])?.count, 1);
     } finally {
       await Promise.all([first.close(), second.close()]);
     }
@@ -116,12 +117,88 @@ describe("PostgreSQL store", { skip }, () => {
     const url = await freshDatabase();
     const [first, second] = [await openStore(url, { maxSeries: 2 }), await openStore(url, { maxSeries: 2 })];
     try {
-      await commitBatch(first, batch({ sourceId: "a", deltas: [{ host: "one", jobName: "j", count: 1 }] }));
-      await commitBatch(second, batch({ sourceId: "b", deltas: [{ host: "two", jobName: "j", count: 1 }] }));
-      const refused = await commitBatch(first, batch({ sourceId: "a", endOffset: 200, deltas: [{ host: "three", jobName: "j", count: 1 }] }));
+      await commitBatch(first, batch({ sourceId: "a", deltas: [pairDelta("one", "j", 1)] }));
+      await commitBatch(second, batch({ sourceId: "b", deltas: [pairDelta("two", "j", 1)] }));
+      const refused = await commitBatch(first, batch({ sourceId: "a", endOffset: 200, deltas: [pairDelta("three", "j", 1)] }));
       assert.equal(refused.refusedBySeriesLimit.length, 1);
     } finally {
       await Promise.all([first.close(), second.close()]);
+    }
+  });
+
+  test("two aggregators registering one new metric at once: exactly one registers it, the other finds it known or in conflict", async () => {
+    const url = await freshDatabase();
+    const [first, second] = [await openStore(url), await openStore(url)];
+    try {
+      for (let round = 0; round < 10; round++) {
+        const metric = `race_${round}`;
+        const [a, b] = await Promise.all([
+          first.registerMetric({ metric, labelNames: ["a"] }),
+          second.registerMetric({ metric, labelNames: round % 2 === 0 ? ["a"] : ["b"] }),
+        ]);
+        const outcomes = [a.outcome, b.outcome].sort();
+        assert.deepEqual(outcomes, round % 2 === 0 ? ["known", "registered"] : ["conflict", "registered"], `round ${round}`);
+        // Both agree on what was registered, and so does the database.
+        assert.deepEqual(a.definition, b.definition);
+        assert.deepEqual(first.view.metric(metric)?.definition, second.view.metric(metric)?.definition);
+      }
+      const name = new URL(url).pathname.slice(1);
+      assert.equal(await server!.psql("SELECT count(*) FROM logtally.metrics WHERE name LIKE 'race_%'", name), "10");
+      // Series of a metric registered by one aggregator count through the other.
+      await commitBatch(second, batch({ deltas: [{ metric: "race_0", labels: ["x"], count: 3 }] }));
+      await first.refresh();
+      assert.equal(first.view.seriesOf("race_0", ["x"])?.count, 3);
+    } finally {
+      await Promise.all([first.close(), second.close()]);
+    }
+  });
+
+  test("a version 1 database keeps every count, under log_host_job_count, and its series limit", async () => {
+    const url = await freshDatabase();
+    const name = new URL(url).pathname.slice(1);
+    // The tables as version 1 created them, holding two pairs (one whose labels JSON must escape).
+    await server!.psql(
+      `CREATE SCHEMA logtally;
+       CREATE TABLE logtally.meta (singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton), application text NOT NULL,
+         schema_version integer NOT NULL, revision bigint NOT NULL, series_count bigint NOT NULL);
+       CREATE TABLE logtally.counts (host text NOT NULL, job_name text NOT NULL, count bigint NOT NULL, revision bigint NOT NULL,
+         PRIMARY KEY (host, job_name));
+       CREATE INDEX counts_revision ON logtally.counts (revision);
+       CREATE TABLE logtally.generations (source_id text NOT NULL, generation text NOT NULL, file_id text NOT NULL, epoch integer NOT NULL,
+         committed_offset bigint NOT NULL, anchor text NOT NULL, updated_ms bigint NOT NULL,
+         file_birth_ms double precision NOT NULL, file_path text NOT NULL, revision bigint NOT NULL, PRIMARY KEY (source_id, generation));
+       CREATE INDEX generations_file ON logtally.generations (source_id, file_id, epoch);
+       CREATE INDEX generations_revision ON logtally.generations (revision);
+       CREATE TABLE logtally.sources (source_id text PRIMARY KEY, created_ms bigint NOT NULL, latest_generation text NOT NULL,
+         last_seen_ms bigint NOT NULL, last_sidecar_id text NOT NULL, revision bigint NOT NULL);
+       CREATE INDEX sources_revision ON logtally.sources (revision);
+       CREATE TABLE logtally.rejected_rows (reason text PRIMARY KEY, count bigint NOT NULL, revision bigint NOT NULL);
+       CREATE INDEX rejected_rows_revision ON logtally.rejected_rows (revision);
+       INSERT INTO logtally.meta (application, schema_version, revision, series_count) VALUES ('logtally', 1, 2, 2);
+       INSERT INTO logtally.counts VALUES ('web-1', 'backup', 7, 1), ('say "hi" 日本', 'back\\slash', 1099511627776, 2);
+       INSERT INTO logtally.generations VALUES ('shared', 'app.log#1', 'app.log', 1, 100, 'aa', 500, 0, '/var/log/app.log', 2);
+       INSERT INTO logtally.sources VALUES ('shared', 400, 'app.log#1', 500, 'sidecar-1', 2);`,
+      name,
+    );
+    const store = await openStore(url, { maxSeries: 3 });
+    try {
+      assert.equal(store.view.seriesOf(DEFAULT_METRIC, ["web-1", "backup"])?.count, 7);
+      assert.equal(store.view.seriesOf(DEFAULT_METRIC, ['say "hi" 日本', "back\\slash"])?.count, 1_099_511_627_776);
+      assert.equal(store.view.totalCounted(), 1_099_511_627_783);
+      // The pairs keep their keys, and the series limit counts them: one new pair fits, the next does not.
+      const applied = await commitBatch(
+        store,
+        batch({
+          endOffset: 200,
+          deltas: [pairDelta('say "hi" 日本', "back\\slash", 1), pairDelta("web-2", "backup", 1), pairDelta("web-3", "backup", 1)],
+        }),
+      );
+      assert.deepEqual(applied.refusedBySeriesLimit, [pairDelta("web-3", "backup", 1)]);
+      assert.equal(store.view.seriesOf(DEFAULT_METRIC, ['say "hi" 日本', "back\\slash"])?.count, 1_099_511_627_777);
+      assert.equal(await server!.psql("SELECT schema_version || ' ' || revision FROM logtally.meta", name), `${POSTGRES_SCHEMA_VERSION} 3`);
+      assert.equal(await server!.psql("SELECT series_count FROM logtally.metrics WHERE name = 'log_host_job_count'", name), "3");
+    } finally {
+      await store.close();
     }
   });
 
@@ -158,7 +235,7 @@ describe("PostgreSQL store", { skip }, () => {
     await (await openStore(url)).close();
     const name = new URL(url).pathname.slice(1);
     await server!.psql(`UPDATE logtally.meta SET schema_version = ${POSTGRES_SCHEMA_VERSION + 1}`, name);
-    await assert.rejects(openStore(url), /have schema version 2, newer than this aggregator's 1/);
+    await assert.rejects(openStore(url), /have schema version 3, newer than this aggregator's 2/);
     assert.equal(await server!.psql("SELECT schema_version FROM logtally.meta", name), String(POSTGRES_SCHEMA_VERSION + 1));
   });
 
@@ -199,16 +276,13 @@ describe("PostgreSQL store", { skip }, () => {
     try {
       const sqlite = SqliteStore.open(dir);
       await commitBatch(sqlite, batch({ rejected: [{ reason: "empty_field", count: 2 }] }));
-      await commitBatch(
-        sqlite,
-        batch({ sourceId: "other", generation: "b.log#1", fileId: "b.log", endOffset: 40, deltas: [{ host: "x", jobName: "y", count: 5 }] }),
-      );
+      await commitBatch(sqlite, batch({ sourceId: "other", generation: "b.log#1", fileId: "b.log", endOffset: 40, deltas: [pairDelta("x", "y", 5)] }));
       const expected = sqlite.view.rows();
       const url = await freshDatabase();
       await assert.rejects(migrateState(dir, url, silent), /is in use by/);
       await sqlite.close();
 
-      assert.deepEqual(await migrateState(dir, url, silent), { series: 2, rows: 6, generations: 2, sources: 2 });
+      assert.deepEqual(await migrateState(dir, url, silent), { metrics: 1, series: 2, rows: 6, generations: 2, sources: 2 });
       const copied = await openStore(url);
       try {
         const sortedRows = (rows: ReturnType<SqliteStore["view"]["rows"]>) =>

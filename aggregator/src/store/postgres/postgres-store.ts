@@ -2,9 +2,11 @@ import pg from "pg";
 import type { Logger } from "@logtally/runtime";
 import { StateError } from "../../errors";
 import { decideGroup, generationKey, type GroupedBatch, type GroupOutcome, type GroupWrites } from "../../ingest/batch-group";
-import { pairKey } from "../../ingest/ledger";
-import { normalizeRejectReason } from "@logtally/proto";
-import { CountView, type StateRows } from "../count-view";
+import { seriesKey } from "../../ingest/ledger";
+import { decideRegistration, type MetricDefinition, type MetricKind, type MetricRegistration } from "../../ingest/metric-registration";
+import { normalizeRejectReason, type CountingSpec } from "@logtally/proto";
+import { CountView, NO_ROWS, type StateRows } from "../count-view";
+import { decodeLabels, encodeLabels } from "../label-values";
 import { CommitListeners, DEFAULT_MAX_SERIES, type CommittedChange, type Store, type StoreOptions } from "../store";
 import { CommittedSnapshot } from "./committed-snapshot";
 import { migrate, SCHEMA } from "./postgres-schema";
@@ -58,7 +60,7 @@ export class PostgresStore implements Store {
     { maxSeries = DEFAULT_MAX_SERIES }: StoreOptions = {},
   ) {
     this.location = redactUrl(url);
-    this.view = new CountView({ counts: [], generations: [], sources: [], rejected: [] }, maxSeries);
+    this.view = new CountView(NO_ROWS, maxSeries);
     this.pool = new pg.Pool({
       connectionString: url,
       max: POOL_SIZE,
@@ -96,14 +98,13 @@ export class PostgresStore implements Store {
   async commitGroup(group: readonly GroupedBatch[]): Promise<GroupOutcome[]> {
     type Committed = { readonly outcomes: readonly GroupOutcome[]; readonly committed?: { readonly revision: number; readonly writes: GroupWrites } };
     const { outcomes, committed } = await this.inTransaction<Committed>(async (client) => {
-      const meta = (await client.query<{ revision: number; series_count: number }>(`SELECT revision, series_count FROM ${SCHEMA}.meta FOR UPDATE`)).rows[0]!;
-      const snapshot = await CommittedSnapshot.read(client, group, meta.series_count, this.view.maxSeries);
+      const meta = (await client.query<{ revision: number }>(`SELECT revision FROM ${SCHEMA}.meta FOR UPDATE`)).rows[0]!;
+      const snapshot = await CommittedSnapshot.read(client, group, this.view.maxSeries);
       const decided = decideGroup(snapshot, group);
       if (decided.writes.generations.size === 0) return { value: { outcomes: decided.outcomes }, commit: false };
       const revision = meta.revision + 1;
-      const newPairs = [...decided.writes.pairs.values()].filter((pair) => !snapshot.isCounted(pair.host, pair.jobName)).length;
       await writeGroup(client, decided.writes, revision);
-      await client.query(`UPDATE ${SCHEMA}.meta SET revision = $1, series_count = series_count + $2`, [revision, newPairs]);
+      await client.query(`UPDATE ${SCHEMA}.meta SET revision = $1`, [revision]);
       return { value: { outcomes: decided.outcomes, committed: { revision, writes: decided.writes } }, commit: true };
     });
     if (committed && committed.revision === this.seenRevision + 1) {
@@ -145,7 +146,18 @@ export class PostgresStore implements Store {
       const revision = (await client.query<{ revision: number }>(`SELECT revision FROM ${SCHEMA}.meta`)).rows[0]!.revision;
       if (revision === since) return { value: { revision, rows: undefined }, commit: false };
       const rows: StateRows = {
-        counts: (await client.query(`SELECT host, job_name AS "jobName", count FROM ${SCHEMA}.counts WHERE revision > $1`, [since])).rows,
+        metrics: (
+          await client.query<{ name: string; label_names: string; kind: MetricKind }>(
+            `SELECT name, label_names, kind FROM ${SCHEMA}.metrics WHERE revision > $1`,
+            [since],
+          )
+        ).rows.map(({ name, label_names, kind }) => ({ name, labelNames: decodeLabels(label_names), kind })),
+        series: (
+          await client.query<{ metric: string; label_values: string; count: number }>(
+            `SELECT metric, label_values, count FROM ${SCHEMA}.series WHERE revision > $1`,
+            [since],
+          )
+        ).rows.map(({ metric, label_values, count }) => ({ metric, labels: decodeLabels(label_values), count })),
         generations: (
           await client.query(
             `SELECT source_id AS "sourceId", generation, file_id AS "fileId", epoch, committed_offset AS "committedOffset", anchor,
@@ -184,19 +196,51 @@ export class PostgresStore implements Store {
       if (revision !== 0) {
         throw new StateError(`${this.location} already holds a logtally state (${revision} commits): a state is only copied into an empty one`, this.location);
       }
+      await writeMetrics(client, rows.metrics, rows.series, 1);
       const writes: GroupWrites = {
-        pairs: new Map(rows.counts.map((pair) => [pairKey(pair.host, pair.jobName), pair])),
+        series: new Map(rows.series.map((series) => [seriesKey(series.metric, series.labels), series])),
+        newSeries: new Map(),
         generations: new Map(rows.generations.map((generation) => [generationKey(generation.sourceId, generation.generation), generation])),
         sources: new Map(rows.sources.map((source) => [source.sourceId, source])),
         rejected: new Map(rows.rejected),
-        countedRows: rows.counts.reduce((sum, pair) => sum + pair.count, 0),
+        countedRows: rows.series.reduce((sum, series) => sum + series.count, 0),
       };
       // Into empty tables, the increments are the totals.
       await writeGroup(client, writes, 1);
-      await client.query(`UPDATE ${SCHEMA}.meta SET revision = 1, series_count = $1`, [rows.counts.length]);
+      await client.query(`UPDATE ${SCHEMA}.meta SET revision = 1`);
       return { value: undefined, commit: true };
     });
     await this.refresh();
+  }
+
+  /**
+   * Registers as Store.registerMetric() says. Definitions never change, so
+   * a metric the view holds is decided without the database; a new one in a
+   * transaction that takes the commit lock (the `meta` row) first, as
+   * commits do: of two aggregators registering one metric at once, the
+   * second reads the first's row once it holds the lock, and finds it known
+   * or in conflict.
+   */
+  async registerMetric(spec: CountingSpec): Promise<MetricRegistration> {
+    const held = this.view.metric(spec.metric);
+    if (held) return decideRegistration(held.definition, spec);
+    const { registration, revision } = await this.inTransaction<{ registration: MetricRegistration; revision?: number }>(async (client) => {
+      const meta = (await client.query<{ revision: number }>(`SELECT revision FROM ${SCHEMA}.meta FOR UPDATE`)).rows[0]!;
+      const stored = (
+        await client.query<{ label_names: string; kind: MetricKind }>(`SELECT label_names, kind FROM ${SCHEMA}.metrics WHERE name = $1`, [spec.metric])
+      ).rows[0];
+      const existing = stored && { name: spec.metric, labelNames: decodeLabels(stored.label_names), kind: stored.kind };
+      const decided = decideRegistration(existing, spec);
+      if (decided.outcome !== "registered") return { value: { registration: decided }, commit: false };
+      const next = meta.revision + 1;
+      await writeMetrics(client, [decided.definition], [], next);
+      await client.query(`UPDATE ${SCHEMA}.meta SET revision = $1`, [next]);
+      return { value: { registration: decided, revision: next }, commit: true };
+    });
+    // Stored, or found stored: the view holds it from now on (a refresh reading it again changes nothing).
+    this.view.define(registration.definition);
+    if (revision === this.seenRevision + 1) this.seenRevision = revision;
+    return registration;
   }
 
   onCommit(listener: (change: CommittedChange) => void): () => void {
@@ -252,15 +296,49 @@ export class PostgresStore implements Store {
   }
 }
 
+/**
+ * Writes metric definitions, with the number of `series` of each (the series
+ * limit's count); a metric stored already keeps its definition, which never
+ * changes, and takes the new series count.
+ */
+async function writeMetrics(client: pg.PoolClient, metrics: readonly MetricDefinition[], series: StateRows["series"], revision: number): Promise<void> {
+  if (metrics.length === 0) return;
+  const seriesCounts = new Map<string, number>();
+  for (const { metric } of series) seriesCounts.set(metric, (seriesCounts.get(metric) ?? 0) + 1);
+  await client.query(
+    `INSERT INTO ${SCHEMA}.metrics (name, label_names, kind, series_count, revision)
+     SELECT name, label_names, kind, series_count, $5 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS k(name, label_names, kind, series_count)
+     ON CONFLICT (name) DO UPDATE SET series_count = EXCLUDED.series_count, revision = EXCLUDED.revision`,
+    [
+      metrics.map((metric) => metric.name),
+      metrics.map((metric) => encodeLabels(metric.labelNames)),
+      metrics.map((metric) => metric.kind),
+      metrics.map((metric) => seriesCounts.get(metric.name) ?? 0),
+      revision,
+    ],
+  );
+}
+
 /** Writes what a group changes, one statement per table, rows in key order (two writers never wait on each other in a cycle). */
 async function writeGroup(client: pg.PoolClient, writes: GroupWrites, revision: number): Promise<void> {
-  const pairs = [...writes.pairs.values()].sort((a, b) => compare(a.host, b.host) || compare(a.jobName, b.jobName));
-  if (pairs.length > 0) {
+  const series = [...writes.series.values()]
+    .map((delta) => ({ metric: delta.metric, labelValues: encodeLabels(delta.labels), count: delta.count }))
+    .sort((a, b) => compare(a.metric, b.metric) || compare(a.labelValues, b.labelValues));
+  if (series.length > 0) {
     await client.query(
-      `INSERT INTO ${SCHEMA}.counts (host, job_name, count, revision)
-       SELECT host, job_name, count, $4 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS k(host, job_name, count)
-       ON CONFLICT (host, job_name) DO UPDATE SET count = counts.count + EXCLUDED.count, revision = EXCLUDED.revision`,
-      [pairs.map((pair) => pair.host), pairs.map((pair) => pair.jobName), pairs.map((pair) => pair.count), revision],
+      `INSERT INTO ${SCHEMA}.series (metric, label_values, count, revision)
+       SELECT metric, label_values, count, $4 FROM unnest($1::text[], $2::text[], $3::bigint[]) AS k(metric, label_values, count)
+       ON CONFLICT (metric, label_values) DO UPDATE SET count = series.count + EXCLUDED.count, revision = EXCLUDED.revision`,
+      [series.map((row) => row.metric), series.map((row) => row.labelValues), series.map((row) => row.count), revision],
+    );
+  }
+  if (writes.newSeries.size > 0) {
+    // The series limit's count; not part of what a view reads, so the revision stays.
+    const added = [...writes.newSeries].sort(([a], [b]) => compare(a, b));
+    await client.query(
+      `UPDATE ${SCHEMA}.metrics m SET series_count = m.series_count + k.added
+       FROM unnest($1::text[], $2::bigint[]) AS k(name, added) WHERE m.name = k.name`,
+      [added.map(([name]) => name), added.map(([, count]) => count)],
     );
   }
   const generations = [...writes.generations.values()];
