@@ -3,6 +3,7 @@ import * as assert from "node:assert/strict";
 import * as os from "node:os";
 import { ConfigError } from "@logtally/runtime";
 import { SIDECAR_HELP, parseSidecarConfig, type SidecarConfig } from "./config";
+import { DEFAULT_RULES } from "./parse/counting-rules";
 
 const DEFAULT_FILE = "/var/log/app/log.csv";
 
@@ -33,6 +34,7 @@ test("defaults", () => {
     sourceId: `${os.hostname()}:${DEFAULT_FILE}`,
     sidecarId: os.hostname(),
     metricsListen: undefined,
+    counting: DEFAULT_RULES,
     maxLineBytes: 65_536,
     batchMaxBytes: 8_388_608,
     batchLingerMs: 200,
@@ -69,6 +71,12 @@ test("every setting can be given by flag", () => {
     "--source-id=src",
     "--sidecar-id=car",
     "--metrics-listen=127.0.0.1:9464",
+    "--format=jsonl",
+    "--metric=http_requests",
+    "--label=method=.request.method",
+    "--label",
+    "status=.status",
+    "--where=.level=~warn|error",
     "--max-line-bytes=256",
     "--batch-max-bytes=4096",
     "--batch-linger-ms=0",
@@ -92,6 +100,15 @@ test("every setting can be given by flag", () => {
     sourceId: "src",
     sidecarId: "car",
     metricsListen: { host: "127.0.0.1", port: 9464 },
+    counting: {
+      format: { kind: "jsonl" },
+      spec: { metric: "http_requests", labelNames: ["method", "status"] },
+      labelFields: [
+        { kind: "path", keys: ["request", "method"] },
+        { kind: "path", keys: ["status"] },
+      ],
+      where: [{ field: { kind: "path", keys: ["level"] }, match: { kind: "regex", regex: /^(?:warn|error)$/ }, text: ".level=~warn|error" }],
+    },
     maxLineBytes: 256,
     batchMaxBytes: 4096,
     batchLingerMs: 0,
@@ -115,6 +132,11 @@ test("every setting can be given by environment variable", () => {
     LOGTALLY_SOURCE_ID: "src",
     LOGTALLY_SIDECAR_ID: "car",
     LOGTALLY_METRICS_LISTEN: "0.0.0.0:9464",
+    LOGTALLY_FORMAT: "csv",
+    LOGTALLY_DELIMITER: ";",
+    LOGTALLY_METRIC: "http_requests",
+    LOGTALLY_LABELS: "method=verb,status=3",
+    LOGTALLY_WHERE: "level=error\nhost=~web-.*,x",
     LOGTALLY_MAX_LINE_BYTES: "16777216",
     LOGTALLY_BATCH_MAX_BYTES: "268435456",
     LOGTALLY_BATCH_LINGER_MS: "10000",
@@ -138,6 +160,18 @@ test("every setting can be given by environment variable", () => {
     sourceId: "src",
     sidecarId: "car",
     metricsListen: { host: "0.0.0.0", port: 9464 },
+    counting: {
+      format: { kind: "csv", delimiter: 0x3b },
+      spec: { metric: "http_requests", labelNames: ["method", "status"] },
+      labelFields: [
+        { kind: "header", name: "verb" },
+        { kind: "column", index: 2 },
+      ],
+      where: [
+        { field: { kind: "header", name: "level" }, match: { kind: "equals", value: "error" }, text: "level=error" },
+        { field: { kind: "header", name: "host" }, match: { kind: "regex", regex: /^(?:web-.*,x)$/ }, text: "host=~web-.*,x" },
+      ],
+    },
     maxLineBytes: 16 * 1024 * 1024,
     batchMaxBytes: 256 * 1024 * 1024,
     batchLingerMs: 10_000,

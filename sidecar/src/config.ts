@@ -12,9 +12,11 @@ import {
   type ListenAddress,
   type LOG_LEVELS,
 } from "@logtally/runtime";
+import { COUNTING_FLAGS, parseCountingRules } from "./counting-flags";
+import type { CountingRules } from "./parse/counting-rules";
 
 export const SIDECAR_FLAGS = [
-  { name: "file", env: "LOGTALLY_FILE", default: "/var/log/app/log.csv", description: "The CSV log file to tail (rows host,job_name)." },
+  { name: "file", env: "LOGTALLY_FILE", default: "/var/log/app/log.csv", description: "The log file to tail: CSV or JSON lines (see --format)." },
   {
     name: "aggregator",
     env: "LOGTALLY_AGGREGATOR",
@@ -38,6 +40,7 @@ export const SIDECAR_FLAGS = [
     env: "LOGTALLY_METRICS_LISTEN",
     description: "host:port for the sidecar's own /metrics, /healthz and /readyz. Off unless set.",
   },
+  ...COUNTING_FLAGS,
   {
     name: "max-line-bytes",
     env: "LOGTALLY_MAX_LINE_BYTES",
@@ -148,6 +151,8 @@ export interface SidecarConfig {
   readonly sourceId: string;
   readonly sidecarId: string;
   readonly metricsListen: ListenAddress | undefined;
+  /** What is counted and how lines are read (--format, --delimiter, --metric, --label, --where). */
+  readonly counting: CountingRules;
   readonly maxLineBytes: number;
   readonly batchMaxBytes: number;
   readonly batchLingerMs: number;
@@ -168,7 +173,8 @@ export interface SidecarConfig {
 /** `--help` text. */
 export const SIDECAR_HELP = formatHelp(
   "logtally-sidecar [options]",
-  "Tails one CSV log file and ships per-(host, job_name) row deltas to the logtally aggregator,\n" +
+  "Tails one log file (CSV or JSON lines) and ships row deltas to the logtally aggregator, per distinct\n" +
+    "tuple of label values (by default log_host_job_count{host, job_name}, from columns 1 and 2),\n" +
     "resuming from the aggregator's committed offset. It exposes no counts itself.\n\n" +
     "To add it to Kubernetes pods: logtally-sidecar inject --help, logtally-sidecar webhook --help.",
   SIDECAR_FLAGS,
@@ -201,6 +207,7 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Side
     sourceId: identifier("source-id", sourceId),
     sidecarId: identifier("sidecar-id", values["sidecar-id"] ?? podName ?? os.hostname()),
     metricsListen: values["metrics-listen"] ? parseListenAddress(labels["metrics-listen"], values["metrics-listen"]) : undefined,
+    counting: parseCountingRules(parsed),
     maxLineBytes: integer("max-line-bytes"),
     batchMaxBytes: integer("batch-max-bytes"),
     batchLingerMs: integer("batch-linger-ms"),

@@ -28,7 +28,14 @@ async function runSidecar(config: SidecarConfig): Promise<number> {
     log.info({ metricsPort: port }, "metrics listening");
   }
   sidecar.start();
-  const signal = await firstStopSignal();
+  const ended = await Promise.race([firstStopSignal().then((signal) => ({ signal })), sidecar.failed().then((refusal) => ({ refusal }))]);
+  if ("refusal" in ended) {
+    log.fatal({ reason: ended.refusal.message }, `the aggregator refused what this sidecar counts: ${ended.refusal.message}`);
+    await sidecar.stop();
+    await http?.stop();
+    return 1;
+  }
+  const { signal } = ended;
   log.info({ signal }, "signal received");
   // SIGTERM is how Kubernetes scales a pod down: ship everything first.
   await sidecar.drain();

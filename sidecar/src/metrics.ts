@@ -2,8 +2,8 @@ import { Counter, Gauge, Registry } from "prom-client";
 import { emptyTally, type LineTally } from "./batch/delta-batcher";
 
 /**
- * The sidecar's own pipeline metrics. Deliberately no per-pair counts: only
- * the aggregator exposes log_host_job_count, so a scrape that reaches a
+ * The sidecar's own pipeline metrics. Deliberately no per-series counts: only
+ * the aggregator exposes the counted metric, so a scrape that reaches a
  * sidecar can never double a number.
  */
 export class SidecarMetrics {
@@ -23,7 +23,7 @@ export class SidecarMetrics {
     const tally = this.tally;
     new Counter({
       name: "logtally_sidecar_rows_total",
-      help: "Complete lines parsed, by outcome: counted (shipped as deltas), skipped (blank or header), rejected.",
+      help: "Complete lines parsed, by outcome: counted (shipped as deltas), skipped (blank or header), filtered (not matching --where), rejected.",
       labelNames: ["outcome"],
       registers,
       collect() {
@@ -32,6 +32,7 @@ export class SidecarMetrics {
         for (const count of tally.rejected.values()) rejected += count;
         this.inc({ outcome: "counted" }, tally.counted);
         this.inc({ outcome: "skipped" }, tally.skipped);
+        this.inc({ outcome: "filtered" }, tally.filtered);
         this.inc({ outcome: "rejected" }, rejected);
       },
     });
@@ -43,6 +44,15 @@ export class SidecarMetrics {
       collect() {
         this.reset();
         for (const [reason, count] of tally.rejected) this.inc({ reason }, count);
+      },
+    });
+    new Counter({
+      name: "logtally_sidecar_rows_filtered_total",
+      help: "Lines neither counted nor rejected because they do not match every --where.",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(tally.filtered);
       },
     });
     this.bytesRead = new Counter({ name: "logtally_sidecar_read_bytes_total", help: "Bytes read from log files.", registers });

@@ -1,5 +1,5 @@
 import { status } from "@grpc/grpc-js";
-import type { IngestClient, Welcome__Output } from "@logtally/proto";
+import type { Hello, IngestClient, Welcome__Output } from "@logtally/proto";
 import type { Logger } from "@logtally/runtime";
 import type { CredentialFiles } from "@logtally/runtime";
 import { Backoff, sleep } from "./ship/backoff";
@@ -9,7 +9,8 @@ import type { SidecarConfig } from "./config";
 import { FileFollower, holdsWhatWasCounted, type Identify } from "./tail/file-follower";
 import { ANCHOR_WINDOW_BYTES, type FollowedFile } from "./tail/followed-file";
 import { GenerationShipper, type ShipperContext } from "./ship/generation-shipper";
-import { ConnectionLost, IngestConnection, createIngestClient } from "./ship/ingest-connection";
+import { ConnectionLost, IngestConnection, SpecRefused, SpecsNotSupported, createIngestClient } from "./ship/ingest-connection";
+import { wireSpec } from "./ship/wire-deltas";
 import type { SidecarMetrics } from "./metrics";
 import { TokenMetadata } from "./ship/token-metadata";
 
@@ -56,6 +57,13 @@ export class Sidecar {
   private readonly follower: FileFollower;
   /** Holds the process open while the sidecar runs: its own waits are unref()ed timers. */
   private keepAlive: NodeJS.Timeout | undefined;
+  /** Resolves failed(): the sidecar gives up on its own. */
+  private giveUp: (refusal: SpecRefused) => void = () => undefined;
+  private readonly failure = new Promise<SpecRefused>((resolve) => {
+    this.giveUp = resolve;
+  });
+  /** Hello.spec: undefined for the default spec, which keeps the wire of sidecars before specs. */
+  private readonly spec: Hello["spec"];
 
   /** Reads the credential files, if any: throws CredentialFileError when one is unusable. */
   constructor(
@@ -69,8 +77,10 @@ export class Sidecar {
     this.credentialFiles = security.files;
     this.token = new TokenMetadata(config.tokenFile, credentialsLog);
     this.client = createIngestClient(config.aggregator, security);
+    this.spec = wireSpec(config.counting.spec);
     this.shipperContext = {
       path: config.file,
+      rules: config.counting,
       maxLineBytes: config.maxLineBytes,
       batchMaxBytes: config.batchMaxBytes,
       batchLingerMs: config.batchLingerMs,
@@ -98,6 +108,15 @@ export class Sidecar {
     });
   }
 
+  /**
+   * Resolves when the sidecar stopped shipping for good on its own: the
+   * aggregator refused its counting spec, which only new flags can fix.
+   * Never resolves otherwise. The caller then stops it and exits non-zero.
+   */
+  failed(): Promise<SpecRefused> {
+    return this.failure;
+  }
+
   /** True while a stream to the aggregator is open and answered. */
   isConnected(): boolean {
     return this.connected;
@@ -110,8 +129,21 @@ export class Sidecar {
     for (const files of this.credentialFiles) files.start(this.config.credentialsReloadMs);
     this.follower.markStart();
     this.keepAlive = setInterval(() => undefined, 1 << 30);
-    const { file, aggregator, sourceId, tls, tokenFile } = this.config;
-    this.log.info({ file, aggregator, sourceId, transport: tls ? "tls" : "plaintext", token: tokenFile !== undefined }, "sidecar started");
+    const { file, aggregator, sourceId, tls, tokenFile, counting } = this.config;
+    this.log.info(
+      {
+        file,
+        aggregator,
+        sourceId,
+        transport: tls ? "tls" : "plaintext",
+        token: tokenFile !== undefined,
+        format: counting.format.kind,
+        metric: counting.spec.metric,
+        labels: counting.spec.labelNames,
+        where: counting.where.map((rule) => rule.text),
+      },
+      "sidecar started",
+    );
     this.lifecycle = { state: "running", done: this.run() };
   }
 
@@ -164,8 +196,20 @@ export class Sidecar {
         this.connected = false;
         this.metrics.connected.set(0);
         if (signal.aborted) return;
+        if (error instanceof SpecRefused) {
+          this.giveUp(error);
+          return;
+        }
         const delayMs = this.backoff.next();
-        if (error instanceof ConnectionLost && error.code === status.UNAUTHENTICATED) {
+        if (error instanceof SpecsNotSupported) {
+          // Likely a rollout that reached the sidecars first (or an aggregator
+          // replica not upgraded yet): keep the application's pod running and
+          // the rows in the file, and ship once an upgraded aggregator answers.
+          this.log.error(
+            { metric: this.config.counting.spec.metric, retryInMs: delayMs },
+            "the aggregator does not support counting specs (--metric/--label other than the default): upgrade the aggregator; nothing is shipped until then",
+          );
+        } else if (error instanceof ConnectionLost && error.code === status.UNAUTHENTICATED) {
           this.metrics.reconnects.inc();
           this.log.error(
             { err: error.message, retryInMs: delayMs },
@@ -252,6 +296,7 @@ export class Sidecar {
           fileId,
           sidecarId: this.config.sidecarId,
           supersedeGeneration: position.supersede,
+          spec: this.spec,
         },
         this.abort.signal,
       );
@@ -288,6 +333,6 @@ export class Sidecar {
   /** Asks the aggregator, over `connection`, what it knows of a file id (a Hello that supersedes nothing). */
   private identifier(connection: IngestConnection): Identify {
     const { sourceId, sidecarId } = this.config;
-    return (fileId) => connection.hello({ sourceId, fileId, sidecarId, supersedeGeneration: "" }, this.abort.signal);
+    return (fileId) => connection.hello({ sourceId, fileId, sidecarId, supersedeGeneration: "", spec: this.spec }, this.abort.signal);
   }
 }

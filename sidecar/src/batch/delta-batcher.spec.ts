@@ -45,9 +45,9 @@ function sumDeltas(batches: readonly SealedBatch[]): Map<string, number> {
   const counts = new Map<string, number>();
   for (const batch of batches) {
     const seen = new Set<string>();
-    for (const { host, jobName, count } of batch.deltas) {
-      const key = pairKey(host, jobName);
-      assert.ok(!seen.has(key), `pair ${JSON.stringify([host, jobName])} listed twice in one batch`);
+    for (const { labels, count } of batch.deltas) {
+      const key = pairKey(labels[0]!, labels[1]!);
+      assert.ok(!seen.has(key), `pair ${JSON.stringify(labels)} listed twice in one batch`);
       seen.add(key);
       assert.ok(count > 0, `non-positive count ${count}`);
       counts.set(key, (counts.get(key) ?? 0) + count);
@@ -175,12 +175,12 @@ test("header and blank lines advance the range but count nothing", () => {
   const batches = batcher.takeSealed();
   assertTiles(batches, 0, text.length);
   assert.deepEqual(batches, [{ startOffset: 0, endOffset: text.length, deltas: [], rows: 0, rejected: [] }]);
-  assert.deepEqual(tally, { counted: 0, skipped: 4, rejected: new Map() });
+  assert.deepEqual(tally, { counted: 0, skipped: 4, filtered: 0, rejected: new Map() });
 });
 
 test("the header is only a header at offset 0", () => {
   const batches = batchesOf("host,job_name\n", 1 << 20, { startOffset: 500 });
-  assert.deepEqual(batches, [{ startOffset: 500, endOffset: 514, deltas: [{ host: "host", jobName: "job_name", count: 1 }], rows: 1, rejected: [] }]);
+  assert.deepEqual(batches, [{ startOffset: 500, endOffset: 514, deltas: [{ labels: ["host", "job_name"], count: 1 }], rows: 1, rejected: [] }]);
 });
 
 test("a batch is sealed as soon as it covers maxBatchBytes", () => {
@@ -200,9 +200,9 @@ test("a batch is sealed as soon as it covers maxBatchBytes", () => {
   assert.deepEqual(batcher.takeSealed(), []);
   batcher.seal();
   const rest = batcher.takeSealed();
-  assert.deepEqual(rest, [{ startOffset: 54, endOffset: 60, deltas: [{ host: "h1", jobName: "j1", count: 1 }], rows: 1, rejected: [] }]);
+  assert.deepEqual(rest, [{ startOffset: 54, endOffset: 60, deltas: [{ labels: ["h1", "j1"], count: 1 }], rows: 1, rejected: [] }]);
   // Later lines of the same pair did not change batches already sealed.
-  assert.deepEqual(sealed[0]?.deltas, [{ host: "h1", jobName: "j1", count: 3 }]);
+  assert.deepEqual(sealed[0]?.deltas, [{ labels: ["h1", "j1"], count: 3 }]);
 });
 
 test("a batch overruns maxBatchBytes by at most its last line, which is never split", () => {
@@ -246,9 +246,9 @@ test("a batch is sealed before a line that would exceed the pair limit", () => {
   const secondStart = startOffset + Buffer.byteLength(lines.slice(0, MAX_DELTAS_PER_BATCH + 1).join(""));
   assert.equal(second.startOffset, secondStart);
   assert.deepEqual(second.deltas, [
-    { host: `host-${MAX_DELTAS_PER_BATCH}`, jobName: "job", count: 1 },
-    { host: "host-0", jobName: "job", count: 1 },
-    { host: "host-1", jobName: "job", count: 1 },
+    { labels: [`host-${MAX_DELTAS_PER_BATCH}`, "job"], count: 1 },
+    { labels: ["host-0", "job"], count: 1 },
+    { labels: ["host-1", "job"], count: 1 },
   ]);
   const totals = sumDeltas(batches);
   assert.equal(totals.size, MAX_DELTAS_PER_BATCH + 1);
@@ -272,7 +272,8 @@ test("more than twice the pair limit in distinct hosts splits into three batches
 
 test("a row cache that fills mid-batch loses no row and lists no pair twice", () => {
   // 4 distinct lines fit; the cache is cleared over and over while batches are open.
-  const batcher = new DeltaBatcher(1 << 30, emptyTally(), new RowCache(4, 1 << 10));
+  const rowCache = new RowCache(4, 1 << 10);
+  const batcher = new DeltaBatcher(1 << 30, emptyTally(), rowCache.parser, rowCache);
   const lines: string[] = [];
   const expected = new Map<string, number>();
   const random = seededRandom(7);
@@ -299,7 +300,7 @@ test("discard() forgets the open batch's counts: what is fed next starts from ze
   batcher.seal();
   assert.deepEqual(
     batcher.takeSealed().map((batch) => batch.deltas),
-    [[{ host: "h0", jobName: "j0", count: 1 }]],
+    [[{ labels: ["h0", "j0"], count: 1 }]],
   );
 });
 
@@ -307,7 +308,7 @@ test("discard() drops sealed and open batches not yet taken", () => {
   const batcher = new DeltaBatcher(12);
   feed(batcher, "h0,j0\nh0,j0\n", { startOffset: 0 });
   const taken = batcher.takeSealed();
-  assert.deepEqual(taken, [{ startOffset: 0, endOffset: 12, deltas: [{ host: "h0", jobName: "j0", count: 2 }], rows: 2, rejected: [] }]);
+  assert.deepEqual(taken, [{ startOffset: 0, endOffset: 12, deltas: [{ labels: ["h0", "j0"], count: 2 }], rows: 2, rejected: [] }]);
   // [12, 24) is sealed and [24, 30) still open when the reader moves away.
   feed(batcher, "h1,j1\nh2,j2\nh3,j3\n", { startOffset: 12 });
   batcher.discard();
@@ -317,7 +318,7 @@ test("discard() drops sealed and open batches not yet taken", () => {
   // Re-reading from elsewhere starts a fresh batch at that offset.
   feed(batcher, "h9,j9\n", { startOffset: 6 });
   batcher.seal();
-  assert.deepEqual(batcher.takeSealed(), [{ startOffset: 6, endOffset: 12, deltas: [{ host: "h9", jobName: "j9", count: 1 }], rows: 1, rejected: [] }]);
+  assert.deepEqual(batcher.takeSealed(), [{ startOffset: 6, endOffset: 12, deltas: [{ labels: ["h9", "j9"], count: 1 }], rows: 1, rejected: [] }]);
   // Batches taken before are the caller's and unchanged.
   assert.equal(taken[0]?.deltas[0]?.count, 2);
 });
@@ -335,12 +336,13 @@ test("one tally accumulates across batchers", () => {
   const tally: LineTally = emptyTally();
   const first = new DeltaBatcher(1 << 20, tally);
   feed(first, "host,job_name\nh1,j1\nbad\n\n", { startOffset: 0 });
-  assert.deepEqual(tally, { counted: 1, skipped: 2, rejected: new Map([["too_few_fields", 1]]) });
+  assert.deepEqual(tally, { counted: 1, skipped: 2, filtered: 0, rejected: new Map([["too_few_fields", 1]]) });
   const second = new DeltaBatcher(1 << 20, tally);
   feed(second, "h1,j1\nh2,j2\nalso-bad\n,x\n", { startOffset: 100 });
   assert.deepEqual(tally, {
     counted: 3,
     skipped: 2,
+    filtered: 0,
     rejected: new Map<RejectReason, number>([
       ["too_few_fields", 2],
       ["empty_field", 1],
@@ -451,7 +453,7 @@ test("random input, chunking and batch size: batches tile the range and add up t
       reference.rows,
       context,
     );
-    assert.deepEqual(tally, { counted: reference.rows, skipped: reference.skipped, rejected: reference.rejected }, context);
+    assert.deepEqual(tally, { counted: reference.rows, skipped: reference.skipped, filtered: 0, rejected: reference.rejected }, context);
 
     // Every batch but the last was sealed by size, and as soon as it reached it.
     const lineEnds = new Set(reference.lineEnds.map((end) => startOffset + end));

@@ -16,7 +16,7 @@ test("a repeated line gets the same id and one shared parse result", () => {
   const cache = new RowCache();
   const id = idIn(cache, "web-1,backup");
   assert.equal(idIn(cache, "web-1,backup"), id);
-  assert.deepEqual(cache.row(id), { kind: "row", host: "web-1", jobName: "backup" });
+  assert.deepEqual(cache.row(id), { kind: "row", labels: ["web-1", "backup"] });
   assert.notEqual(idIn(cache, "web-1, backup"), id, "other bytes, other line");
   assert.equal(cache.size, 2);
 });
@@ -30,7 +30,7 @@ test("results equal the parser's for every kind of line, and the first sight is 
   const invalid = Buffer.from([0x61, 0x2c, 0xc3]);
   const valid = Buffer.from([0x61, 0x2c, 0xc3, 0xa9]);
   assert.deepEqual(cache.row(cache.idOf(invalid, 0, invalid.length)), { kind: "rejected", reason: "invalid_utf8" });
-  assert.deepEqual(cache.row(cache.idOf(valid, 0, valid.length)), { kind: "row", host: "a", jobName: "é" });
+  assert.deepEqual(cache.row(cache.idOf(valid, 0, valid.length)), { kind: "row", labels: ["a", "é"] });
 });
 
 test("many lines in a small table: colliding slots never confuse two lines", () => {
@@ -41,7 +41,7 @@ test("many lines in a small table: colliding slots never confuse two lines", () 
   for (const [text, id] of ids) {
     assert.equal(idIn(cache, text), id, text);
     const row = cache.row(id);
-    assert.equal(row.kind === "row" && `${row.host},${row.jobName}`, text);
+    assert.equal(row.kind === "row" && row.labels.join(","), text);
   }
 });
 
@@ -54,7 +54,7 @@ test("a full cache answers -1 for new lines, still finds the old ones, and start
   assert.equal(cache.size, 0);
   const id = idIn(cache, "h4,j");
   assert.equal(id, 0);
-  assert.deepEqual(cache.row(id), { kind: "row", host: "h4", jobName: "j" });
+  assert.deepEqual(cache.row(id), { kind: "row", labels: ["h4", "j"] });
 });
 
 test("the arena bounds the bytes kept: a line that does not fit gets -1", () => {

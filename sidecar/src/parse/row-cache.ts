@@ -1,4 +1,5 @@
-import { parseRow, type ParsedRow } from "./row-parser";
+import type { ParsedRow, RowParser } from "./parsed-row";
+import { defaultRowParser } from "./row-parser";
 
 /** Distinct lines remembered before the cache must be cleared. */
 export const ROW_CACHE_ENTRIES = 65_536;
@@ -27,9 +28,11 @@ export class RowCache {
   private readonly arena: Buffer;
   private arenaUsed = 0;
 
+  /** `parser` parses each line on first sight; its results must depend on the line's bytes alone once the header is read. */
   constructor(
     readonly maxEntries: number = ROW_CACHE_ENTRIES,
     arenaBytes: number = ROW_CACHE_BYTES,
+    readonly parser: RowParser = defaultRowParser(),
   ) {
     // At most half full, so probe sequences stay short.
     let slotCount = 1;
@@ -69,7 +72,7 @@ export class RowCache {
     this.entryStart[id] = this.arenaUsed;
     this.entryLength[id] = length;
     this.arenaUsed += length;
-    this.rows.push(parseRow(bytes.subarray(from, to), false));
+    this.rows.push(this.parser.parse(bytes.subarray(from, to), false));
     this.slots[slot] = id + 1;
     return id;
   }

@@ -2,7 +2,8 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import fc from "fast-check";
 import { checkLabel, type RejectReason } from "@logtally/proto";
-import { parseRow, type ParsedRow } from "./row-parser";
+import type { ParsedRow } from "./parsed-row";
+import { parseRow } from "./row-parser";
 import { anyBytes, hostileBytes } from "../testing/hostile-bytes";
 import { propertyRuns } from "../testing/property-runs";
 
@@ -51,9 +52,10 @@ test("parseRow never throws on arbitrary bytes and answers only well-formed outc
       assert.deepEqual(bytes, copy, "the line is not modified");
       switch (parsed.kind) {
         case "row":
-          assert.deepEqual(Object.keys(parsed).sort(), ["host", "jobName", "kind"]);
-          assert.equal(checkLabel(parsed.host), undefined, `host ${JSON.stringify(parsed.host)}`);
-          assert.equal(checkLabel(parsed.jobName), undefined, `job_name ${JSON.stringify(parsed.jobName)}`);
+          assert.deepEqual(Object.keys(parsed).sort(), ["kind", "labels"]);
+          assert.equal(parsed.labels.length, 2);
+          assert.equal(checkLabel(parsed.labels[0]!), undefined, `host ${JSON.stringify(parsed.labels[0])}`);
+          assert.equal(checkLabel(parsed.labels[1]!), undefined, `job_name ${JSON.stringify(parsed.labels[1])}`);
           break;
         case "skip":
           assert.ok(parsed.why === "blank" || (parsed.why === "header" && isFirstLine), `skipped as ${parsed.why}`);
@@ -129,7 +131,7 @@ function referenceParse(bytes: Buffer, isFirstLine: boolean): ParsedRow {
   }
   if (isFirstLine && host === "host" && jobName === "job_name") return { kind: "skip", why: "header" };
   const problem = checkLabel(host) ?? checkLabel(jobName);
-  return problem === undefined ? { kind: "row", host, jobName } : { kind: "rejected", reason: problem };
+  return problem === undefined ? { kind: "row", labels: [host, jobName] } : { kind: "rejected", reason: problem };
 }
 
 test("parseRow agrees with a plain reading of its contract on arbitrary bytes", () => {
@@ -189,7 +191,7 @@ test("any row read from arbitrary bytes, written back as quoted CSV, reads the s
     fc.property(line, (bytes) => {
       const parsed = parseRow(bytes, false);
       fc.pre(parsed.kind === "row");
-      assert.deepEqual(parseRow(Buffer.from(` ${quote(parsed.host)}\t,${quote(parsed.jobName)}\r`, "utf8"), false), parsed);
+      assert.deepEqual(parseRow(Buffer.from(` ${quote(parsed.labels[0]!)}\t,${quote(parsed.labels[1]!)}\r`, "utf8"), false), parsed);
     }),
     propertyRuns(1000),
   );

@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { checkLabel, MAX_LABEL_BYTES, REJECT_REASONS, type RejectReason } from "@logtally/proto";
-import { parseRow, type ParsedRow } from "./row-parser";
+import type { ParsedRow } from "./parsed-row";
+import { parseRow } from "./row-parser";
 import { seededRandom } from "@logtally/testing";
 
 /** Parses a line given as text (encoded as UTF-8) or as raw bytes. */
@@ -10,7 +11,7 @@ function parse(line: string | number[], isFirstLine = false): ParsedRow {
 }
 
 function row(host: string, jobName: string): ParsedRow {
-  return { kind: "row", host, jobName };
+  return { kind: "row", labels: [host, jobName] };
 }
 
 function rejected(reason: RejectReason): ParsedRow {
@@ -215,8 +216,8 @@ test("random bytes never make parseRow throw, and every row it returns is valid"
     }
     kindsSeen.add(result.kind === "rejected" ? result.reason : result.kind);
     if (result.kind === "row") {
-      assert.equal(checkLabel(result.host), undefined, line.toString("hex"));
-      assert.equal(checkLabel(result.jobName), undefined, line.toString("hex"));
+      assert.equal(checkLabel(result.labels[0]!), undefined, line.toString("hex"));
+      assert.equal(checkLabel(result.labels[1]!), undefined, line.toString("hex"));
     } else if (result.kind === "rejected") {
       assert.ok(reasons.has(result.reason), result.reason);
     }

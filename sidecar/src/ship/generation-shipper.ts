@@ -8,6 +8,11 @@ import { copyHoldingTheRest } from "../tail/truncation-copy";
 import type { FollowedFile } from "../tail/followed-file";
 import type { IngestConnection } from "./ingest-connection";
 import { LineSplitter } from "../parse/line-splitter";
+import type { CountingRules } from "../parse/counting-rules";
+import type { RowParser } from "../parse/parsed-row";
+import { createRowParser } from "../parse/row-parser";
+import { readFirstLine } from "../tail/first-line";
+import { wireDeltas } from "./wire-deltas";
 import type { SidecarMetrics } from "../metrics";
 import { inodeOf } from "../tail/rotation";
 
@@ -25,6 +30,8 @@ export interface ShipperContext {
   readonly path: string;
   readonly maxLineBytes: number;
   readonly batchMaxBytes: number;
+  /** What is counted and how lines are read. */
+  readonly rules: CountingRules;
   /** After catching up, how long a batch waits for more lines before it is shipped (0: at once). */
   readonly batchLingerMs: number;
   readonly rotateGraceMs: number;
@@ -81,6 +88,8 @@ export class GenerationShipper {
   private reader: AnchoredReader;
   private committedOffset: number;
   private splitter: LineSplitter;
+  /** This generation's: it holds what the file's header taught it. */
+  private readonly parser: RowParser;
   private readonly batcher: DeltaBatcher;
   private rotationSeenAtMs: number | undefined;
   /** When the open batch stops lingering (Date.now()); undefined while none lingers. */
@@ -107,7 +116,10 @@ export class GenerationShipper {
     this.reader = new AnchoredReader(file, context.readBuffer, startOffset);
     this.committedOffset = startOffset;
     this.splitter = new LineSplitter({ maxLineBytes: context.maxLineBytes }, startOffset);
-    this.batcher = new DeltaBatcher(context.batchMaxBytes, context.metrics.tally);
+    this.parser = createRowParser(context.rules, (problem) => {
+      context.log.warn({ file: file.openedAs, generation, problem }, `file header: ${problem}`);
+    });
+    this.batcher = new DeltaBatcher(context.batchMaxBytes, context.metrics.tally, this.parser);
   }
 
   /** Runs until the generation ends; throws ConnectionLost when the stream breaks. */
@@ -252,7 +264,7 @@ export class GenerationShipper {
         generation: this.generation,
         startOffset: batch.startOffset,
         endOffset: batch.endOffset,
-        deltas: batch.deltas,
+        deltas: wireDeltas(batch.deltas, this.context.rules.spec),
         rows: batch.rows,
         rejected: batch.rejected,
         anchor: anchor ?? "",
@@ -300,6 +312,9 @@ export class GenerationShipper {
   }
 
   private async reposition(offset: number): Promise<void> {
+    // Past the first line, the header it holds is read on its own; at 0 the
+    // batcher reads it as the first line.
+    if (offset > 0 && this.parser.needsHeader) this.parser.learnHeader(await readFirstLine(this.copy ?? this.file, this.context.maxLineBytes));
     this.splitter.reset(offset);
     this.batcher.discard();
     this.lingerUntilMs = undefined;

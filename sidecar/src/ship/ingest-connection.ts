@@ -22,6 +22,8 @@ export class ConnectionLost extends Error {
    * read-only, its disk full): its reason, as it said it.
    */
   readonly refusal: string | undefined;
+  /** The aggregator's message, when it ended the stream with a status. */
+  readonly details: string;
 
   constructor(
     message: string,
@@ -30,9 +32,28 @@ export class ConnectionLost extends Error {
   ) {
     super(message, options);
     const details = options?.details ?? "";
+    this.details = details;
     const refusing = code === grpc.status.UNAVAILABLE || code === grpc.status.RESOURCE_EXHAUSTED;
     this.refusal = refusing && details.startsWith(STATE_UNWRITABLE_PREFIX) ? details : undefined;
   }
+}
+
+/**
+ * The aggregator refused the counting spec of a Hello (FAILED_PRECONDITION):
+ * its metric is counted with other labels. Retrying cannot help: the
+ * sidecar's flags must change. `message` is the aggregator's reason.
+ */
+export class SpecRefused extends Error {
+  override readonly name = "SpecRefused";
+}
+
+/**
+ * The aggregator answered a Hello with a counting spec without saying it
+ * counts specs (Welcome.counting_specs false): it predates them and would
+ * count nothing of this sidecar's rows. It must be upgraded.
+ */
+export class SpecsNotSupported extends Error {
+  override readonly name = "SpecsNotSupported";
 }
 
 /**
@@ -92,9 +113,24 @@ export class IngestConnection {
    * Announces a file; resolves with the aggregator's view of its generation.
    * When `signal` aborts first, rejects with ConnectionLost and ends the
    * stream: a drain or stop never waits for an answer that may not come.
+   * A Hello with a spec rejects with SpecRefused when the aggregator refuses
+   * the spec, and with SpecsNotSupported (ending the stream) when it does not
+   * know specs.
    */
   async hello(hello: Hello, signal: AbortSignal): Promise<Welcome__Output> {
-    const response = await this.request({ hello }, { expects: "welcome" }, signal);
+    let response: ShipResponse__Output;
+    try {
+      response = await this.request({ hello }, { expects: "welcome" }, signal);
+    } catch (error) {
+      if (hello.spec && error instanceof ConnectionLost && error.code === grpc.status.FAILED_PRECONDITION) {
+        throw new SpecRefused(error.details || error.message, { cause: error });
+      }
+      throw error;
+    }
+    if (hello.spec && !response.welcome!.countingSpecs) {
+      this.close();
+      throw new SpecsNotSupported(`the aggregator does not count metrics of a counting spec (${hello.spec.metric}): upgrade it`);
+    }
     const interval = Number(response.welcome!.heartbeatIntervalMillis);
     this.heartbeatIntervalMillis = Number.isSafeInteger(interval) && interval > 0 ? interval : 0;
     return response.welcome!;

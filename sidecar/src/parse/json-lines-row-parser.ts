@@ -1,0 +1,89 @@
+import { isUtf8 } from "node:buffer";
+import { checkLabel } from "@logtally/proto";
+import { valueMatches, type CountingRules } from "./counting-rules";
+import { CR, isBlankLine } from "./csv-fields";
+import { BLANK, FILTERED, rejected, type ParsedRow, type RowParser } from "./parsed-row";
+
+/**
+ * Reads JSON lines: each line one JSON object, each field a top-level member
+ * or a path of members (`.kubernetes.labels.app`).
+ *
+ * - One trailing "\r" is stripped, and on the first line a UTF-8 BOM. A line
+ *   that is empty or only spaces and tabs is skipped as `blank`.
+ * - A value is a string as is, a number or a boolean as JSON writes it
+ *   (`200`, `1.5`, `true`; a number is read as a double, so `1.0` is `1`);
+ *   null, an object, an array or no member at all is no value.
+ * - A line whose --where fields do not all match is skipped as `filtered`
+ *   (a field without a value matches nothing).
+ *
+ * A line is rejected with the first of these that applies: `invalid_json`
+ * (not JSON, or not an object), `missing_field` (a label without a value),
+ * then each label value in order per `checkLabel`, where a value holding
+ * bytes that are not UTF-8 is `invalid_utf8`. Bytes that are not UTF-8
+ * elsewhere in the line do not matter. Never throws.
+ */
+export class JsonLinesRowParser implements RowParser {
+  // Lines carry timestamps and ids: a line seldom repeats, and remembering each would cost without sparing a parse.
+  readonly repeatsLines = false;
+  readonly needsHeader = false;
+  private readonly labelPaths: ReadonlyArray<readonly string[]>;
+  private readonly wherePaths: ReadonlyArray<readonly string[]>;
+
+  constructor(private readonly rules: CountingRules) {
+    if (rules.format.kind !== "jsonl") throw new Error("JsonLinesRowParser reads --format jsonl only");
+    this.labelPaths = rules.labelFields.map(pathKeys);
+    this.wherePaths = rules.where.map((rule) => pathKeys(rule.field));
+  }
+
+  learnHeader(): void {}
+
+  parse(line: Buffer, isFirstLine: boolean): ParsedRow {
+    let end = line.length;
+    if (end > 0 && line[end - 1] === CR) end -= 1;
+    const start = isFirstLine && end >= 3 && line[0] === 0xef && line[1] === 0xbb && line[2] === 0xbf ? 3 : 0;
+    if (isBlankLine(line, start, end)) return BLANK;
+
+    let document: unknown;
+    try {
+      document = JSON.parse(line.toString("utf8", start, end));
+    } catch {
+      return rejected("invalid_json");
+    }
+    if (typeof document !== "object" || document === null || Array.isArray(document)) return rejected("invalid_json");
+
+    for (let index = 0; index < this.wherePaths.length; index++) {
+      if (!valueMatches(this.rules.where[index]!.match, textAt(document, this.wherePaths[index]!))) return FILTERED;
+    }
+    const labels = new Array<string>(this.labelPaths.length);
+    for (let index = 0; index < labels.length; index++) {
+      const value = textAt(document, this.labelPaths[index]!);
+      if (value === undefined) return rejected("missing_field");
+      labels[index] = value;
+    }
+    for (const value of labels) {
+      const problem = checkLabel(value);
+      if (problem === undefined) continue;
+      // The lenient decoding above turned each byte that is not UTF-8 into U+FFFD.
+      if (problem === "invalid_label" && value.includes("\ufffd") && !isUtf8(line.subarray(start, end))) return rejected("invalid_utf8");
+      return rejected(problem);
+    }
+    return { kind: "row", labels };
+  }
+}
+
+function pathKeys(field: CountingRules["labelFields"][number]): readonly string[] {
+  if (field.kind !== "path") throw new Error("a column in JSON-lines rules");
+  return field.keys;
+}
+
+/** The text of the member at `keys` in `document`, or undefined when there is none (or it is null, an object or an array). */
+function textAt(document: object, keys: readonly string[]): string | undefined {
+  let current: unknown = document;
+  for (const key of keys) {
+    if (typeof current !== "object" || current === null || Array.isArray(current) || !Object.hasOwn(current, key)) return undefined;
+    current = (current as Record<string, unknown>)[key];
+  }
+  if (typeof current === "string") return current;
+  if (typeof current === "number" || typeof current === "boolean") return String(current);
+  return undefined;
+}
