@@ -17,6 +17,23 @@ export const ANNOTATIONS = {
   aggregator: "logtally.io/aggregator",
   /** A Secret in the pod's namespace whose key `token` is the bearer token the sidecar presents. */
   tokenSecret: "logtally.io/token-secret",
+  /** What the sidecar counts, as its flags of the same names say (unset: log_host_job_count of a host,job_name CSV). */
+  format: "logtally.io/format",
+  delimiter: "logtally.io/delimiter",
+  metric: "logtally.io/metric",
+  /** `NAME=FIELD` entries separated by commas, as LOGTALLY_LABELS. */
+  labels: "logtally.io/labels",
+  /** `FIELD=VALUE` or `FIELD=~REGEX` entries, one per line, as LOGTALLY_WHERE. */
+  where: "logtally.io/where",
+} as const;
+
+/** The sidecar's environment variable for each counting annotation. */
+export const COUNTING_ENV = {
+  format: "LOGTALLY_FORMAT",
+  delimiter: "LOGTALLY_DELIMITER",
+  metric: "LOGTALLY_METRIC",
+  labels: "LOGTALLY_LABELS",
+  where: "LOGTALLY_WHERE",
 } as const;
 
 /** Pod label that marks a pod as running the sidecar. */

@@ -154,6 +154,56 @@ describe("the injected template", () => {
   });
 });
 
+describe("what the sidecar counts", () => {
+  it("sets no counting variable without counting annotations: the default, log_host_job_count", () => {
+    const env = (sidecarOf(injected(template())).env as Array<{ name: string }>).map((variable) => variable.name);
+    assert.deepEqual(
+      env.filter((name) => /^LOGTALLY_(FORMAT|DELIMITER|METRIC|LABELS|WHERE)$/.test(name)),
+      [],
+    );
+  });
+
+  it("passes the counting annotations on as the sidecar's variables, a regex's $( kept from Kubernetes' expansion", () => {
+    const sidecar = sidecarOf(
+      injected(
+        template({
+          annotations: {
+            "logtally.io/format": "jsonl",
+            "logtally.io/metric": "app_events",
+            "logtally.io/labels": "level=.level,service=.kubernetes.labels.app",
+            "logtally.io/where": ".stream=stderr\n.msg=~.*$(oops).*",
+          },
+        }),
+      ),
+    );
+    assert.equal(envOf(sidecar, "LOGTALLY_FORMAT"), "jsonl");
+    assert.equal(envOf(sidecar, "LOGTALLY_METRIC"), "app_events");
+    assert.equal(envOf(sidecar, "LOGTALLY_LABELS"), "level=.level,service=.kubernetes.labels.app");
+    assert.equal(envOf(sidecar, "LOGTALLY_WHERE"), ".stream=stderr\n.msg=~.*$$(oops).*");
+    assert.equal(envOf(sidecar, "LOGTALLY_DELIMITER"), undefined);
+  });
+
+  for (const [annotations, message] of [
+    [{ "logtally.io/format": "xml" }, /logtally\.io\/format must be csv or jsonl, got "xml"/],
+    [{ "logtally.io/delimiter": ";;" }, /logtally\.io\/delimiter must be one printable ASCII character/],
+    [{ "logtally.io/delimiter": "\\t" }, /logtally\.io\/delimiter must be one printable ASCII character/],
+    [{ "logtally.io/metric": "logtally_rows" }, /logtally\.io\/metric: metric name logtally_rows starts with logtally_/],
+    [{ "logtally.io/metric": "http_requests_total" }, /ends with _total/],
+    [{ "logtally.io/metric": "m", "logtally.io/labels": "method=2,method=3" }, /logtally\.io\/labels: label name method is given twice/],
+    [{ "logtally.io/metric": "m", "logtally.io/labels": "status-code=5" }, /"status-code" is not a Prometheus label name/],
+    [{ "logtally.io/metric": "m", "logtally.io/labels": "method" }, /"method" is not NAME=FIELD/],
+    [{ "logtally.io/labels": "method=2" }, /labels other than host and job_name need logtally\.io\/metric too/],
+    [{ "logtally.io/where": ".level=~(unclosed" }, /logtally\.io\/where: "\.level=~\(unclosed": Invalid regular expression/],
+  ] as const) {
+    it(`refuses ${JSON.stringify(annotations)}, naming the annotation`, () => {
+      assert.throws(
+        () => injectPodTemplate(template({ annotations }), OPTIONS, CONTEXT),
+        (error: unknown) => error instanceof InjectionError && message.test(error.message),
+      );
+    });
+  }
+});
+
 describe("the volume the sidecar mounts and the source id", () => {
   /** The sidecar's mount and source id for a template whose only container has `mounts` and the pod `volumes`. */
   const located = (mounts: JsonObject[], volumes: JsonObject[], logPath = "/var/log/app/log.csv", context = CONTEXT) => {

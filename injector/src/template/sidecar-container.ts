@@ -11,6 +11,8 @@ export interface SidecarContainerSpec {
   readonly logMount: JsonObject;
   /** Whether the token's Secret is mounted (as volume TOKEN_VOLUME_NAME) for the sidecar to present. */
   readonly withToken: boolean;
+  /** What the sidecar counts, when the pod's annotations say (LOGTALLY_FORMAT, LOGTALLY_METRIC, …). */
+  readonly countingEnv: ReadonlyArray<{ readonly name: string; readonly value: string }>;
 }
 
 /**
@@ -18,7 +20,7 @@ export interface SidecarContainerSpec {
  * Always), exactly as the contract describes it. Every call builds new
  * objects, so nothing is shared between pod templates.
  */
-export function buildSidecarContainer({ image, logPath, aggregator, sourceId, logMount, withToken }: SidecarContainerSpec): JsonObject {
+export function buildSidecarContainer({ image, logPath, aggregator, sourceId, logMount, withToken, countingEnv }: SidecarContainerSpec): JsonObject {
   const healthz = (): JsonObject => ({ path: "/healthz", port: SIDECAR_HTTP_PORT_NAME });
   const tokenEnv = withToken ? [{ name: "LOGTALLY_TOKEN_FILE", value: `${TOKEN_MOUNT_PATH}/${TOKEN_SECRET_KEY}` }] : [];
   const tokenMount = withToken ? [{ name: TOKEN_VOLUME_NAME, mountPath: TOKEN_MOUNT_PATH, readOnly: true }] : [];
@@ -34,6 +36,7 @@ export function buildSidecarContainer({ image, logPath, aggregator, sourceId, lo
       // After POD_NAMESPACE and POD_NAME, so that Kubernetes expands $(...) in it.
       { name: "LOGTALLY_SOURCE_ID", value: sourceId },
       { name: "LOGTALLY_METRICS_LISTEN", value: `0.0.0.0:${SIDECAR_HTTP_PORT}` },
+      ...countingEnv.map((variable) => ({ ...variable })),
       ...tokenEnv,
     ],
     ports: [{ name: SIDECAR_HTTP_PORT_NAME, containerPort: SIDECAR_HTTP_PORT }],

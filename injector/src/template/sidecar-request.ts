@@ -1,6 +1,18 @@
-import { ANNOTATIONS, DEFAULT_LOG_PATH } from "./contract";
+import { ANNOTATIONS, COUNTING_ENV, DEFAULT_LOG_PATH } from "./contract";
 import { InjectionError } from "./injection-error";
-import { checkAggregatorAddress, checkImage, checkLogPath, checkSecretName, checkSourceId } from "./injection-values";
+import {
+  checkAggregatorAddress,
+  checkDelimiter,
+  checkFormat,
+  checkImage,
+  checkLabels,
+  checkLogPath,
+  checkMetric,
+  checkMetricLabels,
+  checkSecretName,
+  checkSourceId,
+  checkWhere,
+} from "./injection-values";
 import { isJsonObject, type JsonValue } from "./json-value";
 
 /** What the sidecar gets when a pod template's annotations do not say. */
@@ -28,7 +40,18 @@ export interface SidecarRequest {
   readonly aggregator: string;
   /** The token's Secret; undefined: no token. */
   readonly tokenSecret: string | undefined;
+  /** What the sidecar counts: the counting annotations given, as the sidecar's environment variables. */
+  readonly countingEnv: ReadonlyArray<{ readonly name: string; readonly value: string }>;
 }
+
+/** A counting annotation's check. The sidecar checks the fields themselves when it starts. */
+const COUNTING_CHECKS: Record<keyof typeof COUNTING_ENV, (name: string, value: string) => string | undefined> = {
+  format: checkFormat,
+  delimiter: checkDelimiter,
+  metric: checkMetric,
+  labels: checkLabels,
+  where: checkWhere,
+};
 
 /** Whether a pod template (its `metadata`) opts in. Throws InjectionError on a value other than "true" or "false". */
 export function optsIn(metadata: JsonValue | undefined, all: boolean, workload: string): boolean {
@@ -47,7 +70,19 @@ export function readSidecarRequest(metadata: JsonValue | undefined, defaults: In
     if (problem) throw new InjectionError(workload, problem);
     return value;
   };
+  const countingEnv: Array<{ name: string; value: string }> = [];
+  const counting: Partial<Record<keyof typeof COUNTING_ENV, string>> = {};
+  for (const key of Object.keys(COUNTING_ENV) as Array<keyof typeof COUNTING_ENV>) {
+    const value = read(ANNOTATIONS[key], COUNTING_CHECKS[key]);
+    if (value === undefined) continue;
+    counting[key] = value;
+    // Kubernetes expands $(VAR) in env values; a regex's "$(" must stay as written.
+    countingEnv.push({ name: COUNTING_ENV[key], value: value.replaceAll("$(", "$$$$(") });
+  }
+  const mismatch = checkMetricLabels(counting.metric, counting.labels);
+  if (mismatch) throw new InjectionError(workload, `${ANNOTATIONS.labels}: ${mismatch}`);
   return {
+    countingEnv,
     logPath: read(ANNOTATIONS.logPath, checkLogPath) ?? DEFAULT_LOG_PATH,
     sourceId: read(ANNOTATIONS.sourceId, checkSourceId),
     image: read(ANNOTATIONS.image, checkImage) ?? defaults.image,
