@@ -10,6 +10,7 @@ import { DatabaseSync } from "node:sqlite";
 import { TestCertificateAuthority } from "../support/certificates";
 import { shipAsSidecar } from "../support/ingest-client";
 import { AGGREGATOR_MAIN, INJECTOR_MAIN, PROCESS_TIMEOUT_MS, REPO_ROOT, RunningProcess, SIDECAR_MAIN, programEnv, runToExit } from "@logtally/testing";
+import { SCHEMA_VERSION } from "@logtally/aggregator";
 import { startAggregator, startSidecar } from "../support/processes";
 import { aggregatorCounts, sorted, waitUntilSettled } from "../support/query";
 import { TcpFaultProxy } from "../support/tcp-proxy";
@@ -58,6 +59,11 @@ const SIDECAR_FLAGS: readonly DocumentedFlag[] = [
   { flag: "aggregator", env: "LOGTALLY_AGGREGATOR", default: "logtally-aggregator:50051" },
   { flag: "source-id", env: "LOGTALLY_SOURCE_ID" },
   { flag: "sidecar-id", env: "LOGTALLY_SIDECAR_ID" },
+  { flag: "format", env: "LOGTALLY_FORMAT", default: "csv" },
+  { flag: "delimiter", env: "LOGTALLY_DELIMITER", default: "," },
+  { flag: "metric", env: "LOGTALLY_METRIC", default: "log_host_job_count" },
+  { flag: "label", env: "LOGTALLY_LABELS" },
+  { flag: "where", env: "LOGTALLY_WHERE" },
   { flag: "metrics-listen", env: "LOGTALLY_METRICS_LISTEN" },
   { flag: "max-line-bytes", env: "LOGTALLY_MAX_LINE_BYTES", default: "65536" },
   { flag: "batch-max-bytes", env: "LOGTALLY_BATCH_MAX_BYTES", default: "8388608" },
@@ -333,21 +339,22 @@ describe("command lines and start-up", () => {
 
     it("a database of a newer schema is refused and left as it was", async () => {
       const stateDir = freshDir("newer-schema");
-      const aggregator = track(await startAggregator(stateDir, { name: "aggregator-schema-v3" }));
+      const aggregator = track(await startAggregator(stateDir, { name: "aggregator-schema-current" }));
       assert.equal((await aggregator.stop("SIGTERM")).code, 0, aggregator.dump());
       const database = path.join(stateDir, "logtally.db");
       const bytes = fs.readFileSync(database);
       // PRAGMA user_version lives at offset 60 of the SQLite header, big-endian.
-      assert.equal(bytes.readUInt32BE(60), 3, "schema version the aggregator wrote");
-      bytes.writeUInt32BE(4, 60);
+      const written = bytes.readUInt32BE(60);
+      assert.equal(written, SCHEMA_VERSION, "schema version the aggregator wrote");
+      bytes.writeUInt32BE(written + 1, 60);
       fs.writeFileSync(database, bytes);
       const before = listing(stateDir);
 
-      const refused = await refusedStart("aggregator-schema-v4", stateDir);
+      const refused = await refusedStart("aggregator-schema-newer", stateDir);
       const fatal = fatalLine(refused);
       assert.ok(fatal, `no fatal log line\n${refused.dump()}`);
       assert.ok(String(fatal.msg).includes(database), String(fatal.msg));
-      assert.match(String(fatal.msg), /schema version 4 is newer/);
+      assert.ok(String(fatal.msg).includes(`schema version ${written + 1} is newer`), String(fatal.msg));
       assert.ok(fs.readFileSync(database).equals(bytes), "the refused database was modified");
       assert.deepEqual(listing(stateDir), before);
     });

@@ -42,3 +42,12 @@ export function countsOf(samples: readonly Sample[]): Map<string, number> {
 export function metricValue(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
   return samples.find((sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value))?.value;
 }
+
+/** The series of metric `name` as their values of `labelNames` joined by "|" → value. */
+export function seriesOf(samples: readonly Sample[], name: string, labelNames: readonly string[]): Map<string, number> {
+  const series = new Map<string, number>();
+  for (const sample of samples) {
+    if (sample.name === name) series.set(labelNames.map((label) => sample.labels[label]).join("|"), sample.value);
+  }
+  return series;
+}

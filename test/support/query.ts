@@ -3,8 +3,10 @@ import {
   loadLogtallyGrpc,
   type GetCountsRequest,
   type GetCountsResponse__Output,
+  type MetricStatus__Output,
   type PairCount__Output,
   type QueryClient,
+  type SeriesCount__Output,
   type SourceStatus__Output,
   type WatchCountsRequest,
   type WatchCountsResponse__Output,
@@ -53,6 +55,24 @@ export class QueryProbe {
       pageToken = page.nextPageToken;
     } while (pageToken !== "");
     return counts;
+  }
+
+  /** Every series of a metric other than log_host_job_count matching the filter, walking all pages. */
+  async getSeries(filter: Omit<GetCountsRequest, "pageToken">): Promise<SeriesCount__Output[]> {
+    const series: SeriesCount__Output[] = [];
+    let pageToken = "";
+    do {
+      const page = await this.getCountsPage({ ...filter, pageToken });
+      series.push(...page.series);
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "");
+    return series;
+  }
+
+  listMetrics(): Promise<MetricStatus__Output[]> {
+    return new Promise((resolve, reject) =>
+      this.client.ListMetrics({}, this.metadata, (error, response) => (error ? reject(error) : resolve(response!.metrics))),
+    );
   }
 
   /** Opens a WatchCounts stream. */
