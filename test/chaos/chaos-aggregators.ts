@@ -1,11 +1,11 @@
 import * as path from "node:path";
 import type { RunningProcess } from "@logtally/testing";
 import { startAggregator, type AggregatorProcess } from "../support/processes";
-import { aggregatorCounts } from "../support/query";
 import { RoundRobinProxy } from "../support/round-robin-proxy";
 import { TcpFaultProxy } from "../support/tcp-proxy";
 import { ChaosDatabase } from "./chaos-database";
 import type { ProcessRecord } from "./process-record";
+import { countedSeries } from "./spec-source";
 
 /**
  * Where the aggregators keep their state: one aggregator on the embedded
@@ -120,7 +120,7 @@ export class ChaosAggregators {
     const counted = [];
     for (const slot of this.slots) {
       if (!slot.process) throw new Error(`${slot.name} is not running`);
-      counted.push({ aggregator: slot.name, counts: await aggregatorCounts(slot.process.metricsUrl) });
+      counted.push({ aggregator: slot.name, counts: await countedSeries(slot.process.metricsUrl) });
     }
     return counted;
   }

@@ -3,10 +3,11 @@ import * as path from "node:path";
 import { LogWriter, fileSize, pointLink } from "../support/log-writer";
 import { startSidecar } from "../support/processes";
 import type { RunningProcess } from "@logtally/testing";
-import { aggregatorCounts, QueryProbe } from "../support/query";
+import { QueryProbe } from "../support/query";
 import { waitFor } from "../support/wait";
 import { ChaosAggregators, isRunning, type ChaosStore } from "./chaos-aggregators";
 import { ProcessRecord } from "./process-record";
+import { SPEC_ARGS, SPEC_SOURCE, countedSeries, seriesKey } from "./spec-source";
 
 /** First line of every file the world creates. */
 export const HEADER = "host,job_name\n";
@@ -65,8 +66,8 @@ export class ChaosWorld {
 
   /**
    * Starts the aggregators (and the database), the proxies, and sources
-   * `pod-a`, `pod-b`, `shared` (two sidecars, one file) and `linked` (a
-   * symbolic link to the file).
+   * `pod-a`, `pod-b` (counted under a spec of its own: spec-source.ts),
+   * `shared` (two sidecars, one file) and `linked` (a symbolic link to the file).
    */
   async start({ lateSharedSidecar = false }: { lateSharedSidecar?: boolean } = {}): Promise<void> {
     await this.aggregators.start();
@@ -109,7 +110,7 @@ export class ChaosWorld {
       file: source.writer.file,
       aggregator: this.aggregators.address,
       sourceId: source.id,
-      extraArgs: SIDECAR_ARGS,
+      extraArgs: [...SIDECAR_ARGS, ...(source.id === SPEC_SOURCE ? SPEC_ARGS : [])],
     });
     slot.process = running;
     this.processes.add(running, () => slot.process === running);
@@ -193,7 +194,7 @@ export class ChaosWorld {
       const host = `marker-${++this.markers}`;
       source.writer.write(`${host},settled\n`);
       source.writer.count(host, "settled");
-      return `${host}|settled`;
+      return seriesKey(source.id, `${host}|settled`);
     });
     const aggregator = this.aggregators.live();
     const probe = new QueryProbe(aggregator.grpcAddress);
@@ -201,7 +202,7 @@ export class ChaosWorld {
     try {
       await waitFor(
         async () => {
-          const counts = await aggregatorCounts(aggregator.metricsUrl);
+          const counts = await countedSeries(aggregator.metricsUrl);
           const offsets = new Map((await probe.listSources()).map((status) => [status.sourceId, Number(status.committedOffset)]));
           const pending = sources.filter((source, index) => counts.get(markers[index]!) !== 1 || offsets.get(source.id) !== fileSize(source.writer.file));
           last = pending.map((source) => `${source.id}: committed ${offsets.get(source.id)} of ${fileSize(source.writer.file)}`).join(", ");
@@ -241,7 +242,10 @@ export class ChaosWorld {
   async compare(): Promise<{ counted: Array<{ aggregator: string; counts: Map<string, number> }>; truth: Map<string, number> }> {
     const truth = new Map<string, number>();
     for (const source of this.sources) {
-      for (const [key, count] of source.writer.truth) truth.set(key, (truth.get(key) ?? 0) + count);
+      for (const [pair, count] of source.writer.truth) {
+        const key = seriesKey(source.id, pair);
+        truth.set(key, (truth.get(key) ?? 0) + count);
+      }
     }
     return { counted: await this.aggregators.counts(), truth };
   }
