@@ -1,5 +1,5 @@
 import * as fs from "node:fs";
-import type { AggregatorProcess } from "../support/processes";
+import type { AggregatorProcess, Programs } from "../support/processes";
 import type { RunningProcess } from "@logtally/testing";
 import { CommitProbe, startBenchSidecar } from "./pipeline";
 
@@ -28,6 +28,8 @@ export async function catchUp(
     done = (offsetBytes, sizeBytes) => offsetBytes === sizeBytes,
     beforeStart,
     pollIntervalMs = 20,
+    programs,
+    extraArgs,
   }: {
     file: string;
     sourceId: string;
@@ -35,13 +37,16 @@ export async function catchUp(
     done?: (offsetBytes: number, sizeBytes: number) => boolean;
     beforeStart?: () => void;
     pollIntervalMs?: number;
+    /** The sidecar's build (default: this checkout's) and flags beyond its defaults. */
+    programs?: Programs;
+    extraArgs?: readonly string[];
   },
 ): Promise<CaughtUp> {
   const probe = new CommitProbe(aggregator);
   try {
     beforeStart?.();
     const startMs = performance.now();
-    const sidecar = startBenchSidecar(name, { file, aggregator, sourceId });
+    const sidecar = startBenchSidecar(name, { file, aggregator, sourceId, programs, extraArgs });
     let committedBytes = 0;
     const endMs = await probe.waitForOffset(
       sourceId,

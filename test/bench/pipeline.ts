@@ -28,16 +28,16 @@ export async function startBenchAggregator(dir: string, programs: Programs = THI
   });
 }
 
-/** Starts a sidecar with its default settings, tailing `file` for `sourceId`. */
+/** Starts a sidecar with its default settings (and `extraArgs`, a counting spec), tailing `file` for `sourceId`. */
 export function startBenchSidecar(
   name: string,
-  options: { file: string; aggregator: AggregatorProcess; sourceId: string; programs?: Programs },
+  options: { file: string; aggregator: AggregatorProcess; sourceId: string; programs?: Programs; extraArgs?: readonly string[] },
 ): RunningProcess {
   const sidecar = startSidecar(name, {
     file: options.file,
     aggregator: options.aggregator.grpcAddress,
     sourceId: options.sourceId,
-    extraArgs: SIDECAR_DEFAULT_ARGS,
+    extraArgs: [...SIDECAR_DEFAULT_ARGS, ...(options.extraArgs ?? [])],
     nodeArgs: SIDECAR_NODE_OPTIONS,
     programs: options.programs,
   });

@@ -16,6 +16,7 @@ import { capacityFigure } from "./figures/capacity";
 import { everydayFigure } from "./figures/everyday";
 import { storesFigure } from "./figures/stores";
 import { enginesFigure } from "./figures/engines";
+import { specsFigure } from "./figures/specs";
 import { THIS_BUILD, programsIn } from "../support/processes";
 
 /** Every figure of the issue, in its order; `--only` picks by id. */
@@ -31,6 +32,7 @@ const FIGURES: readonly Figure[] = [
   everydayFigure,
   storesFigure,
   enginesFigure,
+  specsFigure,
 ];
 
 const USAGE = `Usage: npm run bench -- [--runs N] [--quick] [--only id,id] [--baseline DIR] [--json FILE]
