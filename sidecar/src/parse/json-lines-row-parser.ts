@@ -2,6 +2,7 @@ import { isUtf8 } from "node:buffer";
 import { checkLabel } from "@logtally/proto";
 import { valueMatches, type CountingRules } from "./counting-rules";
 import { CR, isBlankLine } from "./csv-fields";
+import { JsonFieldScanner } from "./json-field-scanner";
 import { BLANK, FILTERED, rejected, type ParsedRow, type RowParser } from "./parsed-row";
 
 /**
@@ -26,13 +27,15 @@ export class JsonLinesRowParser implements RowParser {
   // Lines carry timestamps and ids: a line seldom repeats, and remembering each would cost without sparing a parse.
   readonly repeatsLines = false;
   readonly needsHeader = false;
-  private readonly labelPaths: ReadonlyArray<readonly string[]>;
-  private readonly wherePaths: ReadonlyArray<readonly string[]>;
+  private readonly scanner: JsonFieldScanner;
+  /** The scanner's answers: each label's value, then each --where field's. */
+  private readonly values: Array<string | undefined>;
 
   constructor(private readonly rules: CountingRules) {
     if (rules.format.kind !== "jsonl") throw new Error("JsonLinesRowParser reads --format jsonl only");
-    this.labelPaths = rules.labelFields.map(pathKeys);
-    this.wherePaths = rules.where.map((rule) => pathKeys(rule.field));
+    const paths = [...rules.labelFields.map(pathKeys), ...rules.where.map((rule) => pathKeys(rule.field))];
+    this.scanner = new JsonFieldScanner(paths);
+    this.values = new Array<string | undefined>(paths.length);
   }
 
   learnHeader(): void {}
@@ -43,27 +46,22 @@ export class JsonLinesRowParser implements RowParser {
     const start = isFirstLine && end >= 3 && line[0] === 0xef && line[1] === 0xbb && line[2] === 0xbf ? 3 : 0;
     if (isBlankLine(line, start, end)) return BLANK;
 
-    let document: unknown;
-    try {
-      document = JSON.parse(line.toString("utf8", start, end));
-    } catch {
-      return rejected("invalid_json");
+    const values = this.values;
+    if (!this.scanner.scan(line, start, end, values)) return rejected("invalid_json");
+    const labelCount = this.rules.labelFields.length;
+    for (let index = 0; index < this.rules.where.length; index++) {
+      if (!valueMatches(this.rules.where[index]!.match, values[labelCount + index])) return FILTERED;
     }
-    if (typeof document !== "object" || document === null || Array.isArray(document)) return rejected("invalid_json");
-
-    for (let index = 0; index < this.wherePaths.length; index++) {
-      if (!valueMatches(this.rules.where[index]!.match, textAt(document, this.wherePaths[index]!))) return FILTERED;
-    }
-    const labels = new Array<string>(this.labelPaths.length);
-    for (let index = 0; index < labels.length; index++) {
-      const value = textAt(document, this.labelPaths[index]!);
+    const labels = new Array<string>(labelCount);
+    for (let index = 0; index < labelCount; index++) {
+      const value = values[index];
       if (value === undefined) return rejected("missing_field");
       labels[index] = value;
     }
     for (const value of labels) {
       const problem = checkLabel(value);
       if (problem === undefined) continue;
-      // The lenient decoding above turned each byte that is not UTF-8 into U+FFFD.
+      // Values are decoded leniently: each byte that is not UTF-8 became U+FFFD.
       if (problem === "invalid_label" && value.includes("\ufffd") && !isUtf8(line.subarray(start, end))) return rejected("invalid_utf8");
       return rejected(problem);
     }
@@ -74,16 +72,4 @@ export class JsonLinesRowParser implements RowParser {
 function pathKeys(field: CountingRules["labelFields"][number]): readonly string[] {
   if (field.kind !== "path") throw new Error("a column in JSON-lines rules");
   return field.keys;
-}
-
-/** The text of the member at `keys` in `document`, or undefined when there is none (or it is null, an object or an array). */
-function textAt(document: object, keys: readonly string[]): string | undefined {
-  let current: unknown = document;
-  for (const key of keys) {
-    if (typeof current !== "object" || current === null || Array.isArray(current) || !Object.hasOwn(current, key)) return undefined;
-    current = (current as Record<string, unknown>)[key];
-  }
-  if (typeof current === "string") return current;
-  if (typeof current === "number" || typeof current === "boolean") return String(current);
-  return undefined;
 }
