@@ -175,7 +175,7 @@ export const specsFigure: Figure = {
       return {
         measurements,
         notes: [
-          `each file about ${formatValue(bytes / 1e6, "MB")}, in the page cache; ${cases.map(({ spec, lines }) => `${spec.id}: ${lines.toLocaleString("en")} lines`).join(", ")}; the default file: ${rows.toLocaleString("en")} rows, ${pairs.toLocaleString("en")} pairs`,
+          `each file about ${formatValue(bytes, "MB")}, in the page cache; ${cases.map(({ spec, lines }) => `${spec.id}: ${lines.toLocaleString("en")} lines`).join(", ")}; the default file: ${rows.toLocaleString("en")} rows, ${pairs.toLocaleString("en")} pairs`,
           "rows per sidecar CPU second: the lines counted divided by the sidecar process's CPU (user + system, all threads) from its spawn until the aggregator committed the file's end",
           ...(baseline ? [] : ["give --baseline DIR (a checkout of the commit before counting specs, built) for the default path's ratio"]),
         ],
