@@ -174,6 +174,13 @@ describe("command lines and start-up", () => {
       { program: "sidecar", args: ["--aggregator-address", "x:1"], names: /--aggregator-address/ },
       { program: "sidecar", args: [], env: { LOGTALLY_DRAIN_TIMEOUT_MS: "-1" }, names: /drain-timeout-ms/i },
       { program: "sidecar", args: ["--tls-key", "/tls.key"], names: /--tls-cert/ },
+      { program: "sidecar", args: ["--format", "xml"], names: /--format/ },
+      { program: "sidecar", args: ["--metric", "logtally_rows"], names: /--metric/ },
+      { program: "sidecar", args: ["--metric", "requests", "--label", "status-code=5"], names: /--label/ },
+      { program: "sidecar", args: ["--format", "jsonl", "--metric", "events", "--label", "level=2"], names: /--label/ },
+      { program: "sidecar", args: ["--label", "method=3"], names: /--label/ },
+      { program: "sidecar", args: ["--where", "status=~(unclosed"], names: /--where/ },
+      { program: "sidecar", args: [], env: { LOGTALLY_METRIC: "http_requests_total" }, names: /LOGTALLY_METRIC/ },
     ];
     for (const { program, args, env = {}, names } of cases) {
       const described = [...Object.entries(env).map(([name, value]) => `${name}=${value}`), program, ...args].join(" ");
