@@ -36,7 +36,7 @@ describe("upgrade from logtally before counting specs", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it("opens the old state with its counts, and goes on counting from an old sidecar", async () => {
+  it("opens the old state with its counts and goes on counting from an old sidecar; a rollback is the copy taken before", async () => {
     const stateDir = path.join(dir, "state");
     const grpcPort = await freePort();
     const writer = new LogWriter(path.join(dir, "pod-a.csv"), 21);
@@ -48,6 +48,9 @@ describe("upgrade from logtally before counting specs", () => {
     await waitUntilSettled(oldAggregator.grpcAddress, { "pod-a": writer.file });
     assert.deepEqual(sorted(await aggregatorCounts(oldAggregator.metricsUrl)), sorted(writer.truth));
     assert.equal((await oldAggregator.stop("SIGTERM")).code, 0);
+    // The copy the README asks for before an upgrade: the stopped aggregator's state directory.
+    const backupDir = path.join(dir, "state-before-upgrade");
+    fs.cpSync(stateDir, backupDir, { recursive: true });
 
     // The aggregator is upgraded in place; the old sidecar reconnects to it.
     const aggregator = await startAggregator(stateDir, { grpcPort });
@@ -57,14 +60,23 @@ describe("upgrade from logtally before counting specs", () => {
     await waitUntilSettled(aggregator.grpcAddress, { "pod-a": writer.file });
     assert.deepEqual(sorted(await aggregatorCounts(aggregator.metricsUrl)), sorted(writer.truth), "counts from the old sidecar");
     assert.equal(oldSidecar.child.exitCode, null, "the old sidecar is still running");
-    await oldSidecar.stop("SIGTERM");
     assert.equal((await aggregator.stop("SIGTERM")).code, 0);
 
-    // A rollback onto the upgraded state is refused, naming the schema, never counted wrong.
+    // The old aggregator refuses the upgraded state, naming the schema: never counted wrong.
     await assert.rejects(
-      startAggregator(stateDir, { name: "rolled-back-aggregator", programs: earlier }),
+      startAggregator(stateDir, { name: "refused-old-aggregator", programs: earlier }),
       /schema version \d+ is newer than this aggregator understands/,
     );
+    // Rolled back with the copy: the sidecar ships again what came after it, and the counts are exact.
+    fs.rmSync(stateDir, { recursive: true });
+    fs.cpSync(backupDir, stateDir, { recursive: true });
+    writer.append(300);
+    const rolledBack = await startAggregator(stateDir, { grpcPort, name: "rolled-back-aggregator", programs: earlier });
+    processes.push(rolledBack);
+    await waitUntilSettled(rolledBack.grpcAddress, { "pod-a": writer.file });
+    assert.deepEqual(sorted(await aggregatorCounts(rolledBack.metricsUrl)), sorted(writer.truth), "counts after the rollback");
+    await oldSidecar.stop("SIGTERM");
+    assert.equal((await rolledBack.stop("SIGTERM")).code, 0);
   });
 
   it("counts from a new sidecar with the defaults into an old aggregator", async () => {
