@@ -1,8 +1,8 @@
-import * as fs from "node:fs";
 import { seededRandom } from "@logtally/testing";
+import { appendInPieces } from "./log-writer";
 
-/** The flags that count what {@link JsonLogWriter} writes: app_events{level, service, namespace, status} of stdout lines. */
-export const APP_EVENTS_SPEC = [
+/** app_events{level, service, namespace, status} of Kubernetes JSON lines: two labels by nested paths, one a number. */
+export const APP_EVENTS_LABELS_SPEC = [
   "--format",
   "jsonl",
   "--metric",
@@ -15,9 +15,10 @@ export const APP_EVENTS_SPEC = [
   "namespace=.kubernetes.namespace_name",
   "--label",
   "status=.status",
-  "--where",
-  ".stream=stdout",
 ] as const;
+
+/** The flags that count what {@link JsonLogWriter} writes: APP_EVENTS_LABELS_SPEC of stdout lines. */
+export const APP_EVENTS_SPEC = [...APP_EVENTS_LABELS_SPEC, "--where", ".stream=stdout"] as const;
 
 /** The label names of APP_EVENTS_SPEC, in order. */
 export const APP_EVENTS_LABELS = ["level", "service", "namespace", "status"] as const;
@@ -48,13 +49,7 @@ export class JsonLogWriter {
   append(lines: number): void {
     let text = "";
     for (let i = 0; i < lines; i++) text += `${this.line()}\n`;
-    const bytes = Buffer.from(text, "utf8");
-    let at = 0;
-    while (at < bytes.length) {
-      const size = Math.min(bytes.length - at, 1 + Math.floor(this.random() * 4096));
-      fs.appendFileSync(this.file, bytes.subarray(at, at + size));
-      at += size;
-    }
+    appendInPieces(this.file, text, this.random);
   }
 
   private line(): string {

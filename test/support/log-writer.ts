@@ -54,14 +54,7 @@ export class LogWriter {
 
   /** Writes raw text (the caller accounts for it in the truth, if it holds rows). */
   write(text: string): void {
-    const bytes = Buffer.from(text, "utf8");
-    // Several writes with random cut points: lines split across writes.
-    let at = 0;
-    while (at < bytes.length) {
-      const size = Math.min(bytes.length - at, 1 + Math.floor(this.random() * 4096));
-      fs.appendFileSync(this.file, bytes.subarray(at, at + size));
-      at += size;
-    }
+    appendInPieces(this.file, text, this.random);
   }
 
   /** Adds a pair to the truth without writing (for rows written by hand). */
@@ -99,4 +92,15 @@ export function fileSize(file: string): number {
 export function pointLink(link: string, target: string): void {
   fs.symlinkSync(target, `${link}.new`);
   fs.renameSync(`${link}.new`, link);
+}
+
+/** Appends `text` to `file` in several writes with random cut points, as an application's buffered writes split lines. */
+export function appendInPieces(file: string, text: string, random: () => number): void {
+  const bytes = Buffer.from(text, "utf8");
+  let at = 0;
+  while (at < bytes.length) {
+    const size = Math.min(bytes.length - at, 1 + Math.floor(random() * 4096));
+    fs.appendFileSync(file, bytes.subarray(at, at + size));
+    at += size;
+  }
 }

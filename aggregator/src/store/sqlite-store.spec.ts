@@ -384,11 +384,8 @@ test("a garbage database file is refused with its path and how to recover", () =
   assert.deepEqual(fs.readFileSync(databasePath), garbage);
 });
 
-test("a version 1 database is migrated in place, keeping its state", () => {
-  const dir = stateDir();
-  fs.mkdirSync(dir);
-  const db = new DatabaseSync(path.join(dir, DATABASE_FILE));
-  db.exec(`
+/** The tables of schema version 1, as that aggregator created them. */
+const VERSION_1_TABLES = `
     CREATE TABLE counts (host TEXT NOT NULL, job_name TEXT NOT NULL, count INTEGER NOT NULL CHECK (count >= 0),
       PRIMARY KEY (host, job_name)) WITHOUT ROWID;
     CREATE TABLE generations (source_id TEXT NOT NULL, generation TEXT NOT NULL, file_id TEXT NOT NULL,
@@ -397,6 +394,14 @@ test("a version 1 database is migrated in place, keeping its state", () => {
     CREATE TABLE sources (source_id TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, latest_generation TEXT NOT NULL,
       last_seen_ms INTEGER NOT NULL, last_sidecar_id TEXT NOT NULL) WITHOUT ROWID;
     CREATE TABLE rejected_rows (reason TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;
+`;
+
+test("a version 1 database is migrated in place, keeping its state", () => {
+  const dir = stateDir();
+  fs.mkdirSync(dir);
+  const db = new DatabaseSync(path.join(dir, DATABASE_FILE));
+  db.exec(`
+    ${VERSION_1_TABLES}
     INSERT INTO counts VALUES ('web-1', 'backup', 7);
     INSERT INTO generations VALUES ('pod-a', 'app.log#1', 'app.log', 1, 120, 'ab', 500);
     INSERT INTO sources VALUES ('pod-a', 400, 'app.log#1', 500, 'sidecar-1');
@@ -439,14 +444,7 @@ test("a version 3 state opens with every count under log_host_job_count, and goe
   const db = new DatabaseSync(path.join(dir, DATABASE_FILE));
   // The schema as version 3 wrote it, with pairs whose labels JSON must escape.
   db.exec(`
-    CREATE TABLE counts (host TEXT NOT NULL, job_name TEXT NOT NULL, count INTEGER NOT NULL CHECK (count >= 0),
-      PRIMARY KEY (host, job_name)) WITHOUT ROWID;
-    CREATE TABLE generations (source_id TEXT NOT NULL, generation TEXT NOT NULL, file_id TEXT NOT NULL,
-      epoch INTEGER NOT NULL, committed_offset INTEGER NOT NULL CHECK (committed_offset >= 0), anchor TEXT NOT NULL,
-      updated_ms INTEGER NOT NULL, PRIMARY KEY (source_id, generation)) WITHOUT ROWID;
-    CREATE TABLE sources (source_id TEXT PRIMARY KEY, created_ms INTEGER NOT NULL, latest_generation TEXT NOT NULL,
-      last_seen_ms INTEGER NOT NULL, last_sidecar_id TEXT NOT NULL) WITHOUT ROWID;
-    CREATE TABLE rejected_rows (reason TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;
+    ${VERSION_1_TABLES}
     ALTER TABLE generations ADD COLUMN file_birth_ms REAL NOT NULL DEFAULT 0;
     ALTER TABLE generations ADD COLUMN file_path TEXT NOT NULL DEFAULT '';
     INSERT INTO counts VALUES ('web-1', 'backup', 7), ('say "hi"', 'back\\slash', 1099511627776), ('日本', 'ü', 1);

@@ -1,6 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { seededRandom } from "@logtally/testing";
+import { APP_EVENTS_LABELS_SPEC } from "../../support/json-log-writer";
 import { catchUp } from "../catch-up";
 import { createScratchDir, removeScratchDir } from "../cleanup";
 import { BYTES_PER_ROW, RowCycle, writeRows } from "../data-file";
@@ -49,20 +50,7 @@ const CSV_FOUR_LABELS: SpecCase = {
 const JSON_LINES_FOUR_LABELS: SpecCase = {
   id: "jsonl4",
   label: "4-label JSON lines (level, service, namespace, status; nested paths)",
-  args: [
-    "--format",
-    "jsonl",
-    "--metric",
-    "app_events",
-    "--label",
-    "level=.level",
-    "--label",
-    "service=.kubernetes.labels.app",
-    "--label",
-    "namespace=.kubernetes.namespace_name",
-    "--label",
-    "status=.status",
-  ],
+  args: APP_EVENTS_LABELS_SPEC,
   line: (index, random) => {
     const service = pick(SERVICES, random);
     return `${JSON.stringify({
