@@ -1,4 +1,4 @@
-import { MAX_DELTAS_PER_BATCH, MAX_FILE_OFFSET_BYTES, checkIdentifier, checkLabel, type CountingSpec } from "@logtally/proto";
+import { DEFAULT_METRIC, MAX_DELTAS_PER_BATCH, MAX_FILE_OFFSET_BYTES, checkIdentifier, checkLabel, type CountingSpec } from "@logtally/proto";
 import type { Delta__Output, DeltaBatch__Output, Heartbeat__Output } from "@logtally/proto";
 
 /** Longest DeltaBatch.file_path, in bytes (Linux's PATH_MAX). */
@@ -85,8 +85,7 @@ export function validateBatch(batch: DeltaBatch__Output, spec?: CountingSpec): s
     if (!Number.isSafeInteger(delta.count) || delta.count <= 0) return `delta count ${delta.count} must be positive`;
     const problem = spec ? checkSpecLabels(delta, spec) : checkPairLabels(delta);
     if (problem !== undefined) return problem;
-    // Within one batch (one metric) the label values alone tell series apart; NUL cannot occur in a valid label.
-    const key = spec ? delta.labels.join("\u0000") : `${delta.host}\u0000${delta.jobName}`;
+    const key = spec ? seriesKey(spec.metric, delta.labels) : seriesKey(DEFAULT_METRIC, [delta.host, delta.jobName]);
     if (seen.has(key)) return spec ? `a series of ${spec.metric} appears twice in one batch` : "a (host, job_name) pair appears twice in one batch";
     seen.add(key);
     counted += delta.count;

@@ -132,6 +132,17 @@ export class CsvDialect {
   }
 }
 
+/** Where a line's content ends: before one trailing "\r" (the "\n" is not part of the line). */
+export function contentEnd(line: Buffer): number {
+  const end = line.length;
+  return end > 0 && line[end - 1] === CR ? end - 1 : end;
+}
+
+/** Length of a UTF-8 byte-order mark at the start of `line[0, end)`: 3, or 0 when there is none. */
+export function bomLength(line: Buffer, end: number): number {
+  return end >= 3 && line[0] === 0xef && line[1] === 0xbb && line[2] === 0xbf ? 3 : 0;
+}
+
 /** True when `line[from, end)` is empty or only spaces and tabs (whatever the delimiter). */
 export function isBlankLine(line: Buffer, from: number, end: number): boolean {
   for (let index = from; index < end; index += 1) {

@@ -1,6 +1,6 @@
 import { checkLabel } from "@logtally/proto";
 import { usesHeaderNames, valueMatches, type CountingRules, type FieldRef } from "./counting-rules";
-import { CR, CsvDialect, FieldSpans, decodeField, isBlankLine } from "./csv-fields";
+import { CsvDialect, FieldSpans, bomLength, contentEnd, decodeField, isBlankLine } from "./csv-fields";
 import { BLANK, FILTERED, HEADER, rejected, type HeaderProblemListener, type ParsedRow, type RowParser } from "./parsed-row";
 
 /** Columns of a header read for names; a named column further right is not found. */
@@ -62,14 +62,12 @@ export class CsvRowParser implements RowParser {
       this.headerUnreadable("it is longer than --max-line-bytes");
       return;
     }
-    let end = firstLine.length;
-    if (end > 0 && firstLine[end - 1] === CR) end -= 1;
+    const end = contentEnd(firstLine);
     this.readHeader(firstLine, bomLength(firstLine, end), end);
   }
 
   parse(line: Buffer, isFirstLine: boolean): ParsedRow {
-    let end = line.length;
-    if (end > 0 && line[end - 1] === CR) end -= 1;
+    const end = contentEnd(line);
     const start = isFirstLine ? bomLength(line, end) : 0;
     if (isFirstLine && this.needsHeader) {
       this.readHeader(line, start, end);
@@ -163,9 +161,4 @@ export class CsvRowParser implements RowParser {
     const rightmost = Math.max(0, ...this.labelColumns, ...this.whereColumns);
     return new FieldSpans(rightmost + 1);
   }
-}
-
-/** 3 when `line[0, end)` starts with a UTF-8 byte-order mark, else 0. */
-function bomLength(line: Buffer, end: number): number {
-  return end >= 3 && line[0] === 0xef && line[1] === 0xbb && line[2] === 0xbf ? 3 : 0;
 }

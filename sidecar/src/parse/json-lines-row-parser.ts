@@ -1,7 +1,7 @@
 import { isUtf8 } from "node:buffer";
 import { checkLabel } from "@logtally/proto";
 import { valueMatches, type CountingRules } from "./counting-rules";
-import { CR, isBlankLine } from "./csv-fields";
+import { bomLength, contentEnd, isBlankLine } from "./csv-fields";
 import { JsonFieldScanner } from "./json-field-scanner";
 import { BLANK, FILTERED, rejected, type ParsedRow, type RowParser } from "./parsed-row";
 
@@ -41,9 +41,8 @@ export class JsonLinesRowParser implements RowParser {
   learnHeader(): void {}
 
   parse(line: Buffer, isFirstLine: boolean): ParsedRow {
-    let end = line.length;
-    if (end > 0 && line[end - 1] === CR) end -= 1;
-    const start = isFirstLine && end >= 3 && line[0] === 0xef && line[1] === 0xbb && line[2] === 0xbf ? 3 : 0;
+    const end = contentEnd(line);
+    const start = isFirstLine ? bomLength(line, end) : 0;
     if (isBlankLine(line, start, end)) return BLANK;
 
     const values = this.values;
