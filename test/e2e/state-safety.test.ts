@@ -6,7 +6,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { healthCheck } from "../support/health";
 import { LogWriter } from "../support/log-writer";
-import { metricValue, scrape } from "../support/metrics";
+import { APP_EVENTS_LABELS, APP_EVENTS_SPEC, JsonLogWriter } from "../support/json-log-writer";
+import { metricValue, scrape, seriesOf } from "../support/metrics";
 import { startAggregator, startSidecar, type AggregatorProcess } from "../support/processes";
 import { aggregatorCounts, sorted, waitUntilSettled } from "../support/query";
 import { waitFor } from "../support/wait";
@@ -100,22 +101,42 @@ describe("state safety: a full disk", { skip: fullDiskUnsupported() }, () => {
     assert.equal(await healthCheck(aggregator.grpcAddress, ""), "SERVING");
     assert.equal(metricValue(await scrape(aggregator.metricsUrl), "logtally_state_writable", { condition: "disk full" }), 0);
 
-    fs.rmSync(filler);
-    await waitFor(async () => ((await readyStatus(aggregator)) === 200 ? true : undefined), {
-      timeoutMs: 30_000,
-      describe: () => `/readyz to say 200 once space is back\n${aggregator.dump()}`,
+    // A sidecar counting a new metric meanwhile is refused for the full disk too, and waits for space.
+    const events = new JsonLogWriter(path.join(dir, "events.log"), 12);
+    events.append(300);
+    const specSidecar = startSidecar("sidecar-new-metric", {
+      file: events.file,
+      aggregator: aggregator.grpcAddress,
+      sourceId: "new-metric",
+      extraArgs: [...APP_EVENTS_SPEC],
     });
-    assert.ok(
-      aggregator.logs.some((line) => line.msg === "state database writable again: counting resumes"),
-      aggregator.dump(),
-    );
-    const writable = (await scrape(aggregator.metricsUrl)).filter((sample) => sample.name === "logtally_state_writable");
-    assert.deepEqual(
-      writable.map((sample) => [sample.labels, sample.value]),
-      [[{}, 1]],
-    );
-    await waitUntilSettled(aggregator.grpcAddress, { "full-disk": writer.file }, 90_000);
-    assert.deepEqual(sorted(await aggregatorCounts(aggregator.metricsUrl)), sorted(writer.truth));
+    try {
+      await waitFor(
+        () => (specSidecar.logs.some((line) => String(line.msg).startsWith("aggregator cannot count now: state database is disk full")) ? true : undefined),
+        { timeoutMs: 30_000, describe: () => `the new metric's sidecar to log the aggregator's reason\n${specSidecar.dump()}` },
+      );
+      assert.equal(specSidecar.child.exitCode, null, "refused for a full disk, the sidecar keeps waiting");
+
+      fs.rmSync(filler);
+      await waitFor(async () => ((await readyStatus(aggregator)) === 200 ? true : undefined), {
+        timeoutMs: 30_000,
+        describe: () => `/readyz to say 200 once space is back\n${aggregator.dump()}`,
+      });
+      assert.ok(
+        aggregator.logs.some((line) => line.msg === "state database writable again: counting resumes"),
+        aggregator.dump(),
+      );
+      const writable = (await scrape(aggregator.metricsUrl)).filter((sample) => sample.name === "logtally_state_writable");
+      assert.deepEqual(
+        writable.map((sample) => [sample.labels, sample.value]),
+        [[{}, 1]],
+      );
+      await waitUntilSettled(aggregator.grpcAddress, { "full-disk": writer.file, "new-metric": events.file }, 90_000);
+      assert.deepEqual(sorted(await aggregatorCounts(aggregator.metricsUrl)), sorted(writer.truth));
+      assert.deepEqual(sorted(seriesOf(await scrape(aggregator.metricsUrl), "app_events_total", APP_EVENTS_LABELS)), sorted(events.truth));
+    } finally {
+      await specSidecar.stop("SIGKILL");
+    }
   });
 });
 
