@@ -37,7 +37,7 @@ test("defaults", () => {
     counting: DEFAULT_RULES,
     maxLineBytes: 65_536,
     batchMaxBytes: 8_388_608,
-    batchLingerMs: 200,
+    batchLingerMs: 400,
     readBufferBytes: 1_048_576,
     pollIntervalMs: 250,
     rotateGraceMs: 1_000,

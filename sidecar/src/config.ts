@@ -58,7 +58,7 @@ export const SIDECAR_FLAGS = [
   {
     name: "batch-linger-ms",
     env: "LOGTALLY_BATCH_LINGER_MS",
-    default: "200",
+    default: "400",
     range: [0, 10_000],
     description:
       "Once the reader has caught up with the file, how long a batch waits for more lines before it is shipped " +
