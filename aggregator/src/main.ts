@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // First: catches SIGTERM from the moment the process starts (see stop-signals.ts in @logtally/runtime).
-import { CredentialFileError, tierUpEarly, createLogger, firstStopSignal, packageVersion, runProgram } from "@logtally/runtime";
+import { CredentialFileError, createLogger, firstStopSignal, packageVersion, runProgram, tierUpEarly } from "@logtally/runtime";
 import { PROTOCOL_VERSION } from "@logtally/proto";
 import { AGGREGATOR_HELP, MIGRATE_STATE_HELP, parseAggregatorConfig, parseMigrateStateConfig, type AggregatorConfig, type MigrateStateConfig } from "./config";
 import { migrateState } from "./store/migrate-state";

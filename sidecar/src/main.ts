@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // First: catches SIGTERM from the moment the process starts (see stop-signals.ts in @logtally/runtime).
-import { CredentialFileError, tierUpEarly, HttpServer, createLogger, firstStopSignal, packageVersion, runProgram } from "@logtally/runtime";
+import { CredentialFileError, HttpServer, createLogger, firstStopSignal, packageVersion, runProgram, tierUpEarly } from "@logtally/runtime";
 import { PROTOCOL_VERSION } from "@logtally/proto";
 import { SIDECAR_HELP, parseSidecarConfig, type SidecarConfig } from "./config";
 import { SidecarMetrics } from "./metrics";
