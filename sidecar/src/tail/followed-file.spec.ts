@@ -57,6 +57,8 @@ test("the file id waits for the first line to be complete", async (t) => {
   const { ino } = await fs.stat(file);
   assert.match(fileId ?? "", ID_PATTERN);
   assert.ok(fileId?.startsWith(`${ino}-`), `${fileId} starts with the inode ${ino}`);
+  // The first 16 hex digits of SHA-256("host,job_name\n"): ids stored by earlier versions must still match.
+  assert.equal(fileId, `${ino}-4e92589fbb6029a4`);
   await fs.appendFile(file, "h1,j1\nh2,j2\n");
   assert.equal(await followed.fileId(), fileId, "later lines do not change the id");
 });
@@ -129,6 +131,10 @@ test("anchorAt(0) is empty", async (t) => {
   assert.equal(await (await openFile(t, empty)).anchorAt(0), "");
   assert.equal(await (await openFile(t, full)).anchorAt(0), "");
   assert.equal(anchorOf(new Uint8Array(0)), "");
+});
+
+test("an anchor is the first 32 hex digits of the window's SHA-256, as anchors already stored were computed", () => {
+  assert.equal(anchorOf(Buffer.from("host-1,job-a\n")), "50eac8fdfe3940c847848f9b41669fa0");
 });
 
 test("anchorAt(n) is the anchor of the window of bytes before n", async (t) => {
