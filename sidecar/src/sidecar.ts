@@ -13,6 +13,7 @@ import { ConnectionLost, IngestConnection, SpecRefused, SpecsNotSupported, creat
 import { wireSpec } from "./ship/wire-deltas";
 import type { SidecarMetrics } from "./metrics";
 import { TokenMetadata } from "./ship/token-metadata";
+import { Sleeper } from "./ship/sleeper";
 
 type Lifecycle =
   | { readonly state: "idle" }
@@ -42,6 +43,7 @@ export class Sidecar {
   private readonly abort = new AbortController();
   /** Aborted by drain() and stop(): a batch lingering for more lines is shipped at once. */
   private readonly drainRequested = new AbortController();
+  private readonly linger = new Sleeper(this.drainRequested.signal);
   private readonly notifier: ChangeNotifier;
   private readonly backoff = new Backoff(200, 10_000);
   private readonly client: IngestClient;
@@ -91,7 +93,7 @@ export class Sidecar {
       log,
       draining: () => this.lifecycle.state === "draining",
       signal: this.abort.signal,
-      lingerSignal: this.drainRequested.signal,
+      linger: this.linger,
       nextSequence: () => ++this.sequence,
       acknowledged: () => {
         this.refused = false;

@@ -1,6 +1,5 @@
 import type { BatchAck__Output } from "@logtally/proto";
 import type { Logger } from "@logtally/runtime";
-import { sleep } from "./backoff";
 import type { ChangeNotifier } from "../tail/change-notifier";
 import { DeltaBatcher, type SealedBatch } from "../batch/delta-batcher";
 import { AnchoredReader } from "../tail/anchored-reader";
@@ -15,6 +14,7 @@ import { readFirstLine } from "../tail/first-line";
 import { wireDeltas } from "./wire-deltas";
 import type { SidecarMetrics } from "../metrics";
 import { inodeOf } from "../tail/rotation";
+import type { Sleeper } from "./sleeper";
 
 /** How shipping one file generation ended. */
 export type GenerationEnd =
@@ -48,8 +48,8 @@ export interface ShipperContext {
   readonly draining: () => boolean;
   /** Aborts waiting when the sidecar stops. */
   readonly signal: AbortSignal;
-  /** Aborts when the sidecar is asked to drain or stop: a batch lingering is then shipped at once. */
-  readonly lingerSignal: AbortSignal;
+  /** Sleeps of the batch linger, cut short when the sidecar is asked to drain or stop: a batch lingering is then shipped at once. */
+  readonly linger: Sleeper;
   /** Monotonic sequence for batches, shared by all streams of the process. */
   nextSequence(): number;
   /** Called for every acknowledgement: the aggregator is counting. */
@@ -198,7 +198,7 @@ export class GenerationShipper {
   /** Sleeps until the linger is over, without notifications (each would wake the process); a drain or stop cuts it short. */
   private async lingerUntilDue(): Promise<void> {
     this.context.notifier.pause();
-    await sleep(this.lingerUntilMs! - Date.now(), this.context.lingerSignal);
+    await this.context.linger.sleep(this.lingerUntilMs! - Date.now());
   }
 
   /** Reads what follows the read position into the splitter; a file truncated or rewritten in place is reported. */

@@ -101,6 +101,8 @@ export class IngestConnection {
   private failure: ConnectionLost | undefined;
   /** From the latest Welcome: 0 when the aggregator does not take heartbeats. */
   private heartbeatIntervalMillis = 0;
+  /** The signal of the requests, listened to until the connection fails (see watch()). */
+  private watched: AbortSignal | undefined;
 
   /** `metadata` is sent when the stream opens (the bearer token, if any). */
   constructor(
@@ -192,26 +194,44 @@ export class IngestConnection {
       };
       const timer = setTimeout(() => giveUp(new ConnectionLost(`no answer from the aggregator within ${this.responseTimeoutMs} ms`)), this.responseTimeoutMs);
       timer.unref();
-      const aborted = (): void => giveUp(new ConnectionLost("stopping: the answer was not awaited"));
-      signal.addEventListener("abort", aborted, { once: true });
-      const settled = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", aborted);
-      };
+      this.watch(signal);
       this.pending = {
         ...expected,
         resolve: (response) => {
-          settled();
+          clearTimeout(timer);
           resolve(response);
         },
         reject: (error) => {
-          settled();
+          clearTimeout(timer);
           reject(error);
         },
       };
       call.write(message);
     });
   }
+
+  /**
+   * Listens to `signal` until the connection fails: when it aborts, the
+   * request outstanding is given up. Once per connection, not per request:
+   * adding and removing an abort listener costs more than a small batch.
+   */
+  private watch(signal: AbortSignal): void {
+    if (this.watched === signal) return;
+    this.unwatch();
+    signal.addEventListener("abort", this.abandonPending, { once: true });
+    this.watched = signal;
+  }
+
+  private unwatch(): void {
+    this.watched?.removeEventListener("abort", this.abandonPending);
+    this.watched = undefined;
+  }
+
+  private readonly abandonPending = (): void => {
+    if (!this.pending) return;
+    this.fail(new ConnectionLost("stopping: the answer was not awaited"));
+    this.call?.cancel();
+  };
 
   private receive(response: ShipResponse__Output): void {
     const pending = this.pending;
@@ -231,6 +251,7 @@ export class IngestConnection {
 
   private fail(error: ConnectionLost): void {
     this.failure ??= error;
+    this.unwatch();
     const pending = this.pending;
     this.pending = undefined;
     pending?.reject(this.failure);
