@@ -210,7 +210,7 @@ export const everydayFigure: Figure = {
         measurements,
         notes: [
           `each pod: one file written at a steady rate, ${ROWS_PER_WRITE} rows per write(2), ${everydayPairs} distinct pairs; its sidecar ships to one aggregator (SQLite), and one ${version} tails the same file`,
-          `CPU of each process from /proc over ${everydayWindowMs / 1000} s windows after ${everydaySettleMs / 1000} s of settling, scaled to an hour; the writers' CPU is nobody's`,
+          `CPU of each process from /proc (its threads' scheduler time, in nanoseconds) over ${everydayWindowMs / 1000} s windows after ${everydaySettleMs / 1000} s of settling, scaled to an hour; the writers' CPU is nobody's`,
           "the ratio compares what a pod costs with logtally (its sidecar and its share of the aggregator) with what it costs with mtail; after each load, every row is checked counted by both",
         ],
       };
