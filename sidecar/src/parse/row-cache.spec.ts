@@ -45,6 +45,26 @@ test("many lines in a small table: colliding slots never confuse two lines", () 
   }
 });
 
+test("lines of every length that differ in one byte only are told apart, wherever they lie in the buffer", () => {
+  // Lines are hashed and compared four bytes at a time: a difference in any
+  // byte of a word, or of the up to three bytes after the last word, counts.
+  const cache = new RowCache(4096, 1 << 20);
+  const ids = new Map<string, number>();
+  for (let length = 1; length <= 24; length++) {
+    const base = "a,".padEnd(length, "b").slice(0, length);
+    const variants = [base, ...Array.from({ length }, (_, at) => `${base.slice(0, at)}${base[at] === "x" ? "y" : "x"}${base.slice(at + 1)}`)];
+    for (const text of variants) {
+      for (let offset = 0; offset < 4; offset++) {
+        const chunk = Buffer.concat([Buffer.alloc(offset, 0x7c), Buffer.from(text), Buffer.from("\n")]);
+        const id = cache.idOf(chunk, offset, offset + text.length);
+        assert.equal(ids.get(text) ?? id, id, `${JSON.stringify(text)} at offset ${offset}`);
+        ids.set(text, id);
+      }
+    }
+  }
+  assert.equal(new Set(ids.values()).size, ids.size);
+});
+
 test("a full cache answers -1 for new lines, still finds the old ones, and starts over when cleared", () => {
   const cache = new RowCache(4, 1 << 10);
   const kept = Array.from({ length: 4 }, (_, i) => idIn(cache, `h${i},j`));

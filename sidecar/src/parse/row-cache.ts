@@ -11,12 +11,28 @@ const FNV_OFFSET = 0x811c9dc5 | 0;
 const FNV_PRIME = 0x01000193;
 
 /**
+ * Spreads every bit of a hash over its low bits, which pick the slot: hashing
+ * a word at a time leaves a word's high bits in the hash's high bits only.
+ * (The finalizer of MurmurHash3.)
+ */
+function mixed(hash: number): number {
+  hash = Math.imul(hash ^ (hash >>> 16), 0x85ebca6b);
+  hash = Math.imul(hash ^ (hash >>> 13), 0xc2b2ae35);
+  return hash ^ (hash >>> 16);
+}
+
+/**
  * Parses lines, remembering each distinct line's result under a small
  * integer id. Log files repeat a few thousand distinct lines millions of
  * times, so most rows cost a hash and a byte comparison: no parse, no string,
  * no object. The lines are kept by their bytes in one arena and found through
  * an open-addressing table, so memory is fixed at construction: when either
  * is full, {@link idOf} answers -1 and the owner clears the cache.
+ *
+ * This is the sidecar's hottest loop, so lines are hashed and compared four
+ * bytes at a time, through DataViews (unaligned little-endian loads, which
+ * V8's optimizing compilers turn into single instructions): half the time of
+ * a byte at a time for lines of some 40 bytes.
  */
 export class RowCache {
   private readonly slots: Int32Array;
@@ -26,7 +42,11 @@ export class RowCache {
   private readonly entryLength: Int32Array;
   private readonly rows: ParsedRow[] = [];
   private readonly arena: Buffer;
+  private readonly arenaView: DataView;
   private arenaUsed = 0;
+  /** The buffer lines were last looked up in, and a view of it: callers pass the same read buffer over and over. */
+  private viewed: Buffer | undefined;
+  private view: DataView | undefined;
 
   /** `parser` parses each line on first sight; its results must depend on the line's bytes alone once the header is read. */
   constructor(
@@ -43,6 +63,7 @@ export class RowCache {
     this.entryStart = new Int32Array(maxEntries);
     this.entryLength = new Int32Array(maxEntries);
     this.arena = Buffer.alloc(arenaBytes);
+    this.arenaView = viewOf(this.arena);
   }
 
   /** Distinct lines remembered now. */
@@ -56,12 +77,20 @@ export class RowCache {
    * -1 when the line is new and the cache has no room for it.
    */
   idOf(bytes: Buffer, from: number, to: number): number {
+    if (bytes !== this.viewed) {
+      this.viewed = bytes;
+      this.view = viewOf(bytes);
+    }
+    const view = this.view!;
     let hash = FNV_OFFSET;
-    for (let index = from; index < to; index++) hash = Math.imul(hash ^ bytes[index]!, FNV_PRIME);
+    let index = from;
+    for (const wordsEnd = to - 3; index < wordsEnd; index += 4) hash = Math.imul(hash ^ view.getInt32(index, true), FNV_PRIME);
+    for (; index < to; index++) hash = Math.imul(hash ^ bytes[index]!, FNV_PRIME);
+    hash = mixed(hash);
     let slot = hash & this.slotMask;
     for (let stored = this.slots[slot]!; stored !== 0; stored = this.slots[slot]!) {
       const id = stored - 1;
-      if (this.entryHash[id] === hash && this.holds(id, bytes, from, to)) return id;
+      if (this.entryHash[id] === hash && this.holds(id, view, bytes, from, to)) return id;
       slot = (slot + 1) & this.slotMask;
     }
     const length = to - from;
@@ -89,13 +118,21 @@ export class RowCache {
     this.arenaUsed = 0;
   }
 
-  private holds(id: number, bytes: Buffer, from: number, to: number): boolean {
-    const length = to - from;
-    if (this.entryLength[id] !== length) return false;
-    const start = this.entryStart[id]!;
-    for (let index = 0; index < length; index++) {
-      if (this.arena[start + index] !== bytes[from + index]) return false;
+  /** Whether entry `id` holds the line `bytes[from, to)`; `view` views `bytes`. */
+  private holds(id: number, view: DataView, bytes: Buffer, from: number, to: number): boolean {
+    if (this.entryLength[id] !== to - from) return false;
+    let stored = this.entryStart[id]!;
+    let index = from;
+    for (const wordsEnd = to - 3; index < wordsEnd; index += 4, stored += 4) {
+      if (this.arenaView.getInt32(stored, true) !== view.getInt32(index, true)) return false;
+    }
+    for (; index < to; index++, stored++) {
+      if (this.arena[stored] !== bytes[index]) return false;
     }
     return true;
   }
+}
+
+function viewOf(bytes: Buffer): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
