@@ -213,7 +213,8 @@ export class IngestConnection {
   /**
    * Listens to `signal` until the connection fails: when it aborts, the
    * request outstanding is given up. Once per connection, not per request:
-   * adding and removing an abort listener costs more than a small batch.
+   * an abort listener costs more to add and remove than the request's timer,
+   * and a busy file sends a few requests a second.
    */
   private watch(signal: AbortSignal): void {
     if (this.watched === signal) return;

@@ -11,8 +11,8 @@ export const IDENTITY_HEAD_BYTES = 4096;
 
 /**
  * Checksum of a file's bytes just before an offset: how a rewrite in place is
- * noticed. Taken for every batch, so with the one-shot hash(), which costs a
- * fraction of a Hash object's setup for 64 bytes.
+ * noticed. Taken for every batch, so with the one-shot hash(): no Hash
+ * object to set up and throw away each time.
  */
 export function anchorOf(bytes: Uint8Array): string {
   return bytes.length === 0 ? "" : hash("sha256", bytes, "hex").slice(0, 32);
