@@ -2,7 +2,7 @@ import { status } from "@grpc/grpc-js";
 import type { Hello, IngestClient, Welcome__Output } from "@logtally/proto";
 import type { Logger } from "@logtally/runtime";
 import type { CredentialFiles } from "@logtally/runtime";
-import { Backoff, sleep } from "./ship/backoff";
+import { Backoff } from "./ship/backoff";
 import { ChangeNotifier } from "./tail/change-notifier";
 import { createChannelSecurity } from "./ship/channel-security";
 import type { SidecarConfig } from "./config";
@@ -44,6 +44,8 @@ export class Sidecar {
   /** Aborted by drain() and stop(): a batch lingering for more lines is shipped at once. */
   private readonly drainRequested = new AbortController();
   private readonly linger = new Sleeper(this.drainRequested.signal);
+  /** Sleeps between reconnects, cut short by stop(). */
+  private readonly reconnectDelay = new Sleeper(this.abort.signal);
   private readonly notifier: ChangeNotifier;
   private readonly backoff = new Backoff(200, 10_000);
   private readonly client: IngestClient;
@@ -228,7 +230,7 @@ export class Sidecar {
         } else {
           this.log.error({ err: error, retryInMs: delayMs }, "shipping failed");
         }
-        await sleep(delayMs, signal);
+        await this.reconnectDelay.sleep(delayMs);
       } finally {
         connection.close();
       }

@@ -1,7 +1,6 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { getEventListeners } from "node:events";
-import { Backoff, sleep } from "./backoff";
+import { Backoff } from "./backoff";
 
 // Just below 1: floor(ALMOST_ONE * ceiling) is ceiling - 1 for any ceiling up to 2^20.
 const ALMOST_ONE = 1 - 2 ** -20;
@@ -43,45 +42,4 @@ test("the default random jitter stays within the ceiling", () => {
     const delay = backoff.next();
     assert.ok(Number.isInteger(delay) && delay >= 0 && delay < ceiling, `${delay} not in [0, ${ceiling})`);
   }
-});
-
-/** Fails the test if `promise` has not settled by the time a guard timer fires. */
-async function settlesSoon(promise: Promise<void>, what: string): Promise<void> {
-  let guard: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    guard = setTimeout(() => reject(new Error(`${what} did not resolve`)), 5_000);
-  });
-  try {
-    await Promise.race([promise, timedOut]);
-  } finally {
-    clearTimeout(guard);
-  }
-}
-
-test("sleep() resolves early when the signal aborts, and unhooks itself", async () => {
-  const controller = new AbortController();
-  let resolved = false;
-  const sleeping = sleep(3_600_000, controller.signal).then(() => {
-    resolved = true;
-  });
-  await new Promise((resolve) => setImmediate(resolve));
-  assert.equal(resolved, false, "still sleeping before the abort");
-  assert.equal(getEventListeners(controller.signal, "abort").length, 1);
-  controller.abort();
-  await settlesSoon(sleeping, "sleep after abort");
-  assert.equal(resolved, true);
-  assert.equal(getEventListeners(controller.signal, "abort").length, 0);
-});
-
-test("sleep() resolves at once when the signal is already aborted", async () => {
-  const signal = AbortSignal.abort();
-  await settlesSoon(sleep(3_600_000, signal), "sleep on an aborted signal");
-  assert.equal(getEventListeners(signal, "abort").length, 0);
-});
-
-test("sleep() resolves after its delay and removes its abort listener", async () => {
-  const controller = new AbortController();
-  await settlesSoon(sleep(1, controller.signal), "a 1 ms sleep");
-  assert.equal(getEventListeners(controller.signal, "abort").length, 0);
-  assert.equal(controller.signal.aborted, false);
 });

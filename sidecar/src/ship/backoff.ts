@@ -20,18 +20,3 @@ export class Backoff {
     this.attempt = 0;
   }
 }
-
-/** Sleeps `ms`, or less if `signal` aborts first; never rejects. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    timer.unref();
-    signal.addEventListener("abort", done, { once: true });
-  });
-}

@@ -1,8 +1,8 @@
 /**
- * Sleeps that one abort signal cuts short, for a loop that sleeps a few times
- * a second (the batch linger). It listens to the signal once for its whole
- * life: adding and removing an abort listener for every sleep costs more than
- * the sleep's timer. Any number of sleeps may run at once.
+ * Sleeps that one abort signal cuts short: the batch linger, a few times a
+ * second, and the delay between reconnects. It listens to the signal once
+ * for its whole life: adding and removing an abort listener for every sleep
+ * costs more than the sleep's timer. Any number of sleeps may run at once.
  */
 export class Sleeper {
   private readonly sleeping = new Set<() => void>();
