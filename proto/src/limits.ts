@@ -15,6 +15,13 @@ export const MAX_FILE_OFFSET_BYTES = 2 ** 50;
 /** Most distinct (host, job_name) pairs one batch may carry. */
 export const MAX_DELTAS_PER_BATCH = 20_000;
 
+/**
+ * Requests one ingest stream may send before reading their answers: a
+ * sidecar keeps up to this many batches in flight; the aggregator ends a
+ * stream that holds more of it unanswered or unread.
+ */
+export const MAX_REQUESTS_IN_FLIGHT = 4;
+
 /** Largest gRPC message either end accepts, in bytes. */
 export const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 

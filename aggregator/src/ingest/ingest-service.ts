@@ -1,5 +1,13 @@
 import { status, type ServerDuplexStream } from "@grpc/grpc-js";
-import type { DeltaBatch__Output, Heartbeat__Output, Hello__Output, IngestHandlers, ShipRequest__Output, ShipResponse } from "@logtally/proto";
+import {
+  MAX_REQUESTS_IN_FLIGHT,
+  type DeltaBatch__Output,
+  type Heartbeat__Output,
+  type Hello__Output,
+  type IngestHandlers,
+  type ShipRequest__Output,
+  type ShipResponse,
+} from "@logtally/proto";
 import type { Logger } from "@logtally/runtime";
 import type { GroupOutcome } from "./batch-group";
 import { StatusError } from "../errors";
@@ -49,14 +57,15 @@ export interface IngestLimits {
 }
 
 /**
- * Answers a stream may leave unread while it keeps sending. A sidecar sends a
- * request, then waits for its answer, so it never has more than one; a peer
- * that pipelines requests without reading the answers would otherwise make
- * them pile up in memory. Counted from when an answer is written until the
- * transport took it, so the HTTP/2 flow-control window a peer leaves unread
- * comes on top.
+ * Requests and answers a stream may hold here at once. A sidecar keeps at
+ * most MAX_REQUESTS_IN_FLIGHT requests unanswered, the one being decided
+ * among them, so it never holds more than one less; a peer that pipelines
+ * requests without reading the answers would otherwise make them pile up in
+ * memory. Answers are counted from when they are written until the transport
+ * took them, so the HTTP/2 flow-control window a peer leaves unread comes on
+ * top.
  */
-export const MAX_UNSENT_ANSWERS = 4;
+export const MAX_UNSENT_ANSWERS = MAX_REQUESTS_IN_FLIGHT;
 
 /**
  * The Ingest service: one bidirectional stream per sidecar. Batches go to the

@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import {
   MAX_MESSAGE_BYTES,
+  MAX_REQUESTS_IN_FLIGHT,
   STATE_UNWRITABLE_PREFIX,
   loadLogtallyGrpc,
   type BatchAck__Output,
@@ -86,10 +87,12 @@ interface Pending {
 
 /**
  * One Ingest stream, used as request/response: a Hello gets a Welcome, a
- * batch gets its acknowledgement. One request is outstanding at a time, so a
- * sidecar holds at most one batch beyond what the aggregator has committed.
- * A heartbeat is not a request: the aggregator never answers it, so it can be
- * sent at any time without disturbing that pairing.
+ * batch gets its acknowledgement. Up to `maxOutstanding` requests may await
+ * their answers at once (the aggregator answers a stream's requests in the
+ * order they came), so a sidecar holds at most that many batches beyond what
+ * the aggregator has committed. A heartbeat is not a request: the aggregator
+ * never answers it, so it can be sent at any time without disturbing that
+ * pairing.
  *
  * The stream opens with the first request, not before: a sidecar waiting for
  * its file to appear (or to get a first line) holds no stream, and so never
@@ -97,19 +100,29 @@ interface Pending {
  */
 export class IngestConnection {
   private call: grpc.ClientDuplexStream<ShipRequest, ShipResponse__Output> | undefined;
-  private pending: Pending | undefined;
+  /** Requests awaiting their answers, oldest first: answers come in this order. */
+  private readonly pending: Pending[] = [];
   private failure: ConnectionLost | undefined;
   /** From the latest Welcome: 0 when the aggregator does not take heartbeats. */
   private heartbeatIntervalMillis = 0;
   /** The signal of the requests, listened to until the connection fails (see watch()). */
   private watched: AbortSignal | undefined;
 
-  /** `metadata` is sent when the stream opens (the bearer token, if any). */
+  /**
+   * `metadata` is sent when the stream opens (the bearer token, if any);
+   * `maxOutstanding` requests may await their answers at once, at most
+   * MAX_REQUESTS_IN_FLIGHT (what the aggregator lets a stream send ahead).
+   */
   constructor(
     private readonly client: IngestClient,
     private readonly responseTimeoutMs: number,
     private readonly metadata: grpc.Metadata = new grpc.Metadata(),
-  ) {}
+    private readonly maxOutstanding = 1,
+  ) {
+    if (!Number.isInteger(maxOutstanding) || maxOutstanding < 1 || maxOutstanding > MAX_REQUESTS_IN_FLIGHT) {
+      throw new RangeError(`requests in flight must be 1 to ${MAX_REQUESTS_IN_FLIGHT}, not ${maxOutstanding}`);
+    }
+  }
 
   /**
    * Announces a file; resolves with the aggregator's view of its generation.
@@ -153,7 +166,11 @@ export class IngestConnection {
     this.call.write({ heartbeat });
   }
 
-  /** Ships a batch; resolves once the aggregator acknowledged it durably. `signal` as for hello(). */
+  /**
+   * Ships a batch; resolves once the aggregator acknowledged it durably.
+   * `signal` as for hello(). Batches of one stream are decided in the order
+   * they were shipped, each on its own.
+   */
   async ship(batch: DeltaBatch & { sequence: number }, signal: AbortSignal): Promise<BatchAck__Output> {
     const response = await this.request({ batch }, { expects: "ack", sequence: batch.sequence }, signal);
     return response.ack!;
@@ -185,7 +202,9 @@ export class IngestConnection {
   private request(message: ShipRequest, expected: Pick<Pending, "expects" | "sequence">, signal: AbortSignal): Promise<ShipResponse__Output> {
     if (signal.aborted) return Promise.reject(new ConnectionLost("stopping: request not sent"));
     if (this.failure) return Promise.reject(this.failure);
-    if (this.pending) return Promise.reject(new Error("a request is already outstanding on this stream"));
+    if (this.pending.length >= this.maxOutstanding) {
+      return Promise.reject(new Error(`${this.pending.length} requests are already outstanding on this stream`));
+    }
     const call = this.open();
     return new Promise<ShipResponse__Output>((resolve, reject) => {
       const giveUp = (error: ConnectionLost): void => {
@@ -195,7 +214,7 @@ export class IngestConnection {
       const timer = setTimeout(() => giveUp(new ConnectionLost(`no answer from the aggregator within ${this.responseTimeoutMs} ms`)), this.responseTimeoutMs);
       timer.unref();
       this.watch(signal);
-      this.pending = {
+      this.pending.push({
         ...expected,
         resolve: (response) => {
           clearTimeout(timer);
@@ -205,14 +224,14 @@ export class IngestConnection {
           clearTimeout(timer);
           reject(error);
         },
-      };
+      });
       call.write(message);
     });
   }
 
   /**
    * Listens to `signal` until the connection fails: when it aborts, the
-   * request outstanding is given up. Once per connection, not per request:
+   * requests outstanding are given up. Once per connection, not per request:
    * an abort listener costs more to add and remove than the request's timer,
    * and a busy file sends a few requests a second.
    */
@@ -229,14 +248,13 @@ export class IngestConnection {
   }
 
   private readonly abandonPending = (): void => {
-    if (!this.pending) return;
+    if (this.pending.length === 0) return;
     this.fail(new ConnectionLost("stopping: the answer was not awaited"));
     this.call?.cancel();
   };
 
   private receive(response: ShipResponse__Output): void {
-    const pending = this.pending;
-    this.pending = undefined;
+    const pending = this.pending.shift();
     const matches =
       pending &&
       ((pending.expects === "welcome" && response.welcome) ||
@@ -253,8 +271,6 @@ export class IngestConnection {
   private fail(error: ConnectionLost): void {
     this.failure ??= error;
     this.unwatch();
-    const pending = this.pending;
-    this.pending = undefined;
-    pending?.reject(this.failure);
+    for (const pending of this.pending.splice(0)) pending.reject(this.failure);
   }
 }
