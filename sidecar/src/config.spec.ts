@@ -38,6 +38,7 @@ test("defaults", () => {
     maxLineBytes: 65_536,
     batchMaxBytes: 8_388_608,
     batchLingerMs: 400,
+    batchesInFlight: 2,
     readBufferBytes: 1_048_576,
     pollIntervalMs: 250,
     rotateGraceMs: 1_000,
@@ -80,6 +81,7 @@ test("every setting can be given by flag", () => {
     "--max-line-bytes=256",
     "--batch-max-bytes=4096",
     "--batch-linger-ms=0",
+    "--batches-in-flight=1",
     "--read-buffer-bytes=8192",
     "--poll-interval-ms=10",
     "--rotate-grace-ms=0",
@@ -112,6 +114,7 @@ test("every setting can be given by flag", () => {
     maxLineBytes: 256,
     batchMaxBytes: 4096,
     batchLingerMs: 0,
+    batchesInFlight: 1,
     readBufferBytes: 8192,
     pollIntervalMs: 10,
     rotateGraceMs: 0,
@@ -140,6 +143,7 @@ test("every setting can be given by environment variable", () => {
     LOGTALLY_MAX_LINE_BYTES: "16777216",
     LOGTALLY_BATCH_MAX_BYTES: "268435456",
     LOGTALLY_BATCH_LINGER_MS: "10000",
+    LOGTALLY_BATCHES_IN_FLIGHT: "4",
     LOGTALLY_READ_BUFFER_BYTES: "67108864",
     LOGTALLY_POLL_INTERVAL_MS: "60000",
     LOGTALLY_ROTATE_GRACE_MS: "60000",
@@ -175,6 +179,7 @@ test("every setting can be given by environment variable", () => {
     maxLineBytes: 16 * 1024 * 1024,
     batchMaxBytes: 256 * 1024 * 1024,
     batchLingerMs: 10_000,
+    batchesInFlight: 4,
     readBufferBytes: 64 * 1024 * 1024,
     pollIntervalMs: 60_000,
     rotateGraceMs: 60_000,
@@ -255,6 +260,8 @@ test("an integer out of range names its flag", () => {
   assertRejects(["--batch-max-bytes", "4095"], {}, "batch-max-bytes");
   assertRejects(["--batch-linger-ms", "10001"], {}, "batch-linger-ms");
   assertRejects([], { LOGTALLY_BATCH_LINGER_MS: "-1" }, "batch-linger-ms");
+  assertRejects(["--batches-in-flight", "0"], {}, "batches-in-flight");
+  assertRejects([], { LOGTALLY_BATCHES_IN_FLIGHT: "5" }, "batches-in-flight");
   assertRejects(["--read-buffer-bytes", String(64 * 1024 * 1024 + 1)], {}, "read-buffer-bytes");
   assertRejects(["--poll-interval-ms", "9"], {}, "poll-interval-ms");
   assertRejects(["--rotate-grace-ms", "60001"], {}, "rotate-grace-ms");

@@ -1,5 +1,5 @@
 import * as os from "node:os";
-import { checkIdentifier } from "@logtally/proto";
+import { MAX_REQUESTS_IN_FLIGHT, checkIdentifier } from "@logtally/proto";
 import {
   ConfigError,
   formatHelp,
@@ -63,6 +63,15 @@ export const SIDECAR_FLAGS = [
     description:
       "Once the reader has caught up with the file, how long a batch waits for more lines before it is shipped " +
       "(a full batch, and a drain, ship at once). Fewer, larger batches cost less CPU on both sides; 0 ships at once.",
+  },
+  {
+    name: "batches-in-flight",
+    env: "LOGTALLY_BATCHES_IN_FLIGHT",
+    default: "2",
+    range: [1, MAX_REQUESTS_IN_FLIGHT],
+    description:
+      "Batches shipped and awaiting their acknowledgement, at most. While behind its file, the sidecar reads and " +
+      "sends the next batch while the aggregator commits the last; each holds its counts in memory until acknowledged.",
   },
   {
     name: "read-buffer-bytes",
@@ -156,6 +165,7 @@ export interface SidecarConfig {
   readonly maxLineBytes: number;
   readonly batchMaxBytes: number;
   readonly batchLingerMs: number;
+  readonly batchesInFlight: number;
   readonly readBufferBytes: number;
   readonly pollIntervalMs: number;
   readonly rotateGraceMs: number;
@@ -211,6 +221,7 @@ export function parseSidecarConfig(argv: string[], env: NodeJS.ProcessEnv): Side
     maxLineBytes: integer("max-line-bytes"),
     batchMaxBytes: integer("batch-max-bytes"),
     batchLingerMs: integer("batch-linger-ms"),
+    batchesInFlight: integer("batches-in-flight"),
     readBufferBytes: integer("read-buffer-bytes"),
     pollIntervalMs: integer("poll-interval-ms"),
     rotateGraceMs: integer("rotate-grace-ms"),

@@ -88,6 +88,7 @@ export class Sidecar {
       maxLineBytes: config.maxLineBytes,
       batchMaxBytes: config.batchMaxBytes,
       batchLingerMs: config.batchLingerMs,
+      batchesInFlight: config.batchesInFlight,
       rotateGraceMs: config.rotateGraceMs,
       readBuffer: Buffer.allocUnsafe(ANCHOR_WINDOW_BYTES + config.readBufferBytes),
       notifier: this.notifier,
@@ -192,7 +193,7 @@ export class Sidecar {
   private async run(): Promise<void> {
     const signal = this.abort.signal;
     while (!signal.aborted) {
-      const connection = new IngestConnection(this.client, this.config.ackTimeoutMs, await this.token.forNewStream());
+      const connection = new IngestConnection(this.client, this.config.ackTimeoutMs, await this.token.forNewStream(), this.config.batchesInFlight);
       try {
         const finished = await this.session(connection);
         if (finished) return;

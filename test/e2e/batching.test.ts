@@ -89,4 +89,30 @@ describe("batching: linger and drain", () => {
     await waitUntilSettled(aggregator.grpcAddress, { draining: writer.file }, 1_000);
     assert.equal((await appliedBatches()) - before, 1);
   });
+
+  it("stays exact with as many batches in flight as the aggregator takes, none refused", async () => {
+    const writer = new LogWriter(path.join(dir, "pipelined.csv"), 4);
+    writer.append(20_000);
+    const before = await appliedBatches();
+    // Other tests' rows share this aggregator: what this file adds is compared.
+    const expected = new Map(await aggregatorCounts(aggregator.metricsUrl));
+    for (const [key, count] of writer.truth) expected.set(key, (expected.get(key) ?? 0) + count);
+    const sidecar = startSidecar("pipelined", {
+      file: writer.file,
+      aggregator: aggregator.grpcAddress,
+      sourceId: "pipelined",
+      extraArgs: ["--batches-in-flight", "4", "--batch-max-bytes", "4096"],
+    });
+    try {
+      await waitUntilSettled(aggregator.grpcAddress, { pipelined: writer.file });
+      const metrics = await scrape(aggregator.metricsUrl);
+      const batches = metricValue(metrics, "logtally_batches_total", { outcome: "applied" })! - before;
+      assert.ok(batches >= 50, `${fs.statSync(writer.file).size} bytes in batches of 4 KiB took only ${batches} batches`);
+      assert.equal(metrics.filter((sample) => sample.name === "logtally_ingest_errors_total" && sample.value > 0).length, 0, sidecar.dump());
+      assert.doesNotMatch(sidecar.dump(), /aggregator unreachable|still unread/);
+      assert.deepEqual(sorted(await aggregatorCounts(aggregator.metricsUrl)), sorted(expected));
+    } finally {
+      await sidecar.stop("SIGKILL");
+    }
+  });
 });

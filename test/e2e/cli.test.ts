@@ -68,6 +68,7 @@ const SIDECAR_FLAGS: readonly DocumentedFlag[] = [
   { flag: "max-line-bytes", env: "LOGTALLY_MAX_LINE_BYTES", default: "65536" },
   { flag: "batch-max-bytes", env: "LOGTALLY_BATCH_MAX_BYTES", default: "8388608" },
   { flag: "batch-linger-ms", env: "LOGTALLY_BATCH_LINGER_MS", default: "400" },
+  { flag: "batches-in-flight", env: "LOGTALLY_BATCHES_IN_FLIGHT", default: "2" },
   { flag: "read-buffer-bytes", env: "LOGTALLY_READ_BUFFER_BYTES", default: "1048576" },
   { flag: "poll-interval-ms", env: "LOGTALLY_POLL_INTERVAL_MS", default: "250" },
   { flag: "rotate-grace-ms", env: "LOGTALLY_ROTATE_GRACE_MS", default: "1000" },

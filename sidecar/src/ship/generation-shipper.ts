@@ -34,6 +34,8 @@ export interface ShipperContext {
   readonly rules: CountingRules;
   /** After catching up, how long a batch waits for more lines before it is shipped (0: at once). */
   readonly batchLingerMs: number;
+  /** Batches shipped and not yet acknowledged, at most (see IngestConnection). */
+  readonly batchesInFlight: number;
   readonly rotateGraceMs: number;
   /**
    * Where the file is read into: the anchor window (ANCHOR_WINDOW_BYTES, see
@@ -56,6 +58,14 @@ export interface ShipperContext {
   acknowledged(): void;
 }
 
+/** A batch shipped and not yet acknowledged. */
+interface Flight {
+  readonly batch: SealedBatch;
+  /** The anchor at the batch's end offset. */
+  readonly anchor: string | undefined;
+  readonly ack: Promise<BatchAck__Output>;
+}
+
 /** What one read of the file found. */
 type ReadOutcome = { readonly kind: "read"; readonly bytes: number } | { readonly kind: "rewritten"; readonly why: string };
 
@@ -63,8 +73,11 @@ type ReadOutcome = { readonly kind: "read"; readonly bytes: number } | { readonl
  * Ships one generation of one file from the aggregator's committed offset:
  * read a chunk, split it into lines, fold the lines into delta batches, ship
  * each batch, and repeat, until the file is rotated away, rewritten, or
- * drained. One batch is in flight at a time, and the next chunks are read
- * and parsed while it is, so the file and the aggregator's commit overlap.
+ * drained. Up to `batchesInFlight` batches are in flight at a time, and the
+ * next chunks are read, parsed and shipped while they are, so reading the
+ * file, the messages between the two, and the aggregator's commits overlap.
+ * Once the reader catches up, every batch in flight is acknowledged before
+ * the shipper lingers, waits for the file or looks at its end.
  *
  * Everyday cost: an application writes a few lines at a time, and each batch
  * costs a message, a durable commit and several system calls on both sides,
@@ -76,8 +89,10 @@ type ReadOutcome = { readonly kind: "read"; readonly bytes: number } | { readonl
  * file stops growing.
  *
  * The read position only matters until the next acknowledgement: on any
- * refusal the shipper re-reads from the offset the aggregator returns,
- * dropping what it read ahead.
+ * refusal the shipper waits for the answers to the batches shipped after it
+ * (the aggregator decides each on its own, and they can only be refused as
+ * well, or counted exactly), then re-reads from the offset the aggregator
+ * returned last, dropping what it read ahead.
  *
  * Every batch reports the file's size, and so does a heartbeat when the
  * shipper has been idle at the end of the file for the aggregator's heartbeat
@@ -94,8 +109,8 @@ export class GenerationShipper {
   private rotationSeenAtMs: number | undefined;
   /** When the open batch stops lingering (Date.now()); undefined while none lingers. */
   private lingerUntilMs: number | undefined;
-  /** The batch shipped and not yet acknowledged. */
-  private inFlight: { readonly batch: SealedBatch; readonly anchor: string | undefined; readonly ack: Promise<BatchAck__Output> } | undefined;
+  /** Batches shipped and not yet acknowledged, oldest first. */
+  private readonly inFlight: Flight[] = [];
   /** The anchor at committedOffset, as counted; undefined when another sidecar's batch set the offset. */
   private committedAnchor: string | undefined;
   /** After a truncation in place: the copytruncate copy the rest of this generation is read from. */
@@ -245,18 +260,19 @@ export class GenerationShipper {
   private async shipSealed(): Promise<void> {
     for (const batch of this.batcher.takeSealed()) {
       // Batches after one that moved the read position were read from the old one.
-      if (await this.settle()) return;
+      if (await this.settleUntilRoom()) return;
       // Taken before anything else: the read buffer is refilled by the next read.
       const anchor = await this.reader.anchorAt(batch.endOffset);
-      const ack = this.send(batch, anchor);
+      const fileSize = this.reader.caughtUp ? this.reader.offset : await (this.copy ?? this.file).size();
+      // Sent without awaiting anything more: batches leave in the order of their offsets.
+      const ack = this.send(batch, anchor, fileSize);
       // Observed in settle(); until then a lost connection must not count as unhandled.
       ack.catch(() => undefined);
-      this.inFlight = { batch, anchor, ack };
+      this.inFlight.push({ batch, anchor, ack });
     }
   }
 
-  private async send(batch: SealedBatch, anchor: string | undefined): Promise<BatchAck__Output> {
-    const fileSize = this.reader.caughtUp ? this.reader.offset : await (this.copy ?? this.file).size();
+  private send(batch: SealedBatch, anchor: string | undefined, fileSize: number): Promise<BatchAck__Output> {
     this.lastSentMs = Date.now();
     return this.connection.ship(
       {
@@ -286,29 +302,49 @@ export class GenerationShipper {
   }
 
   /**
-   * Waits for the batch in flight, if any, and acts on its acknowledgement:
-   * true when the read position moved, so what was read ahead was dropped.
+   * Waits for every batch in flight and acts on their acknowledgements: true
+   * when the read position moved, so what was read ahead was dropped.
    */
   private async settle(): Promise<boolean> {
-    const flight = this.inFlight;
-    if (!flight) return false;
-    this.inFlight = undefined;
-    const { batch } = flight;
-    const ack = await flight.ack;
-    const { metrics, log } = this.context;
+    while (this.inFlight.length > 0) {
+      if (await this.settleOldest()) return true;
+    }
+    return false;
+  }
+
+  /** Waits until another batch may be shipped; true as for settle(). */
+  private async settleUntilRoom(): Promise<boolean> {
+    while (this.inFlight.length >= this.context.batchesInFlight) {
+      if (await this.settleOldest()) return true;
+    }
+    return false;
+  }
+
+  /** Waits for the oldest batch in flight and acts on its acknowledgement; true as for settle(). */
+  private async settleOldest(): Promise<boolean> {
+    const oldest = this.inFlight.shift()!;
+    if (this.recordAck(oldest, await oldest.ack)) return false;
+    // Another sidecar on the same file is ahead (DUPLICATE past our batch), or
+    // our range did not start at the committed offset (OUT_OF_ORDER). The
+    // batches shipped after this one were read from a position that no longer
+    // holds: their answers come first, then reading starts again from where
+    // the aggregator stands.
+    for (const later of this.inFlight.splice(0)) this.recordAck(later, await later.ack);
+    this.context.log.debug({ generation: this.generation, committedOffset: this.committedOffset }, "re-reading from the committed offset");
+    await this.reposition(this.committedOffset);
+    return true;
+  }
+
+  /** Records an acknowledgement; false when the aggregator stands elsewhere than the batch's end, so reading must start again there. */
+  private recordAck(flight: Flight, ack: BatchAck__Output): boolean {
+    const { metrics } = this.context;
     metrics.batches.inc({ outcome: ack.outcome.toLowerCase() });
     this.context.acknowledged();
     const committed = Number(ack.committedOffset);
     this.committedOffset = committed;
-    this.committedAnchor = committed === batch.endOffset ? flight.anchor : undefined;
+    this.committedAnchor = committed === flight.batch.endOffset ? flight.anchor : undefined;
     metrics.committedOffset.set(committed);
-    if (ack.outcome === "APPLIED" || (ack.outcome === "DUPLICATE" && committed <= batch.endOffset)) return false;
-    // Another sidecar on the same file is ahead (DUPLICATE past our batch), or
-    // our range did not start at the committed offset (OUT_OF_ORDER): read
-    // again from where the aggregator stands.
-    log.debug({ generation: this.generation, outcome: ack.outcome, committedOffset: committed }, "re-reading from the committed offset");
-    await this.reposition(committed);
-    return true;
+    return ack.outcome === "APPLIED" || (ack.outcome === "DUPLICATE" && committed <= flight.batch.endOffset);
   }
 
   private async reposition(offset: number): Promise<void> {
