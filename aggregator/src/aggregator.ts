@@ -10,6 +10,7 @@ import type { AggregatorConfig } from "./config";
 import { GroupCommitter } from "./ingest/group-commit";
 import { WriteHealth } from "./ingest/write-health";
 import { IngestService } from "./ingest/ingest-service";
+import { widenReceiveWindows } from "./ingest/receive-window";
 import { AggregatorMetrics } from "./http/metrics";
 import { QueryService } from "./query/query-service";
 import { createServerTransport, type ServerTransport } from "./security/server-credentials";
@@ -66,6 +67,8 @@ export class Aggregator {
   private readonly store: Store;
   /** While running on a shared store: catches the view up with other aggregators' commits. */
   private refreshTimer: NodeJS.Timeout | undefined;
+  /** Stops granting the wider HTTP/2 receive windows; set while the gRPC server may take connections. */
+  private narrowReceiveWindows: (() => void) | undefined;
   private readonly committer: GroupCommitter;
   /** Whether the state can be written: ready, and SERVING, only while it can. */
   private readonly writeHealth: WriteHealth;
@@ -170,6 +173,7 @@ export class Aggregator {
       throw error;
     }
     const metricsPort = await this.httpServer.start(this.config.metricsListen);
+    this.narrowReceiveWindows = widenReceiveWindows();
     const grpcPort = await new Promise<number>((resolve, reject) => {
       this.grpcServer.bindAsync(formatListenAddress(this.config.grpcListen), this.transport.credentials, (error, port) =>
         error ? reject(error) : resolve(port),
@@ -260,6 +264,7 @@ export class Aggregator {
         resolve();
       });
     });
+    this.narrowReceiveWindows?.();
     await this.httpServer.stop();
     for (const files of this.credentialFiles()) files.stop();
     // Batches decided but not committed yet; their streams are gone, and a resend will find them committed.
