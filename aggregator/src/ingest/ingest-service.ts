@@ -57,13 +57,13 @@ export interface IngestLimits {
 }
 
 /**
- * Requests and answers a stream may hold here at once. A sidecar keeps at
- * most MAX_REQUESTS_IN_FLIGHT requests unanswered, the one being decided
- * among them, so it never holds more than one less; a peer that pipelines
- * requests without reading the answers would otherwise make them pile up in
- * memory. Answers are counted from when they are written until the transport
- * took them, so the HTTP/2 flow-control window a peer leaves unread comes on
- * top.
+ * Requests waiting in a stream's inbox and answers not yet taken by the
+ * transport, together, at most. A sidecar keeps at most
+ * MAX_REQUESTS_IN_FLIGHT requests unanswered, one of them being decided, so
+ * it stays below this; a peer that pipelines requests without reading the
+ * answers would otherwise make them pile up in memory. Answers are counted
+ * from when they are written until the transport took them, so the HTTP/2
+ * flow-control window a peer leaves unread comes on top.
  */
 export const MAX_UNSENT_ANSWERS = MAX_REQUESTS_IN_FLIGHT;
 

@@ -58,10 +58,13 @@ export interface ShipperContext {
   acknowledged(): void;
 }
 
-/** A batch shipped and not yet acknowledged. */
+/**
+ * A batch shipped and not yet acknowledged: where it ends, not its counts,
+ * which are in the message sent and need not stay in memory until the answer.
+ */
 interface Flight {
-  readonly batch: SealedBatch;
-  /** The anchor at the batch's end offset. */
+  readonly endOffset: number;
+  /** The anchor at endOffset. */
   readonly anchor: string | undefined;
   readonly ack: Promise<BatchAck__Output>;
 }
@@ -268,7 +271,7 @@ export class GenerationShipper {
       const ack = this.send(batch, anchor, fileSize);
       // Observed in settle(); until then a lost connection must not count as unhandled.
       ack.catch(() => undefined);
-      this.inFlight.push({ batch, anchor, ack });
+      this.inFlight.push({ endOffset: batch.endOffset, anchor, ack });
     }
   }
 
@@ -342,9 +345,9 @@ export class GenerationShipper {
     this.context.acknowledged();
     const committed = Number(ack.committedOffset);
     this.committedOffset = committed;
-    this.committedAnchor = committed === flight.batch.endOffset ? flight.anchor : undefined;
+    this.committedAnchor = committed === flight.endOffset ? flight.anchor : undefined;
     metrics.committedOffset.set(committed);
-    return ack.outcome === "APPLIED" || (ack.outcome === "DUPLICATE" && committed <= flight.batch.endOffset);
+    return ack.outcome === "APPLIED" || (ack.outcome === "DUPLICATE" && committed <= flight.endOffset);
   }
 
   private async reposition(offset: number): Promise<void> {
