@@ -35,10 +35,15 @@ export function widenReceiveWindows(windowBytes: number = RECEIVE_WINDOW_BYTES):
     const session = (message as StreamCreated).stream.session;
     if (!session || session.destroyed || session.closed || widened.has(session)) return;
     widened.add(session);
-    // The connection's window, then each stream's: the peer applies a new
-    // initial window to its open streams too, so this first stream gains it.
-    session.setLocalWindowSize(windowBytes);
-    session.settings({ initialWindowSize: windowBytes });
+    try {
+      // The connection's window, then each stream's: the peer applies a new
+      // initial window to its open streams too, so this first stream gains it.
+      session.setLocalWindowSize(windowBytes);
+      session.settings({ initialWindowSize: windowBytes });
+    } catch {
+      // A session closing meanwhile: it keeps the default window, which is
+      // only slower. What a subscriber throws would end the process.
+    }
   };
   diagnosticsChannel.subscribe("http2.server.stream.created", onStream);
   return () => diagnosticsChannel.unsubscribe("http2.server.stream.created", onStream);
