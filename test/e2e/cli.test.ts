@@ -3,13 +3,22 @@ import * as assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { TestCertificateAuthority } from "../support/certificates";
 import { shipAsSidecar } from "../support/ingest-client";
-import { AGGREGATOR_MAIN, INJECTOR_MAIN, PROCESS_TIMEOUT_MS, REPO_ROOT, RunningProcess, SIDECAR_MAIN, programEnv, runToExit } from "@logtally/testing";
+import {
+  AGGREGATOR_MAIN,
+  INJECTOR_MAIN,
+  PROCESS_TIMEOUT_MS,
+  REPO_ROOT,
+  RunningProcess,
+  SIDECAR_MAIN,
+  freePort,
+  programEnv,
+  runToExit,
+} from "@logtally/testing";
 import { SCHEMA_VERSION } from "@logtally/aggregator";
 import { startAggregator, startSidecar } from "../support/processes";
 import { aggregatorCounts, sorted, waitUntilSettled } from "../support/query";
@@ -99,15 +108,6 @@ async function within<T>(promise: Promise<T>, timeoutMs: number, what: string): 
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-/** A loopback port nothing listens on (it was free a moment ago). */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Entries of a directory, sorted. */
@@ -530,7 +530,7 @@ describe("command lines and start-up", () => {
       RunningProcess.start(
         "sidecar-alone",
         SIDECAR_MAIN,
-        ["--file", file, "--aggregator", `127.0.0.1:${await closedPort()}`, "--source-id", "alone", "--drain-timeout-ms", String(drainTimeoutMs)],
+        ["--file", file, "--aggregator", `127.0.0.1:${await freePort()}`, "--source-id", "alone", "--drain-timeout-ms", String(drainTimeoutMs)],
         { env: programEnv() },
       ),
     );

@@ -57,6 +57,12 @@ class ScriptedConnection {
     }
     return this.shipped;
   }
+
+  /** Asserts that, a while later, still only `count` batches were shipped. */
+  async stillShipped(count: number, why?: string): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(this.shipped.length, count, why);
+  }
 }
 
 async function fileOfLines(t: TestContext, lines: number): Promise<string> {
@@ -106,9 +112,7 @@ test("while behind the file, the next batch is shipped before the last is acknow
   const { connection } = await shipperOf(t, file, 2);
   const [first, second] = await connection.shippedAtLeast(2);
   assert.equal(second!.batch.startOffset, first!.batch.endOffset);
-  // No third until the first is answered.
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  assert.equal(connection.shipped.length, 2);
+  await connection.stillShipped(2, "no third until the first is answered");
   first!.answer("APPLIED", Number(first!.batch.endOffset));
   const third = (await connection.shippedAtLeast(3))[2]!;
   assert.equal(third.batch.startOffset, second!.batch.endOffset);
@@ -118,8 +122,7 @@ test("with one batch in flight, the next waits for its acknowledgement", async (
   const file = await fileOfLines(t, 2_000);
   const { connection } = await shipperOf(t, file, 1);
   const [first] = await connection.shippedAtLeast(1);
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  assert.equal(connection.shipped.length, 1);
+  await connection.stillShipped(1);
   first!.answer("APPLIED", Number(first!.batch.endOffset));
   const second = (await connection.shippedAtLeast(2))[1]!;
   assert.equal(second.batch.startOffset, first!.batch.endOffset);
@@ -132,8 +135,7 @@ test("after a refusal, the batches shipped behind it are answered before reading
   // Another sidecar on the same file committed past both.
   const ahead = Number(second!.batch.endOffset) + 3 * LINE.length;
   first!.answer("DUPLICATE", ahead);
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  assert.equal(connection.shipped.length, 2, "nothing is read from the old position while a batch behind the refusal is unanswered");
+  await connection.stillShipped(2, "nothing is read from the old position while a batch behind the refusal is unanswered");
   second!.answer("DUPLICATE", ahead);
   const next = (await connection.shippedAtLeast(3))[2]!;
   assert.equal(Number(next.batch.startOffset), ahead);

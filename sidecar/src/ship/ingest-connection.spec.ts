@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { getEventListeners } from "node:events";
-import * as net from "node:net";
 import { after, before, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import { MAX_REQUESTS_IN_FLIGHT, loadLogtallyGrpc, type ShipRequest__Output, type ShipResponse } from "@logtally/proto";
+import { MAX_REQUESTS_IN_FLIGHT, loadLogtallyGrpc, type BatchAck__Output, type ShipRequest__Output, type ShipResponse } from "@logtally/proto";
+import { freePort } from "@logtally/testing";
 import { ConnectionLost, IngestConnection, createIngestClient } from "./ingest-connection";
 
 const BATCH = { sequence: 1, generation: "f#1", startOffset: 0, endOffset: 6, deltas: [], rows: 0, rejected: [], anchor: "" };
@@ -47,13 +47,9 @@ function clientOf(address: string) {
   return createIngestClient(address, { credentials: grpc.credentials.createInsecure(), options: {} });
 }
 
-/** A port nothing listens on: bound, then closed. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+/** Ships batch 1 ([0, 6)) and batch 2 ([6, 12)) without waiting for either answer. */
+function shipTwo(connection: IngestConnection, signal: AbortSignal): [Promise<BatchAck__Output>, Promise<BatchAck__Output>] {
+  return [connection.ship({ ...BATCH, sequence: 1 }, signal), connection.ship({ ...BATCH, sequence: 2, startOffset: 6, endOffset: 12 }, signal)];
 }
 
 test("an abort gives up the request outstanding, and the connection stops listening to the signal", async () => {
@@ -73,7 +69,7 @@ test("an abort gives up the request outstanding, and the connection stops listen
 });
 
 test("connections that fail leave no listener on the signal they shared", async () => {
-  const client = clientOf(`127.0.0.1:${await closedPort()}`);
+  const client = clientOf(`127.0.0.1:${await freePort()}`);
   try {
     const controller = new AbortController();
     for (let attempt = 0; attempt < 20; attempt++) {
@@ -98,8 +94,7 @@ test("requests in flight together are answered in the order they were sent", asy
   try {
     const controller = new AbortController();
     const connection = new IngestConnection(client, 60_000, undefined, 2);
-    const first = connection.ship({ ...BATCH, sequence: 1 }, controller.signal);
-    const second = connection.ship({ ...BATCH, sequence: 2, startOffset: 6, endOffset: 12 }, controller.signal);
+    const [first, second] = shipTwo(connection, controller.signal);
     const [firstAck, secondAck] = await Promise.all([first, second]);
     assert.deepEqual([Number(firstAck.sequence), Number(firstAck.committedOffset)], [1, 6]);
     assert.deepEqual([Number(secondAck.sequence), Number(secondAck.committedOffset)], [2, 12]);
@@ -115,7 +110,7 @@ test("no more requests are sent than may be in flight", async () => {
   try {
     const controller = new AbortController();
     const connection = new IngestConnection(client, 60_000, undefined, 2);
-    const inFlight = [connection.ship({ ...BATCH, sequence: 1 }, controller.signal), connection.ship({ ...BATCH, sequence: 2 }, controller.signal)];
+    const inFlight = shipTwo(connection, controller.signal);
     for (const shipping of inFlight) shipping.catch(() => undefined);
     await assert.rejects(connection.ship({ ...BATCH, sequence: 3 }, controller.signal), /2 requests are already outstanding/);
     // The refusal is the caller's mistake, not the connection's: the requests in flight still wait for their answers.
@@ -136,8 +131,7 @@ test("an answer out of order fails every request in flight", async () => {
   try {
     const controller = new AbortController();
     const connection = new IngestConnection(client, 60_000, undefined, 2);
-    const first = connection.ship({ ...BATCH, sequence: 1 }, controller.signal);
-    const second = connection.ship({ ...BATCH, sequence: 2, startOffset: 6, endOffset: 12 }, controller.signal);
+    const [first, second] = shipTwo(connection, controller.signal);
     await assert.rejects(first, (error: unknown) => error instanceof ConnectionLost && /unexpected message/.test(error.message));
     await assert.rejects(second, (error: unknown) => error instanceof ConnectionLost && /unexpected message/.test(error.message));
     assert.equal(getEventListeners(controller.signal, "abort").length, 0);
